@@ -1,0 +1,169 @@
+// The app registry's format: the one source of truth for what an app file may say.
+// `npm run registry:schema` turns it into app-registry/schema.json for editors; the loader
+// validates every file against it at start (see loader.ts for the cross-checks a JSON Schema
+// cannot express: slug = file name, declared placeholders, https-only URLs).
+import { Type, type Static } from '@sinclair/typebox';
+
+const SLUG_PATTERN = '^[a-z0-9_-]{1,64}$';
+const FIELD_NAME_PATTERN = '^[a-z][a-z0-9_]{0,63}$';
+
+/** A URL that may hold `{field}` placeholders filled from the fields the user entered. */
+const TemplatedUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'absolute URL; may contain {field} placeholders' });
+
+const StringMap = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 2048 }));
+
+/** A dot path into a JSON document, e.g. `authed_user.access_token`. */
+const JsonPath = Type.String({ pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$', maxLength: 256 });
+
+export const FieldSchema = Type.Object(
+  {
+    name: Type.String({ pattern: FIELD_NAME_PATTERN, description: 'credential key the value is stored under (api_key, subdomain, …)' }),
+    label: Type.String({ minLength: 1, maxLength: 120 }),
+    secret: Type.Optional(Type.Boolean({ default: false, description: 'masked in the form and never echoed back' })),
+    optional: Type.Optional(Type.Boolean({ default: false })),
+    pattern: Type.Optional(Type.String({ maxLength: 512, description: 'ECMAScript regular expression the whole value must match' })),
+    placeholder: Type.Optional(Type.String({ maxLength: 200 })),
+    help: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenResponseSchema = Type.Object(
+  {
+    access_token_path: Type.Optional(JsonPath),
+    refresh_token_path: Type.Optional(JsonPath),
+    expires_in_path: Type.Optional(JsonPath),
+    scope_path: Type.Optional(JsonPath),
+    /** Providers that answer 200 with `{ok:false,error}` (Slack) name the error here. */
+    error_path: Type.Optional(JsonPath),
+    /** Extra values kept as credentials: credential name → path in the token response. */
+    extra: Type.Optional(Type.Record(Type.String({ pattern: FIELD_NAME_PATTERN }), JsonPath)),
+    /** Name of the account, from the token response (e.g. Slack's team name). */
+    account_name_path: Type.Optional(JsonPath),
+  },
+  { additionalProperties: false },
+);
+
+export const OAuthSchema = Type.Object(
+  {
+    grant: Type.Optional(
+      Type.Union([Type.Literal('authorization_code')], {
+        default: 'authorization_code',
+        description: 'OAuth 2.0 grant; client_credentials is reserved for later',
+      }),
+    ),
+    authorize_url: TemplatedUrl,
+    token_url: TemplatedUrl,
+    refresh_url: Type.Optional(TemplatedUrl),
+    revoke_url: Type.Optional(TemplatedUrl),
+    scopes: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 200 }),
+    scope_separator: Type.Optional(Type.String({ minLength: 1, maxLength: 3, default: ' ' })),
+    /** Authorization query parameter the scopes travel in (Slack user tokens: `user_scope`). */
+    scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$', default: 'scope' })),
+    token_auth_method: Type.Optional(
+      Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')], { default: 'client_secret_basic' }),
+    ),
+    /** PKCE is always S256; `false` only for providers that reject the parameters. `plain` is never allowed. */
+    pkce: Type.Optional(Type.Boolean({ default: true })),
+    authorize_params: Type.Optional(StringMap),
+    token_params: Type.Optional(StringMap),
+    refresh_params: Type.Optional(StringMap),
+    token_response: Type.Optional(TokenResponseSchema),
+    /** Values the provider appends to the callback URL (QuickBooks' realmId): credential name → query parameter. */
+    callback_params: Type.Optional(Type.Record(Type.String({ pattern: FIELD_NAME_PATTERN }), Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }))),
+    /** Expected RFC 9207 `iss` on the callback, when the provider sends one. */
+    issuer: Type.Optional(TemplatedUrl),
+    /** Seconds before expiry at which a token counts as stale (default 300). */
+    refresh_margin_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
+    /** Whether each refresh returns a new refresh token and invalidates the old one. */
+    rotates_refresh_token: Type.Optional(Type.Boolean({ default: false })),
+    /** Idle lifetime of a refresh token (e.g. Xero: 60 days); the refresher keeps it alive. */
+    refresh_token_idle_ttl_seconds: Type.Optional(Type.Integer({ minimum: 3600 })),
+    /** Lifetime to assume when the token response has no expires_in and the provider documents one. */
+    default_expires_in_seconds: Type.Optional(Type.Integer({ minimum: 60 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TestRequestSchema = Type.Object(
+  {
+    method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST')], { default: 'GET' })),
+    url: TemplatedUrl,
+    /** Header values may use {field} and {oauth_access_token}; default for oauth apps: Bearer token. */
+    headers: Type.Optional(StringMap),
+    query: Type.Optional(StringMap),
+    basic_auth: Type.Optional(
+      Type.Object({ username: Type.String({ maxLength: 256 }), password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
+    ),
+    body: Type.Optional(Type.String({ maxLength: 4096, description: 'request body (POST), templated' })),
+    /** For APIs that answer 200 with a failure flag (Slack `ok:false`). */
+    success_path: Type.Optional(JsonPath),
+    /** Path in the JSON answer that names the account (login, email, team name). */
+    account_name_path: Type.Optional(JsonPath),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiSchema = Type.Object(
+  {
+    base_url: TemplatedUrl,
+    /** Hosts a credential may be sent to (for the proxy); `*.` prefix allows subdomains. */
+    allowed_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ScopeProfileSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    scopes: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+const common = {
+  $schema: Type.Optional(Type.String()),
+  slug: Type.String({ pattern: SLUG_PATTERN }),
+  name: Type.String({ minLength: 1, maxLength: 120 }),
+  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  categories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 10 })),
+  img_src: Type.Optional(Type.String({ maxLength: 2048 })),
+  /** The provider documentation page the endpoints were taken from. */
+  docs: Type.Optional(Type.String({ maxLength: 2048 })),
+  featured_weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
+  /** Fields the user enters: the whole form for `keys` apps; values needed before authorizing for `oauth` apps. */
+  fields: Type.Optional(Type.Array(FieldSchema, { maxItems: 30 })),
+  api: Type.Optional(ApiSchema),
+  test_request: Type.Optional(TestRequestSchema),
+};
+
+export const OAuthAppSchema = Type.Object(
+  {
+    ...common,
+    auth_type: Type.Literal('oauth'),
+    oauth: OAuthSchema,
+    scope_profiles: Type.Optional(Type.Array(ScopeProfileSchema, { maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+
+export const KeysAppSchema = Type.Object(
+  { ...common, auth_type: Type.Literal('keys'), fields: Type.Array(FieldSchema, { minItems: 1, maxItems: 30 }) },
+  { additionalProperties: false },
+);
+
+export const NoneAppSchema = Type.Object({ ...common, auth_type: Type.Literal('none') }, { additionalProperties: false });
+
+export const AppDefinitionSchema = Type.Union([OAuthAppSchema, KeysAppSchema, NoneAppSchema], {
+  $id: 'https://latchkey.dev/schemas/app-registry.json',
+  title: 'latchkey app registry entry',
+});
+
+export type FieldDefinition = Static<typeof FieldSchema>;
+export type OAuthDefinition = Static<typeof OAuthSchema>;
+export type TestRequestDefinition = Static<typeof TestRequestSchema>;
+export type OAuthAppDefinition = Static<typeof OAuthAppSchema>;
+export type KeysAppDefinition = Static<typeof KeysAppSchema>;
+export type NoneAppDefinition = Static<typeof NoneAppSchema>;
+export type AppDefinition = Static<typeof AppDefinitionSchema>;
