@@ -1,0 +1,96 @@
+// The vault seals and opens values for a project with that project's DEK. DEKs are unwrapped
+// once and cached (they never change; rotation only re-wraps them), so opening a value on the
+// hot path costs one AES-GCM decrypt and no query.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { DecryptionError } from '../crypto/aead.ts';
+import {
+  MissingKeyError,
+  generateDataKey,
+  openValue,
+  readSealedKeyId,
+  sealValue,
+  unwrapDataKey,
+  wrapDataKey,
+  type DataKey,
+  type SealContext,
+} from '../crypto/envelope.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import type { Database } from '../db/types.ts';
+import { findDataKeyById, findDataKeyForProject, insertDataKeyOnce, listWrappingKekIds } from './data-key.repository.ts';
+
+export type { SealContext } from '../crypto/envelope.ts';
+export { DecryptionError, MissingKeyError };
+
+export class Vault {
+  private readonly keysById = new Map<string, DataKey>();
+  private readonly keyIdByProject = new Map<string, string>();
+  private readonly pendingByProject = new Map<string, Promise<DataKey>>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly keyring: Keyring,
+  ) {}
+
+  /** Fails fast when a stored DEK is wrapped by a KEK this process does not have. */
+  async assertKeysAvailable(): Promise<void> {
+    for (const kekId of await listWrappingKekIds(this.db)) {
+      if (this.keyring.get(kekId) === undefined) {
+        throw new MissingKeyError(`stored data keys are wrapped by key-encryption key "${kekId}", which is not in LATCHKEY_KEYS`);
+      }
+    }
+  }
+
+  async seal(projectId: string | null, context: SealContext, plaintext: string | Buffer): Promise<Buffer> {
+    const dek = await this.dataKeyForProject(projectId);
+    return sealValue(dek, context, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
+  }
+
+  async open(context: SealContext, sealed: Buffer): Promise<Buffer> {
+    const dek = this.keysById.get(readSealedKeyId(sealed)) ?? (await this.loadDataKey(readSealedKeyId(sealed)));
+    return openValue(dek, context, sealed);
+  }
+
+  async openString(context: SealContext, sealed: Buffer): Promise<string> {
+    return (await this.open(context, sealed)).toString('utf8');
+  }
+
+  /** Synchronous open for callers that already warmed the key (the credential hot path). */
+  openCached(context: SealContext, sealed: Buffer): Buffer | undefined {
+    const dek = this.keysById.get(readSealedKeyId(sealed));
+    return dek === undefined ? undefined : openValue(dek, context, sealed);
+  }
+
+  private async dataKeyForProject(projectId: string | null): Promise<DataKey> {
+    const cacheKey = projectId ?? '';
+    const knownId = this.keyIdByProject.get(cacheKey);
+    if (knownId !== undefined) return this.keysById.get(knownId)!;
+    let pending = this.pendingByProject.get(cacheKey);
+    if (pending === undefined) {
+      pending = this.loadOrCreateProjectKey(projectId).finally(() => this.pendingByProject.delete(cacheKey));
+      this.pendingByProject.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  private async loadOrCreateProjectKey(projectId: string | null): Promise<DataKey> {
+    let row = await findDataKeyForProject(this.db, projectId);
+    if (row === undefined) {
+      const fresh = generateDataKey(randomUUID());
+      const { kekId, wrapped } = wrapDataKey(this.keyring, fresh);
+      row = await insertDataKeyOnce(this.db, { id: fresh.id, project_id: projectId, kek_id: kekId, wrapped_key: wrapped });
+    }
+    const dek = unwrapDataKey(this.keyring, row.id, row.wrapped_key);
+    this.keysById.set(dek.id, dek);
+    this.keyIdByProject.set(projectId ?? '', dek.id);
+    return dek;
+  }
+
+  private async loadDataKey(id: string): Promise<DataKey> {
+    const row = await findDataKeyById(this.db, id);
+    if (row === undefined) throw new DecryptionError(`data key ${id} does not exist`);
+    const dek = unwrapDataKey(this.keyring, row.id, row.wrapped_key);
+    this.keysById.set(dek.id, dek);
+    return dek;
+  }
+}
