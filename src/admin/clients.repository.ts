@@ -1,0 +1,39 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+
+export interface ClientRow {
+  id: string;
+  project_id: string;
+  name: string;
+  scopes: string;
+  secret_hash: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+export async function insertClient(db: Kysely<Database>, client: Omit<ClientRow, 'created_at' | 'revoked_at'>): Promise<ClientRow> {
+  return db.insertInto('api_clients').values(client).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findClientById(db: Kysely<Database>, id: string): Promise<ClientRow | undefined> {
+  return db.selectFrom('api_clients').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listClientsOfProject(db: Kysely<Database>, projectId: string): Promise<ClientRow[]> {
+  return db.selectFrom('api_clients').selectAll().where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** Marks the client revoked and drops its tokens; returns false when there was nothing to revoke. */
+export async function revokeClient(db: Kysely<Database>, projectId: string, clientId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('api_clients')
+      .set({ revoked_at: sql`now()` })
+      .where('id', '=', clientId)
+      .where('project_id', '=', projectId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    await trx.deleteFrom('api_access_tokens').where('client_id', '=', clientId).execute();
+    return Number(result.numUpdatedRows) > 0;
+  });
+}

@@ -1,0 +1,32 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../db/types.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ProjectRow {
+  id: string;
+  name: string;
+  created_at: Date;
+}
+
+export async function insertProjectWithEnvironments(db: Kysely<Database>, project: { id: string; name: string }): Promise<ProjectRow> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.insertInto('projects').values(project).returning(['id', 'name', 'created_at']).executeTakeFirstOrThrow();
+    await trx
+      .insertInto('environments')
+      .values([
+        { project_id: project.id, name: 'development', webhook_url: null, webhook_signing_key_enc: null },
+        { project_id: project.id, name: 'production', webhook_url: null, webhook_signing_key_enc: null },
+      ])
+      .execute();
+    return row;
+  });
+}
+
+export function listProjects(db: Db): Promise<ProjectRow[]> {
+  return db.selectFrom('projects').select(['id', 'name', 'created_at']).orderBy('created_at').orderBy('id').execute();
+}
+
+export function findProjectById(db: Db, id: string): Promise<ProjectRow | undefined> {
+  return db.selectFrom('projects').select(['id', 'name', 'created_at']).where('id', '=', id).executeTakeFirst();
+}

@@ -1,0 +1,76 @@
+// Builds the Fastify app: every plugin and route, registered here in order. server.ts starts it;
+// tests build it and call app.inject or listen on 127.0.0.1:0.
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { adminRoutes } from './admin/admin.routes.ts';
+import { AccessTokenVerifier } from './auth/access-tokens.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
+import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
+import type { Config } from './config.ts';
+import type { Keyring } from './crypto/keyring.ts';
+import type { DatabaseHandle } from './db/connect.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { registerHealth } from './http/health.ts';
+import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
+import { registerOpenApi } from './http/openapi.ts';
+import { Vault } from './keys/vault.ts';
+
+export interface AppDependencies {
+  readonly config: Config;
+  readonly database: DatabaseHandle;
+  readonly keyring: Keyring;
+  readonly logger?: FastifyBaseLogger;
+}
+
+export interface App {
+  readonly server: FastifyInstance;
+  readonly vault: Vault;
+  /** Flags readiness down so load balancers drain this replica before it closes. */
+  beginShutdown(): void;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export async function buildApp(deps: AppDependencies): Promise<App> {
+  const { config, database, keyring } = deps;
+  const db = database.db;
+  let shuttingDown = false;
+
+  const server = Fastify({
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  server.decorateRequest('principal', null);
+  server.decorateRequest('environment', 'production');
+  server.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  registerErrorHandling(server);
+  await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+  await registerOpenApi(server);
+  registerMetrics(server, createMetricsRegistry());
+  registerHealth(server, () => database.ping(), () => shuttingDown);
+
+  const vault = new Vault(db, keyring);
+  const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
+
+  await server.register(oauthTokenRoutes({ db }));
+  await server.register(adminRoutes({ db, auth }));
+
+  return {
+    server,
+    vault,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Who is calling. Routes declare what they need with preHandlers from this file:
+// requireAdmin, requireProjectScope(scope). A bearer for project A asking about project B gets
+// the same 404 as an unknown project, so project ids cannot be probed.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { EnvironmentName } from '../db/types.ts';
+import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
+import { requestEnvironment } from '../http/environment.ts';
+import type { AccessTokenVerifier, ClientPrincipal } from './access-tokens.ts';
+import { scopeGrants } from './scopes.ts';
+
+export interface AdminPrincipal {
+  readonly kind: 'admin';
+}
+
+export type Principal = ClientPrincipal | AdminPrincipal;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    environment: EnvironmentName;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer +([^\s]+) *$/i.exec(header);
+  return match?.[1];
+}
+
+export interface Authenticator {
+  requireAdmin: preHandlerAsyncHookHandler;
+  requireClient(scope?: string): preHandlerAsyncHookHandler;
+  requireProjectScope(scope: string): preHandlerAsyncHookHandler;
+}
+
+export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: string | undefined): Authenticator {
+  const adminDigest = adminToken === undefined ? undefined : sha256(adminToken);
+
+  async function clientPrincipal(request: FastifyRequest): Promise<ClientPrincipal> {
+    const token = bearerToken(request);
+    if (token === undefined) throw unauthorized('missing bearer token');
+    const principal = await verifier.verify(token);
+    if (principal === null) throw unauthorized('invalid or expired bearer token');
+    return principal;
+  }
+
+  const requireAdmin: preHandlerAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerToken(request);
+    if (token === undefined) throw unauthorized('missing bearer token');
+    if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
+      // A valid project client is authenticated but not an administrator.
+      if ((await verifier.verify(token)) !== null) throw forbidden('admin endpoints need the admin token');
+      throw unauthorized('invalid admin token');
+    }
+    request.principal = { kind: 'admin' };
+  };
+
+  function requireClient(scope?: string): preHandlerAsyncHookHandler {
+    return async (request) => {
+      const principal = await clientPrincipal(request);
+      if (scope !== undefined && !scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
+      request.principal = principal;
+      request.environment = requestEnvironment(request);
+    };
+  }
+
+  function requireProjectScope(scope: string): preHandlerAsyncHookHandler {
+    return async (request) => {
+      const principal = await clientPrincipal(request);
+      const projectId = (request.params as { project_id?: string }).project_id;
+      if (projectId === undefined || projectId !== principal.projectId) throw notFound('project');
+      if (!scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
+      request.principal = principal;
+      request.environment = requestEnvironment(request);
+    };
+  }
+
+  return { requireAdmin, requireClient, requireProjectScope };
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}

@@ -1,0 +1,111 @@
+// POST /v1/oauth/token — the client_credentials grant (RFC 6749 §4.4) for API clients.
+// Accepts JSON (what @pipedream/sdk sends) and form bodies (what OAuth libraries send), client
+// authentication in the body or by HTTP Basic (§2.3.1). Errors use RFC 6749 §5.2's body.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { findClientById } from '../admin/clients.repository.ts';
+import { decoyHash, verifySecret } from '../crypto/passwords.ts';
+import type { Database } from '../db/types.ts';
+import { toApiError } from '../http/error-handler.ts';
+import { issueAccessToken } from './access-tokens.ts';
+import { isKnownScope, parseScopeList, scopesWithin } from './scopes.ts';
+
+type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope';
+
+const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
+
+const TokenRequestSchema = Type.Object({
+  grant_type: Type.Optional(Type.String({ maxLength: 100 })),
+  client_id: Type.Optional(Type.String({ maxLength: 200 })),
+  client_secret: Type.Optional(Type.String({ maxLength: 200 })),
+  scope: Type.Optional(Type.String({ maxLength: 1000 })),
+});
+
+function oauthError(reply: FastifyReply, status: number, error: OAuthErrorCode, description: string): FastifyReply {
+  if (error === 'invalid_client') void reply.header('www-authenticate', 'Basic realm="latchkey"');
+  return reply.code(status).header('cache-control', 'no-store').send({ error, error_description: description });
+}
+
+function basicCredentials(request: FastifyRequest): { id: string; secret: string } | undefined {
+  const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  if (separator < 0) return undefined;
+  return { id: decodeURIComponent(decoded.slice(0, separator)), secret: decodeURIComponent(decoded.slice(separator + 1)) };
+}
+
+export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginAsyncTypebox {
+  const { db } = deps;
+  return async (app) => {
+    app.post(
+      '/v1/oauth/token',
+      {
+        attachValidation: true,
+        // Body parsing failures (bad JSON, wrong content type, too large) still answer in RFC 6749 form.
+        errorHandler: (error, request, reply) => {
+          const apiError = toApiError(error);
+          if (apiError.status >= 500) {
+            request.log.error({ err: error }, 'token request failed');
+            return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+          }
+          return reply.code(apiError.status).send({ error: 'invalid_request', error_description: apiError.message });
+        },
+        schema: {
+          tags: ['auth'],
+          summary: 'Get an API access token (client_credentials grant); JSON or form body',
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: TokenRequestSchema,
+          response: {
+            200: Type.Object({
+              access_token: Type.String(),
+              token_type: Type.Literal('Bearer'),
+              expires_in: Type.Integer(),
+              scope: Type.String(),
+              created_at: Type.Integer({ description: 'seconds since the epoch' }),
+            }),
+            '4xx': OAuthErrorSchema,
+            500: OAuthErrorSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        if (request.validationError !== undefined || request.body === null || typeof request.body !== 'object') {
+          return oauthError(reply, 400, 'invalid_request', 'the token request body is malformed');
+        }
+        const body = request.body;
+        if (body.grant_type !== 'client_credentials') {
+          return body.grant_type === undefined
+            ? oauthError(reply, 400, 'invalid_request', 'grant_type is required')
+            : oauthError(reply, 400, 'unsupported_grant_type', 'only client_credentials is supported');
+        }
+        const credentials = basicCredentials(request) ?? (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
+        if (credentials === undefined) return oauthError(reply, 401, 'invalid_client', 'client authentication is required');
+
+        const client = await findClientById(db, credentials.id);
+        // Verify against a decoy for unknown clients so the answer's timing reveals nothing.
+        const secretMatches = await verifySecret(client?.secret_hash ?? (await decoyHash()), credentials.secret);
+        if (client === undefined || client.revoked_at !== null || !secretMatches) {
+          return oauthError(reply, 401, 'invalid_client', 'client authentication failed');
+        }
+
+        const allowed = parseScopeList(client.scopes);
+        const requested = body.scope === undefined ? allowed : parseScopeList(body.scope);
+        if (requested.length === 0 || !requested.every(isKnownScope) || !scopesWithin(requested, allowed)) {
+          return oauthError(reply, 400, 'invalid_scope', 'the requested scope exceeds the client scopes');
+        }
+
+        const issued = await issueAccessToken(db, { clientId: client.id, projectId: client.project_id, scopes: requested });
+        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
+          access_token: issued.token,
+          token_type: 'Bearer' as const,
+          expires_in: issued.expiresIn,
+          scope: requested.join(' '),
+          created_at: Math.floor(Date.now() / 1000),
+        });
+      },
+    );
+  };
+}

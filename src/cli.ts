@@ -1,0 +1,99 @@
+// latchkey's command line, for first setup and operations that run beside the service:
+//   migrate                      run pending migrations (server mode runs them only here)
+//   keys generate [id]           print a new LATCHKEY_KEYS entry
+//   keys status                  how many data keys each key-encryption key still wraps
+//   keys rotate                  re-wrap data keys under the active KEK (online, batched)
+//   projects create <name> | projects list
+//   clients create <project_id> [--name N] [--scopes "a b"] | clients list <project_id>
+//   setup [name]                 a project and a client in one go; prints the secret once
+// With the embedded database the service must be stopped (PGlite is single-process).
+import { parseArgs } from 'node:util';
+import { createClient, createProject, listAllProjects, listClients } from './admin/admin.service.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { generateKeyringEntry } from './crypto/keyring.ts';
+import { openDatabase } from './db/connect.ts';
+import { migrateToLatest } from './db/migrator.ts';
+import { createLogger } from './http/logger.ts';
+import { keyStatus, rewrapDataKeys } from './keys/rotation.ts';
+import { prepareRuntime } from './runtime.ts';
+
+const USAGE = `usage: latchkey <command>
+  migrate
+  keys generate [id] | keys status | keys rotate
+  projects create <name> | projects list
+  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] | clients list <project_id>
+  setup [project name]`;
+
+function print(value: unknown): void {
+  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' } },
+  });
+  const [command, sub, arg] = positionals;
+  if (command === 'keys' && sub === 'generate') return print(generateKeyringEntry(arg ?? `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
+
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+
+  if (command === 'migrate') {
+    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+    try {
+      const result = await migrateToLatest(database.db);
+      const applied = (result.results ?? []).map((r) => r.migrationName);
+      return print(applied.length === 0 ? 'migrations: up to date' : `migrations applied: ${applied.join(', ')}`);
+    } finally {
+      await database.close();
+    }
+  }
+
+  const runtime = await prepareRuntime(config, logger, { migrate: true });
+  const db = runtime.database.db;
+  try {
+    switch (`${command} ${sub ?? ''}`.trim()) {
+      case 'keys status':
+        return print(await keyStatus(db, runtime.keyring));
+      case 'keys rotate': {
+        const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
+        const result = await rewrapDataKeys(db, runtime.keyring, batchSize);
+        print(`re-wrapped ${result.rewrapped} data keys under "${runtime.keyring.activeId}" in ${result.batches} batches`);
+        return print(await keyStatus(db, runtime.keyring));
+      }
+      case 'projects create':
+        if (arg === undefined) throw new UsageError('projects create needs a name');
+        return print(await createProject(db, arg));
+      case 'projects list':
+        return print(await listAllProjects(db));
+      case 'clients create':
+        if (arg === undefined) throw new UsageError('clients create needs a project id');
+        return print(await createClient(db, arg, { name: values.name, scopes: values.scopes?.split(' ').filter(Boolean) }));
+      case 'clients list':
+        if (arg === undefined) throw new UsageError('clients list needs a project id');
+        return print(await listClients(db, arg));
+      default:
+        if (command === 'setup') {
+          const project = await createProject(db, sub ?? 'default');
+          const client = await createClient(db, project.id, { name: 'setup' });
+          return print({ project_id: project.id, client_id: client.client_id, client_secret: client.client_secret, note: 'the secret is shown only now' });
+        }
+        throw new UsageError(command === undefined ? 'no command given' : `unknown command: ${positionals.join(' ')}`);
+    }
+  } finally {
+    await runtime.database.close();
+  }
+}
+
+class UsageError extends Error {}
+
+try {
+  await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
+  else if (err instanceof ConfigError || err instanceof Error) process.stderr.write(`latchkey: ${err.message}\n`);
+  else throw err;
+  process.exitCode = 1;
+}

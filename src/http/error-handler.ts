@@ -1,0 +1,52 @@
+// Turns every thrown error into the catalogue's JSON body. Anything unexpected becomes a bare
+// 500 `internal_error`: the detail goes to the log, never to the client.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../errors.ts';
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+  FST_ERR_VALIDATION: 'validation_failed',
+};
+
+export function toApiError(error: FastifyError | Error): ApiError {
+  if (error instanceof ApiError) return error;
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation !== undefined) return new ApiError('validation_failed', describeValidation(fastifyError));
+  const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
+  if (mapped !== undefined) return new ApiError(mapped);
+  if (error instanceof SyntaxError || fastifyError.statusCode === 400) return new ApiError('bad_request', 'the request body is not valid JSON');
+  if (fastifyError.statusCode === 413) return new ApiError('payload_too_large');
+  if (fastifyError.statusCode === 415) return new ApiError('unsupported_media_type');
+  return new ApiError('internal_error', ERROR_CATALOGUE.internal_error.title, { cause: error });
+}
+
+function describeValidation(error: FastifyError): string {
+  const first = error.validation?.[0];
+  if (first === undefined) return 'invalid request';
+  const where = error.validationContext ?? 'request';
+  const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
+  const pointer = missing !== undefined ? `${first.instancePath}/${missing}` : first.instancePath;
+  const name = pointer.replace(/^\//, '').replace(/\//g, '.') || where;
+  return `${where === 'body' || where === 'querystring' || where === 'params' || where === 'headers' ? `${where} ` : ''}${name} ${first.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim();
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  const body: ErrorBody = { error: { code: error.code, message: error.message, request_id: request.id } };
+  if (error.details !== undefined) body.error.details = error.details;
+  return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: apiError.code }, 'request rejected');
+    return sendError(request, reply, apiError);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('not_found', 'no such route')));
+}

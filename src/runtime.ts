@@ -1,0 +1,51 @@
+// Everything server.ts and the CLI need before the app can be built: config-derived keyring,
+// database (migrated at start only in embedded mode: replicas on a shared PostgreSQL must not
+// race, so there `npm run migrate` runs once per deploy), and the checks that refuse to start.
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Keyring } from './crypto/keyring.ts';
+import { TOKEN_PREFIXES, mintToken } from './crypto/tokens.ts';
+import { openDatabase, type DatabaseHandle } from './db/connect.ts';
+import { migrateToLatest, pendingMigrations } from './db/migrator.ts';
+import { loadKeyring, loadOrCreateLocalSecret } from './keys/local-key-file.ts';
+import { Vault } from './keys/vault.ts';
+
+export interface Runtime {
+  config: Config;
+  keyring: Keyring;
+  database: DatabaseHandle;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export async function prepareRuntime(baseConfig: Config, logger: Logger, options: { migrate: boolean }): Promise<Runtime> {
+  const loaded = await loadKeyring(baseConfig);
+  if (loaded.created) {
+    logger.warn(
+      { file: loaded.localFile },
+      'DEVELOPMENT ONLY: no LATCHKEY_KEYS given, so a key file was generated next to the embedded database. Anyone with this folder can decrypt every credential. Set LATCHKEY_KEYS for real use.',
+    );
+  } else if (loaded.localFile !== undefined) {
+    logger.warn({ file: loaded.localFile }, 'DEVELOPMENT ONLY: using the local key file; set LATCHKEY_KEYS for real use');
+  }
+
+  let config = baseConfig;
+  if (config.adminToken === undefined && config.mode === 'development' && config.databaseUrl === undefined) {
+    const admin = await loadOrCreateLocalSecret(config, 'admin-token', () => mintToken(TOKEN_PREFIXES.adminToken));
+    config = Object.freeze({ ...config, adminToken: admin.value });
+  }
+
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+  try {
+    if (database.kind === 'embedded' && options.migrate) await migrateToLatest(database.db);
+    const pending = await pendingMigrations(database.db);
+    if (pending.length > 0) throw new StartupError(`the database schema is behind: run \`npm run migrate\` (pending: ${pending.join(', ')})`);
+    await new Vault(database.db, loaded.keyring).assertKeysAvailable();
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return { config, keyring: loaded.keyring, database };
+}
