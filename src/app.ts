@@ -16,11 +16,13 @@ import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
+import type { AppRegistry } from './registry/registry.ts';
 
 export interface AppDependencies {
   readonly config: Config;
   readonly database: DatabaseHandle;
   readonly keyring: Keyring;
+  readonly registry: AppRegistry;
   readonly logger?: FastifyBaseLogger;
 }
 

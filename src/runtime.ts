@@ -9,11 +9,14 @@ import { openDatabase, type DatabaseHandle } from './db/connect.ts';
 import { migrateToLatest, pendingMigrations } from './db/migrator.ts';
 import { loadKeyring, loadOrCreateLocalSecret } from './keys/local-key-file.ts';
 import { Vault } from './keys/vault.ts';
+import { BUILTIN_REGISTRY_DIR, loadRegistry } from './registry/loader.ts';
+import type { AppRegistry } from './registry/registry.ts';
 
 export interface Runtime {
   config: Config;
   keyring: Keyring;
   database: DatabaseHandle;
+  registry: AppRegistry;
 }
 
 export class StartupError extends Error {
@@ -21,6 +24,8 @@ export class StartupError extends Error {
 }
 
 export async function prepareRuntime(baseConfig: Config, logger: Logger, options: { migrate: boolean }): Promise<Runtime> {
+  // The registry first: a broken app file should stop the start before anything is opened.
+  const registry = await loadRegistry({ dirs: [BUILTIN_REGISTRY_DIR, ...baseConfig.appRegistryDirs], insecureLoopback: baseConfig.insecureLoopback });
   const loaded = await loadKeyring(baseConfig);
   if (loaded.created) {
     logger.warn(
@@ -47,5 +52,5 @@ export async function prepareRuntime(baseConfig: Config, logger: Logger, options
     await database.close();
     throw err;
   }
-  return { config, keyring: loaded.keyring, database };
+  return { config, keyring: loaded.keyring, database, registry };
 }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { KeyringError } from './crypto/keyring.ts';
 import { MissingKeyError } from './crypto/envelope.ts';
 import { createLogger } from './http/logger.ts';
+import { RegistryError } from './registry/loader.ts';
 import { StartupError, prepareRuntime } from './runtime.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   try {
     runtime = await prepareRuntime(config, logger, { migrate: true });
   } catch (err) {
-    if (err instanceof KeyringError || err instanceof MissingKeyError || err instanceof StartupError) return fail(`latchkey: cannot start: ${err.message}`);
+    if (err instanceof KeyringError || err instanceof MissingKeyError || err instanceof StartupError || err instanceof RegistryError) return fail(`latchkey: cannot start: ${err.message}`);
     throw err;
   }
   const app = await buildApp({ ...runtime, logger });

@@ -1,6 +1,9 @@
 // Table types, as Kysely sees them. Only the Database interface is exported for queries;
 // each feature's repository selects from it.
-import type { ColumnType } from 'kysely';
+import type { ColumnType, RawBuilder } from 'kysely';
+
+/** A jsonb column: read as T, written as its JSON text (pg and PGlite both parse jsonb on read). */
+type Json<T> = ColumnType<T, string, string>;
 
 /** Insert may omit it (the column has a default). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -46,5 +49,112 @@ export interface Database {
     scopes: string;
     expires_at: Timestamp;
     created_at: Timestamp;
+  };
+  external_users: {
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    external_id: string;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  connect_tokens: {
+    digest: Buffer;
+    /** Public identifier (`ctid_…`) for webhooks and logs; the token itself is never stored. */
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    external_user_id: string;
+    success_redirect_uri: string | null;
+    error_redirect_uri: string | null;
+    webhook_uri: string | null;
+    allowed_origins: Json<string[]>;
+    app_slug: string | null;
+    oauth_app_id: string | null;
+    expires_at: Date;
+    used_at: NullableTimestamp;
+    created_at: Timestamp;
+  };
+  oauth_apps: {
+    id: string;
+    project_id: string;
+    app_slug: string;
+    name: string | null;
+    client_id: string;
+    client_secret_enc: Buffer;
+    scopes: Json<string[]> | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  oauth_states: {
+    digest: Buffer;
+    cookie_digest: Buffer;
+    connect_token_digest: Buffer;
+    project_id: string;
+    environment: EnvironmentName;
+    external_user_id: string;
+    app_slug: string;
+    oauth_app_id: string;
+    account_id: string | null;
+    redirect_uri: string;
+    issuer: string | null;
+    code_verifier_enc: Buffer | null;
+    fields_enc: Buffer | null;
+    expires_at: Date;
+    created_at: Timestamp;
+  };
+  accounts: {
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    external_user_id: string;
+    external_id: string;
+    app_slug: string;
+    oauth_app_id: string | null;
+    name: string | null;
+    credentials_enc: Buffer;
+    refresh_token_enc: Buffer | null;
+    credentials_version: ColumnType<string, string | number | undefined, string | number | RawBuilder<unknown>>;
+    authorized_scopes: Json<string[]>;
+    expires_at: Date | null;
+    healthy: ColumnType<boolean, boolean | undefined, boolean>;
+    dead: ColumnType<boolean, boolean | undefined, boolean>;
+    error: string | null;
+    last_refreshed_at: NullableTimestamp;
+    next_refresh_at: NullableTimestamp;
+    refresh_failures: ColumnType<number, number | undefined, number | RawBuilder<unknown>>;
+    refresh_backoff_until: NullableTimestamp;
+    refresh_lease_owner: string | null;
+    refresh_lease_until: NullableTimestamp;
+    refresh_attempt_id: string | null;
+    refresh_attempt_started_at: NullableTimestamp;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  webhook_outbox: {
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    url: string;
+    event: string;
+    payload: Json<Record<string, unknown>>;
+    attempts: ColumnType<number, number | undefined, number | RawBuilder<unknown>>;
+    next_attempt_at: Timestamp;
+    locked_until: NullableTimestamp;
+    delivered_at: NullableTimestamp;
+    failed_at: NullableTimestamp;
+    last_error: string | null;
+    created_at: Timestamp;
+  };
+  audit_log: {
+    id: ColumnType<string, never, never>;
+    at: Timestamp;
+    project_id: string | null;
+    environment: string | null;
+    actor: string;
+    action: string;
+    account_id: string | null;
+    result: string;
+    details: Json<Record<string, unknown>> | null;
   };
 }

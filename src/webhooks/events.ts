@@ -1,0 +1,42 @@
+// Enqueue webhook events into the PostgreSQL outbox. Delivery (signing, retries, backoff) is the
+// delivery worker's job; callers only say what happened, inside their own transaction if they
+// have one, so an event is recorded exactly when the change it describes is.
+import type { Kysely, Transaction } from 'kysely';
+import { mintId } from '../crypto/tokens.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export type WebhookEvent = 'CONNECTION_SUCCESS' | 'CONNECTION_ERROR' | 'ACCOUNT_DEAD' | 'ACCOUNT_RECOVERED' | 'ACCOUNT_UNHEALTHY';
+
+export interface EventTarget {
+  projectId: string;
+  environment: EnvironmentName;
+}
+
+/** Sends to one explicit URL (a connect token's webhook_uri). */
+export async function enqueueWebhook(db: Db, target: EventTarget & { url: string }, event: WebhookEvent, payload: Record<string, unknown>): Promise<void> {
+  await db
+    .insertInto('webhook_outbox')
+    .values({
+      id: mintId('whd_', 24),
+      project_id: target.projectId,
+      environment: target.environment,
+      url: target.url,
+      event,
+      payload: JSON.stringify({ event, ...payload }),
+    })
+    .execute();
+}
+
+/** Sends to the project environment's own webhook, when one is configured. */
+export async function enqueueProjectEvent(db: Db, target: EventTarget, event: WebhookEvent, payload: Record<string, unknown>): Promise<void> {
+  const environment = await db
+    .selectFrom('environments')
+    .select('webhook_url')
+    .where('project_id', '=', target.projectId)
+    .where('name', '=', target.environment)
+    .executeTakeFirst();
+  if (environment?.webhook_url == null) return;
+  await enqueueWebhook(db, { ...target, url: environment.webhook_url }, event, payload);
+}
