@@ -1,0 +1,92 @@
+// Connect tokens are single-use: consumeConnectToken marks one used in a single UPDATE that only
+// succeeds while it is unused and unexpired, so two tabs (or replicas) can never both use it.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, EnvironmentName } from '../db/types.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ConnectTokenRow {
+  digest: Buffer;
+  id: string;
+  project_id: string;
+  environment: EnvironmentName;
+  external_user_id: string;
+  /** The end user's id in the customer's system. */
+  external_id: string;
+  success_redirect_uri: string | null;
+  error_redirect_uri: string | null;
+  webhook_uri: string | null;
+  allowed_origins: string[];
+  app_slug: string | null;
+  oauth_app_id: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Date;
+}
+
+export interface NewConnectToken {
+  digest: Buffer;
+  id: string;
+  project_id: string;
+  environment: EnvironmentName;
+  external_user_id: string;
+  success_redirect_uri: string | null;
+  error_redirect_uri: string | null;
+  webhook_uri: string | null;
+  allowed_origins: string[];
+  app_slug: string | null;
+  oauth_app_id: string | null;
+  expires_at: Date;
+}
+
+export async function insertConnectToken(db: Db, token: NewConnectToken): Promise<void> {
+  await db
+    .insertInto('connect_tokens')
+    .values({ ...token, allowed_origins: JSON.stringify(token.allowed_origins) })
+    .execute();
+}
+
+function selectTokens(db: Db) {
+  return db
+    .selectFrom('connect_tokens as t')
+    .innerJoin('external_users as u', 'u.id', 't.external_user_id')
+    .select([
+      't.digest',
+      't.id',
+      't.project_id',
+      't.environment',
+      't.external_user_id',
+      'u.external_id',
+      't.success_redirect_uri',
+      't.error_redirect_uri',
+      't.webhook_uri',
+      't.allowed_origins',
+      't.app_slug',
+      't.oauth_app_id',
+      't.expires_at',
+      't.used_at',
+      't.created_at',
+    ]);
+}
+
+/** The token whatever its state (the caller tells expired/used apart for a clear page). */
+export function findConnectTokenByDigest(db: Db, digest: Buffer): Promise<ConnectTokenRow | undefined> {
+  return selectTokens(db).where('t.digest', '=', digest).executeTakeFirst();
+}
+
+/** Marks the token used; undefined when it was already used, expired or unknown. */
+export async function consumeConnectToken(db: Db, digest: Buffer): Promise<{ id: string } | undefined> {
+  return db
+    .updateTable('connect_tokens')
+    .set({ used_at: sql`now()` })
+    .where('digest', '=', digest)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .returning(['id'])
+    .executeTakeFirst();
+}
+
+export async function deleteExpiredConnectTokens(db: Db, olderThan: Date): Promise<number> {
+  const result = await db.deleteFrom('connect_tokens').where('expires_at', '<', olderThan).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
