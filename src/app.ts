@@ -60,7 +60,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   registerMetrics(server, createMetricsRegistry());
-  registerHealth(server, () => database.ping(), () => shuttingDown);
+  registerHealth(
+    server,
+    () => database.ping(),
+    () => shuttingDown,
+  );
 
   const vault = new Vault(db, keyring);
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);

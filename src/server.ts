@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   try {
     runtime = await prepareRuntime(config, logger, { migrate: true });
   } catch (err) {
-    if (err instanceof KeyringError || err instanceof MissingKeyError || err instanceof StartupError || err instanceof RegistryError) return fail(`latchkey: cannot start: ${err.message}`);
+    if (err instanceof KeyringError || err instanceof MissingKeyError || err instanceof StartupError || err instanceof RegistryError)
+      return fail(`latchkey: cannot start: ${err.message}`);
     throw err;
   }
   const app = await buildApp({ ...runtime, logger });
@@ -47,16 +48,16 @@ async function main(): Promise<void> {
 
 function printBanner(config: { publicUrl: string; dataDir: string; databaseUrl: string | undefined }, kind: string): void {
   const adminHint =
-    config.databaseUrl === undefined && process.env['LATCHKEY_ADMIN_TOKEN'] === undefined
-      ? `$(cat ${config.dataDir}/admin-token)`
-      : '$LATCHKEY_ADMIN_TOKEN';
+    config.databaseUrl === undefined && process.env['LATCHKEY_ADMIN_TOKEN'] === undefined ? `$(cat ${config.dataDir}/admin-token)` : '$LATCHKEY_ADMIN_TOKEN';
   process.stdout.write(
     [
       '',
       `latchkey is listening on ${config.publicUrl} (${kind === 'embedded' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
       `  API docs:        ${config.publicUrl}/docs`,
-      '  First project:   curl -s -X POST ' + `${config.publicUrl}/v1/admin/projects -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{"name":"demo"}'`,
-      '  First client:    curl -s -X POST ' + `${config.publicUrl}/v1/admin/projects/<project_id>/clients -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{}'`,
+      '  First project:   curl -s -X POST ' +
+        `${config.publicUrl}/v1/admin/projects -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{"name":"demo"}'`,
+      '  First client:    curl -s -X POST ' +
+        `${config.publicUrl}/v1/admin/projects/<project_id>/clients -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{}'`,
       '  (or, with the server stopped: npm run cli -- setup demo)',
       '',
     ].join('\n'),

@@ -14,7 +14,12 @@ t.test('client credentials: JSON and form bodies, Basic auth, scopes', async (t)
     method: 'POST',
     url: '/v1/oauth/token',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'connect:accounts:read' }).toString(),
+    payload: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      scope: 'connect:accounts:read',
+    }).toString(),
   });
   t.equal(form.statusCode, 200);
   t.match(form.json(), { token_type: 'Bearer', expires_in: 3600, scope: 'connect:accounts:read' });
@@ -28,17 +33,33 @@ t.test('client credentials: JSON and form bodies, Basic auth, scopes', async (t)
   });
   t.equal(basic.statusCode, 200);
 
-  const wrongSecret = await server.inject({ method: 'POST', url: '/v1/oauth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: 'lks_nope' } });
+  const wrongSecret = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: 'lks_nope' },
+  });
   t.equal(wrongSecret.statusCode, 401);
   t.same(wrongSecret.json(), { error: 'invalid_client', error_description: 'client authentication failed' });
 
-  const unknownClient = await server.inject({ method: 'POST', url: '/v1/oauth/token', payload: { grant_type: 'client_credentials', client_id: 'lkc_unknown', client_secret: clientSecret } });
+  const unknownClient = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: 'lkc_unknown', client_secret: clientSecret },
+  });
   t.equal(unknownClient.statusCode, 401);
 
-  const badGrant = await server.inject({ method: 'POST', url: '/v1/oauth/token', payload: { grant_type: 'password', client_id: clientId, client_secret: clientSecret } });
+  const badGrant = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    payload: { grant_type: 'password', client_id: clientId, client_secret: clientSecret },
+  });
   t.equal(badGrant.json().error, 'unsupported_grant_type');
 
-  const badScope = await server.inject({ method: 'POST', url: '/v1/oauth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'admin:everything' } });
+  const badScope = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'admin:everything' },
+  });
   t.equal(badScope.json().error, 'invalid_scope');
 
   const malformed = await server.inject({ method: 'POST', url: '/v1/oauth/token', headers: { 'content-type': 'application/json' }, payload: '{"grant_type":' });
@@ -83,9 +104,19 @@ t.test('admin API: projects, clients, revocation; secrets never stored or logged
   const badScope = await server.inject({ method: 'POST', url: `/v1/admin/projects/${projectId}/clients`, headers: admin, payload: { scopes: ['root'] } });
   t.equal(badScope.statusCode, 400);
   t.equal(badScope.json().error.code, 'validation_failed');
-  const extraField = await server.inject({ method: 'POST', url: '/v1/admin/projects', headers: admin, payload: { name: 'x', __proto__: { admin: true }, evil: 1 } });
+  const extraField = await server.inject({
+    method: 'POST',
+    url: '/v1/admin/projects',
+    headers: admin,
+    payload: { name: 'x', __proto__: { admin: true }, evil: 1 },
+  });
   t.equal(extraField.statusCode, 400);
-  const oversized = await server.inject({ method: 'POST', url: '/v1/admin/projects', headers: { ...admin, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) });
+  const oversized = await server.inject({
+    method: 'POST',
+    url: '/v1/admin/projects',
+    headers: { ...admin, 'content-type': 'application/json' },
+    payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+  });
   t.equal(oversized.statusCode, 413);
   t.equal(oversized.json().error.code, 'payload_too_large');
 
@@ -93,7 +124,11 @@ t.test('admin API: projects, clients, revocation; secrets never stored or logged
   t.equal(revoke.statusCode, 204);
   const again = await server.inject({ method: 'DELETE', url: `/v1/admin/projects/${projectId}/clients/${clientId}`, headers: admin });
   t.equal(again.statusCode, 404);
-  const afterRevoke = await server.inject({ method: 'POST', url: '/v1/oauth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret } });
+  const afterRevoke = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
+  });
   t.equal(afterRevoke.statusCode, 401);
 });
 

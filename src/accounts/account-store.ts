@@ -89,7 +89,12 @@ export async function insertAccount(db: Db, vault: Vault, account: NewAccount): 
  * Reconnect: replaces the credentials of an existing account in place and clears its failure
  * state. Only the account's own user, app and environment may do this (the caller checks).
  */
-export async function replaceAccountCredentials(db: Db, vault: Vault, account: { id: string; projectId: string; name?: string | null }, stored: StoredCredentials): Promise<void> {
+export async function replaceAccountCredentials(
+  db: Db,
+  vault: Vault,
+  account: { id: string; projectId: string; name?: string | null },
+  stored: StoredCredentials,
+): Promise<void> {
   await db
     .updateTable('accounts')
     .set({

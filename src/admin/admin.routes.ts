@@ -42,7 +42,14 @@ export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator })
 
     app.get(
       '/v1/admin/projects',
-      { schema: { tags: ['admin'], summary: 'List projects', security, response: { 200: Type.Object({ data: Type.Array(ProjectSchema) }), '4xx': ErrorResponseSchema } } },
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'List projects',
+          security,
+          response: { 200: Type.Object({ data: Type.Array(ProjectSchema) }), '4xx': ErrorResponseSchema },
+        },
+      },
       async () => ({ data: await listAllProjects(db) }),
     );
 

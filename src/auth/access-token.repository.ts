@@ -28,6 +28,9 @@ export function findLiveGrantByDigest(db: Kysely<Database>, digest: Buffer): Pro
 }
 
 export async function deleteExpiredAccessTokens(db: Kysely<Database>): Promise<number> {
-  const result = await db.deleteFrom('api_access_tokens').where('expires_at', '<', sql<Date>`now() - interval '1 hour'`).executeTakeFirst();
+  const result = await db
+    .deleteFrom('api_access_tokens')
+    .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

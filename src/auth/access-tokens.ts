@@ -58,7 +58,9 @@ export class AccessTokenVerifier {
     }
     const grant = await findLiveGrantByDigest(this.db, digestToken(token));
     const principal: ClientPrincipal | null =
-      grant === undefined ? null : Object.freeze({ kind: 'client', clientId: grant.client_id, projectId: grant.project_id, scopes: parseScopeList(grant.scopes) });
+      grant === undefined
+        ? null
+        : Object.freeze({ kind: 'client', clientId: grant.client_id, projectId: grant.project_id, scopes: parseScopeList(grant.scopes) });
     this.remember(token, { principal, expiresAtMs: grant?.expires_at.getTime() ?? 0, checkedAtMs: nowMs });
     return principal;
   }

@@ -81,7 +81,9 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
             ? oauthError(reply, 400, 'invalid_request', 'grant_type is required')
             : oauthError(reply, 400, 'unsupported_grant_type', 'only client_credentials is supported');
         }
-        const credentials = basicCredentials(request) ?? (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
+        const credentials =
+          basicCredentials(request) ??
+          (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
         if (credentials === undefined) return oauthError(reply, 401, 'invalid_client', 'client authentication is required');
 
         const client = await findClientById(db, credentials.id);
@@ -98,13 +100,16 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
         }
 
         const issued = await issueAccessToken(db, { clientId: client.id, projectId: client.project_id, scopes: requested });
-        return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
-          access_token: issued.token,
-          token_type: 'Bearer' as const,
-          expires_in: issued.expiresIn,
-          scope: requested.join(' '),
-          created_at: Math.floor(Date.now() / 1000),
-        });
+        return reply
+          .header('cache-control', 'no-store')
+          .header('pragma', 'no-cache')
+          .send({
+            access_token: issued.token,
+            token_type: 'Bearer' as const,
+            expires_in: issued.expiresIn,
+            scope: requested.join(' '),
+            created_at: Math.floor(Date.now() / 1000),
+          });
       },
     );
   };

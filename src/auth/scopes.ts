@@ -30,5 +30,8 @@ export function scopeGrants(granted: readonly string[], required: string): boole
 
 /** Every requested scope must be granted by the client's own scopes. */
 export function scopesWithin(requested: readonly string[], allowed: readonly string[]): boolean {
-  return requested.every((scope) => scopeGrants(allowed, scope) || (scope.endsWith(':*') && allowed.some((a) => a === '*' || (a.endsWith(':*') && scope.startsWith(a.slice(0, -1))))));
+  return requested.every(
+    (scope) =>
+      scopeGrants(allowed, scope) || (scope.endsWith(':*') && allowed.some((a) => a === '*' || (a.endsWith(':*') && scope.startsWith(a.slice(0, -1))))),
+  );
 }

@@ -31,7 +31,9 @@ function describeValidation(error: FastifyError): string {
   const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
   const pointer = missing !== undefined ? `${first.instancePath}/${missing}` : first.instancePath;
   const name = pointer.replace(/^\//, '').replace(/\//g, '.') || where;
-  return `${where === 'body' || where === 'querystring' || where === 'params' || where === 'headers' ? `${where} ` : ''}${name} ${first.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim();
+  return `${where === 'body' || where === 'querystring' || where === 'params' || where === 'headers' ? `${where} ` : ''}${name} ${first.message ?? 'is invalid'}`
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {

@@ -7,7 +7,7 @@ export const OPENAPI_INFO = {
   title: 'latchkey',
   version: '0.1.0',
   description:
-    'Self-hosted OAuth credential broker. The /v1/connect API follows Pipedream Connect so @pipedream/sdk works unchanged; /v1/admin is latchkey\'s own.',
+    "Self-hosted OAuth credential broker. The /v1/connect API follows Pipedream Connect so @pipedream/sdk works unchanged; /v1/admin is latchkey's own.",
 };
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {

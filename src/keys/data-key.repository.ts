@@ -43,11 +43,19 @@ export function lockDataKeysNotWrappedBy(trx: Transaction<Database>, kekId: stri
 }
 
 export async function updateWrappedKey(trx: Transaction<Database>, id: string, kekId: string, wrapped: Buffer): Promise<void> {
-  await trx.updateTable('data_keys').set({ kek_id: kekId, wrapped_key: wrapped, rewrapped_at: sql`now()` }).where('id', '=', id).execute();
+  await trx
+    .updateTable('data_keys')
+    .set({ kek_id: kekId, wrapped_key: wrapped, rewrapped_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function countDataKeysByKek(db: Db): Promise<{ kek_id: string; count: number }[]> {
-  const rows = await db.selectFrom('data_keys').select(['kek_id', (eb) => eb.fn.countAll<string>().as('count')]).groupBy('kek_id').execute();
+  const rows = await db
+    .selectFrom('data_keys')
+    .select(['kek_id', (eb) => eb.fn.countAll<string>().as('count')])
+    .groupBy('kek_id')
+    .execute();
   return rows.map((row) => ({ kek_id: row.kek_id, count: Number(row.count) }));
 }
 

@@ -60,9 +60,7 @@ export const OAuthSchema = Type.Object(
     scope_separator: Type.Optional(Type.String({ minLength: 1, maxLength: 3, default: ' ' })),
     /** Authorization query parameter the scopes travel in (Slack user tokens: `user_scope`). */
     scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$', default: 'scope' })),
-    token_auth_method: Type.Optional(
-      Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')], { default: 'client_secret_basic' }),
-    ),
+    token_auth_method: Type.Optional(Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')], { default: 'client_secret_basic' })),
     /** PKCE is always S256; `false` only for providers that reject the parameters. `plain` is never allowed. */
     pkce: Type.Optional(Type.Boolean({ default: true })),
     authorize_params: Type.Optional(StringMap),
