@@ -17,6 +17,7 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import type { AppRegistry } from './registry/registry.ts';
+import type { BackgroundJob } from './jobs.ts';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -29,6 +30,8 @@ export interface AppDependencies {
 export interface App {
   readonly server: FastifyInstance;
   readonly vault: Vault;
+  /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
+  readonly jobs: readonly BackgroundJob[];
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -69,12 +72,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const vault = new Vault(db, keyring);
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
 
+  const jobs: BackgroundJob[] = [];
+
   await server.register(oauthTokenRoutes({ db }));
   await server.register(adminRoutes({ db, auth }));
 
   return {
     server,
     vault,
+    jobs,
     beginShutdown: () => {
       shuttingDown = true;
     },

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   }
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
+  if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
   printBanner(runtime.config, runtime.database.kind);
 
   let stopping = false;
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     app.beginShutdown();
     const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
     await app.server.close();
+    await Promise.all(app.jobs.map((job) => job.stop()));
     await runtime.database.close();
     clearTimeout(force);
     logger.info('stopped');
