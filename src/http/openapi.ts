@@ -12,6 +12,8 @@ export const OPENAPI_INFO = {
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
+    // Shared schemas keep their $id as their component name instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
