@@ -62,6 +62,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');
   }
+  if (mode === 'production' && !publicUrl.startsWith('https://')) {
+    // Cookies, redirect_uri and Connect Links all derive from it; providers reject http callbacks.
+    throw new ConfigError('PUBLIC_URL', 'must be an https URL when NODE_ENV=production');
+  }
   if (mode === 'production' && config.insecureLoopback) {
     throw new ConfigError('LATCHKEY_INSECURE_LOOPBACK', 'must not be set when NODE_ENV=production');
   }
