@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import type { Config } from './config.ts';
@@ -30,6 +31,8 @@ export interface AppDependencies {
 export interface App {
   readonly server: FastifyInstance;
   readonly vault: Vault;
+  /** Buffered, batched audit trail of credential reads and admin actions (flushed on close). */
+  readonly auditLog: AuditLog;
   /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
   readonly jobs: readonly BackgroundJob[];
   /** Flags readiness down so load balancers drain this replica before it closes. */
@@ -62,7 +65,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   registerErrorHandling(server);
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
-  registerMetrics(server, createMetricsRegistry());
+  const metrics = createMetricsRegistry();
+  registerMetrics(server, metrics);
   registerHealth(
     server,
     () => database.ping(),
@@ -70,16 +74,21 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   );
 
   const vault = new Vault(db, keyring);
+  // Runs on every replica that serves requests (not a LATCHKEY_BACKGROUND_JOBS job): its timer is
+  // armed only while entries are pending; closing the server writes what is buffered.
+  const auditLog = new AuditLog(db, { logger: server.log, metrics });
+  server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
 
   const jobs: BackgroundJob[] = [];
 
   await server.register(oauthTokenRoutes({ db }));
-  await server.register(adminRoutes({ db, auth }));
+  await server.register(adminRoutes({ db, auth, auditLog }));
 
   return {
     server,
     vault,
+    auditLog,
     jobs,
     beginShutdown: () => {
       shuttingDown = true;

@@ -2,6 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { audited, recordDeniedAdminAccess } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { KNOWN_SCOPES } from '../auth/scopes.ts';
 import type { Database } from '../db/types.ts';
@@ -21,10 +23,11 @@ const ClientSchema = Type.Object({
 
 const security = [{ adminToken: [] }];
 
-export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { db, auth } = deps;
+export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
+  const { db, auth, auditLog } = deps;
   return async (app) => {
     app.addHook('preHandler', auth.requireAdmin);
+    app.addHook('onResponse', recordDeniedAdminAccess(auditLog));
 
     app.post(
       '/v1/admin/projects',
@@ -37,7 +40,15 @@ export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator })
           response: { 201: ProjectSchema, '4xx': ErrorResponseSchema },
         },
       },
-      async (request, reply) => reply.code(201).send(await createProject(db, request.body.name)),
+      async (request, reply) => {
+        const project = await audited(
+          auditLog,
+          { actor: 'admin', action: 'project.create' },
+          () => createProject(db, request.body.name),
+          (created) => ({ project_id: created.id, name: created.name }),
+        );
+        return reply.code(201).send(project);
+      },
     );
 
     app.get(
@@ -71,7 +82,16 @@ export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator })
           response: { 201: Type.Composite([ClientSchema, Type.Object({ client_secret: Type.String() })]), '4xx': ErrorResponseSchema },
         },
       },
-      async (request, reply) => reply.code(201).send(await createClient(db, request.params.project_id, request.body)),
+      async (request, reply) => {
+        const projectId = request.params.project_id;
+        const client = await audited(
+          auditLog,
+          { projectId, actor: 'admin', action: 'client.create' },
+          () => createClient(db, projectId, request.body),
+          (created) => ({ client_id: created.client_id, name: created.name, scopes: created.scopes }),
+        );
+        return reply.code(201).send(client);
+      },
     );
 
     app.get(
@@ -100,7 +120,10 @@ export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator })
         },
       },
       async (request, reply) => {
-        await revokeProjectClient(db, request.params.project_id, request.params.client_id);
+        const { project_id: projectId, client_id: clientId } = request.params;
+        await audited(auditLog, { projectId, actor: 'admin', action: 'client.revoke', details: { client_id: clientId } }, () =>
+          revokeProjectClient(db, projectId, clientId),
+        );
         return reply.code(204).send(null);
       },
     );

@@ -50,8 +50,13 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     const token = bearerToken(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
-      // A valid project client is authenticated but not an administrator.
-      if ((await verifier.verify(token)) !== null) throw forbidden('admin endpoints need the admin token');
+      // A valid project client is authenticated but not an administrator. Its principal stays on
+      // the request so the audit log can name who was refused.
+      const client = await verifier.verify(token);
+      if (client !== null) {
+        request.principal = client;
+        throw forbidden('admin endpoints need the admin token');
+      }
       throw unauthorized('invalid admin token');
     }
     request.principal = { kind: 'admin' };

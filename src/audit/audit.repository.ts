@@ -1,0 +1,39 @@
+// The only SQL on audit_log. The table is append-only (a trigger refuses UPDATE and DELETE), so
+// there is an insert and a query and nothing else.
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Database } from '../db/types.ts';
+
+export type AuditRow = Selectable<Database['audit_log']>;
+export type NewAuditRow = Insertable<Database['audit_log']>;
+
+/** One multi-row INSERT for the whole batch. */
+export async function insertAuditRows(db: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('audit_log')
+    .values([...rows])
+    .execute();
+}
+
+export interface AuditQuery {
+  projectId?: string | undefined;
+  accountId?: string | undefined;
+  action?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  /** Keyset cursor: rows with a smaller id (the list runs newest first). */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+/** Newest first; ids are a bigserial, so id order is insertion order. */
+export async function queryAuditRows(db: Kysely<Database>, query: AuditQuery): Promise<AuditRow[]> {
+  let q = db.selectFrom('audit_log').selectAll();
+  if (query.projectId !== undefined) q = q.where('project_id', '=', query.projectId);
+  if (query.accountId !== undefined) q = q.where('account_id', '=', query.accountId);
+  if (query.action !== undefined) q = q.where('action', '=', query.action);
+  if (query.since !== undefined) q = q.where('at', '>=', query.since);
+  if (query.until !== undefined) q = q.where('at', '<', query.until);
+  if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
+  return q.orderBy('id', 'desc').limit(query.limit).execute();
+}
