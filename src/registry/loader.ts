@@ -1,17 +1,26 @@
-// Loads app-registry/ and LATCHKEY_APP_REGISTRY_DIRS. (Minimal first version: parse + schema.)
-import { readFile, readdir } from 'node:fs/promises';
+// Loads app-registry/ and each LATCHKEY_APP_REGISTRY_DIRS folder at start. Every file is parsed,
+// checked against the schema and cross-checked; every problem in every file is collected first
+// and then reported at once as `file: /json/pointer message`, so an operator fixes them in one go.
+import { existsSync } from 'node:fs';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Value } from '@sinclair/typebox/value';
-import { parse } from 'yaml';
-import { registryFromDefinitions, type AppRegistry } from './registry.ts';
-import { AppDefinitionSchema, type AppDefinition } from './schema.ts';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { parseDocument } from 'yaml';
+import { crossCheck, type Problem } from './cross-checks.ts';
+import { normalizeApp } from './normalize.ts';
+import { registryOf, type AppRegistry, type RegistryApp } from './registry.ts';
+import { KeysAppSchema, NoneAppSchema, OAuthAppSchema, type AppDefinition } from './schema.ts';
 
-export const BUILTIN_REGISTRY_DIR = fileURLToPath(new URL('../../app-registry', import.meta.url).href.replace('/dist/app-registry', '/app-registry'));
+/** app-registry/ next to package.json, whether running from src/ (tsx) or dist/src/ (node). */
+export const BUILTIN_REGISTRY_DIR = path.join(packageRoot(fileURLToPath(import.meta.url)), 'app-registry');
+
+/** A registry file larger than this is refused unread (a real entry is a few kilobytes). */
+const MAX_FILE_BYTES = 256 * 1024;
 
 export class RegistryError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`app registry is invalid:\n${problems.join('\n')}`);
+  constructor(readonly problems: readonly string[]) {
+    super(`app registry is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p}`).join('\n')}`);
     this.name = 'RegistryError';
   }
 }
@@ -21,20 +30,170 @@ export interface RegistryOptions {
   insecureLoopback: boolean;
 }
 
+const validators: Record<AppDefinition['auth_type'], TypeCheck<typeof OAuthAppSchema | typeof KeysAppSchema | typeof NoneAppSchema>> = {
+  oauth: TypeCompiler.Compile(OAuthAppSchema),
+  keys: TypeCompiler.Compile(KeysAppSchema),
+  none: TypeCompiler.Compile(NoneAppSchema),
+};
+
+interface Source {
+  /** As shown to operators. */
+  readonly label: string;
+  readonly expectedSlug: string;
+}
+
+interface Loaded {
+  readonly apps: RegistryApp[];
+  readonly problems: string[];
+}
+
 export async function loadRegistry(options: RegistryOptions): Promise<AppRegistry> {
-  const problems: string[] = [];
-  const apps: AppDefinition[] = [];
+  const loaded: Loaded = { apps: [], problems: [] };
+  const seenDirs = new Set<string>();
   for (const dir of options.dirs) {
-    for (const name of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
-      const file = path.join(dir, name);
-      const doc: unknown = parse(await readFile(file, 'utf8'));
-      if (!Value.Check(AppDefinitionSchema, doc)) {
-        for (const error of Value.Errors(AppDefinitionSchema, doc)) problems.push(`${file}: ${error.path || '/'} ${error.message}`);
-        continue;
-      }
-      apps.push(doc);
+    let real: string;
+    let names: string[];
+    try {
+      real = await realpath(dir);
+      names = await readdir(real);
+    } catch (err) {
+      loaded.problems.push(`${displayPath(dir)}: / folder cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      continue;
     }
+    // The same folder named twice (or app-registry/ listed again) is not a duplicate definition.
+    if (seenDirs.has(real)) continue;
+    seenDirs.add(real);
+    const files = names.filter((name) => name.endsWith('.yaml') || name.endsWith('.yml')).sort();
+    const texts = await Promise.all(files.map((name) => readSmallFile(path.join(dir, name))));
+    files.forEach((name, i) => {
+      const file = path.join(dir, name);
+      const label = displayPath(file);
+      if (name.endsWith('.yml')) {
+        loaded.problems.push(`${label}: / registry files must end in .yaml`);
+        return;
+      }
+      const text = texts[i]!;
+      if (typeof text !== 'string') {
+        loaded.problems.push(`${label}: / ${text.error}`);
+        return;
+      }
+      addDocument(loaded, parseYaml(text, label, loaded.problems), { label, expectedSlug: name.slice(0, -'.yaml'.length) }, options.insecureLoopback);
+    });
   }
-  if (problems.length > 0) throw new RegistryError(problems);
-  return registryFromDefinitions(apps);
+  return finish(loaded);
+}
+
+/**
+ * Builds a registry from in-memory definitions (tests with fixture apps on 127.0.0.1), with
+ * exactly the loader's checks. The slug stands in for the file name.
+ */
+export function registryFromDefinitions(definitions: readonly unknown[], options: { insecureLoopback?: boolean } = {}): AppRegistry {
+  const loaded: Loaded = { apps: [], problems: [] };
+  definitions.forEach((definition, i) => {
+    const slug = (definition as { slug?: unknown } | null)?.slug;
+    const expectedSlug = typeof slug === 'string' ? slug : `definition ${i}`;
+    addDocument(loaded, definition, { label: `<${expectedSlug}>`, expectedSlug }, options.insecureLoopback ?? false);
+  });
+  return finish(loaded);
+}
+
+function finish(loaded: Loaded): AppRegistry {
+  const firstSource = new Map<string, string>();
+  for (const app of loaded.apps) {
+    const other = firstSource.get(app.slug);
+    if (other === undefined) firstSource.set(app.slug, app.source);
+    else loaded.problems.push(`${app.source}: /slug ${app.slug} is already defined by ${other}`);
+  }
+  if (loaded.problems.length > 0) throw new RegistryError(loaded.problems);
+  return registryOf(loaded.apps);
+}
+
+function addDocument(loaded: Loaded, doc: unknown, source: Source, insecureLoopback: boolean): void {
+  if (doc === undefined) return; // YAML errors were reported already
+  const report = (problem: Problem): void => void loaded.problems.push(`${source.label}: ${problem.pointer || '/'} ${problem.message}`);
+  const schemaProblems = checkSchema(doc);
+  if (schemaProblems.length > 0) {
+    schemaProblems.forEach(report);
+    return;
+  }
+  const app = doc as AppDefinition;
+  const problems = crossCheck(app, { expectedSlug: source.expectedSlug, insecureLoopback });
+  if (problems.length > 0) {
+    problems.forEach(report);
+    return;
+  }
+  loaded.apps.push(normalizeApp(app, source.label));
+}
+
+/** Schema problems, checked against the variant `auth_type` names (a union's errors are unreadable). */
+function checkSchema(doc: unknown): Problem[] {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return [{ pointer: '/', message: 'must be a mapping (key: value pairs)' }];
+  const authType = (doc as { auth_type?: unknown }).auth_type;
+  if (authType === undefined) return [{ pointer: '/auth_type', message: 'is required (oauth, keys or none)' }];
+  if (authType !== 'oauth' && authType !== 'keys' && authType !== 'none') return [{ pointer: '/auth_type', message: 'must be oauth, keys or none' }];
+  const validator = validators[authType];
+  if (validator.Check(doc)) return [];
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const error of validator.Errors(doc)) {
+    const problem = { pointer: error.path, message: describeSchemaError(error.message, error.schema as { pattern?: unknown }) };
+    const key = `${problem.pointer} ${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+function describeSchemaError(message: string, schema: { pattern?: unknown }): string {
+  const text = message.charAt(0).toLowerCase() + message.slice(1);
+  if (typeof schema.pattern === 'string' && text.startsWith('expected string to match')) return `must match ${schema.pattern}`;
+  return text;
+}
+
+function parseYaml(text: string, label: string, problems: string[]): unknown {
+  // YAML 1.2 core schema: `on`/`yes` stay strings; duplicate keys are errors; alias expansion
+  // is bounded so a crafted file cannot blow up memory.
+  const document = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: false });
+  if (document.errors.length > 0) {
+    for (const error of document.errors) {
+      const where = error.linePos?.[0];
+      const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      problems.push(`${label}: / invalid YAML${where === undefined ? '' : ` at line ${where.line}, column ${where.col}`}: ${message}`);
+    }
+    return undefined;
+  }
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    problems.push(`${label}: / invalid YAML: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+async function readSmallFile(file: string): Promise<string | { error: string }> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) return { error: 'is not a regular file' };
+    if (info.size > MAX_FILE_BYTES) return { error: `is larger than ${MAX_FILE_BYTES} bytes` };
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    return { error: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+}
+
+/** Relative to the working directory when inside it (`app-registry/acme.yaml`), else absolute. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+function packageRoot(from: string): string {
+  let dir = path.dirname(from);
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
 }

@@ -1,15 +1,132 @@
-// The loaded app registry, as the rest of latchkey sees it.
-import type { AppDefinition } from './schema.ts';
+// The loaded app registry, as the rest of latchkey sees it: every app validated, its defaults
+// filled and the whole object deeply frozen, so no consumer re-derives a default or mutates an
+// entry. Arrays are typed mutable only so an entry stays assignable to AppDefinition (the file
+// format); at run time they are frozen too.
+import type { ScopeProfile } from './schema.ts';
+
+export interface RegistryField {
+  readonly name: string;
+  readonly label: string;
+  readonly secret: boolean;
+  readonly optional: boolean;
+  /** ECMAScript pattern the whole value must match (see fieldValueMatches). */
+  readonly pattern?: string;
+  readonly placeholder?: string;
+  readonly help?: string;
+}
+
+export interface RegistryTokenResponse {
+  readonly access_token_path: string;
+  readonly refresh_token_path: string;
+  readonly expires_in_path: string;
+  readonly scope_path: string;
+  readonly error_path?: string;
+  /** Credential name → dot path in the token response. */
+  readonly extra: Readonly<Record<string, string>>;
+  readonly account_name_path?: string;
+}
+
+export interface RegistryOAuth {
+  readonly grant: 'authorization_code';
+  readonly authorize_url: string;
+  readonly token_url: string;
+  /** Defaults to token_url. */
+  readonly refresh_url: string;
+  readonly revoke_url?: string;
+  readonly scopes: string[];
+  readonly scope_separator: string;
+  readonly scope_param: string;
+  readonly token_auth_method: 'client_secret_basic' | 'client_secret_post';
+  /** Always S256 when true. */
+  readonly pkce: boolean;
+  readonly authorize_params: Readonly<Record<string, string>>;
+  readonly token_params: Readonly<Record<string, string>>;
+  readonly refresh_params: Readonly<Record<string, string>>;
+  readonly token_response: RegistryTokenResponse;
+  /** Credential name → callback query parameter. */
+  readonly callback_params: Readonly<Record<string, string>>;
+  readonly issuer?: string;
+  readonly refresh_margin_seconds: number;
+  readonly rotates_refresh_token: boolean;
+  readonly refresh_token_idle_ttl_seconds?: number;
+  readonly default_expires_in_seconds?: number;
+}
+
+export interface RegistryTestRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  /** For oauth apps that place the token nowhere themselves: `Authorization: Bearer {oauth_access_token}`. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string>>;
+  readonly basic_auth?: { readonly username: string; readonly password: string };
+  readonly body?: string;
+  readonly success_path?: string;
+  readonly account_name_path?: string;
+}
+
+export interface RegistryApi {
+  readonly base_url: string;
+  /** Defaults to the host of base_url. `*.` prefix allows subdomains. */
+  readonly allowed_hosts: string[];
+}
+
+interface RegistryAppBase {
+  readonly slug: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly categories: string[];
+  readonly img_src?: string;
+  readonly docs?: string;
+  readonly featured_weight: number;
+  /** keys apps: the whole form; oauth apps: values asked before authorizing. */
+  readonly fields: RegistryField[];
+  readonly scope_profiles: ScopeProfile[];
+  readonly api?: RegistryApi;
+  readonly test_request?: RegistryTestRequest;
+  /** The file the app was loaded from (for operators' messages). */
+  readonly source: string;
+}
+
+export interface RegistryOAuthApp extends RegistryAppBase {
+  readonly auth_type: 'oauth';
+  readonly oauth: RegistryOAuth;
+}
+
+export interface RegistryKeysApp extends RegistryAppBase {
+  readonly auth_type: 'keys';
+}
+
+export interface RegistryNoneApp extends RegistryAppBase {
+  readonly auth_type: 'none';
+}
+
+export type RegistryApp = RegistryOAuthApp | RegistryKeysApp | RegistryNoneApp;
 
 export interface AppRegistry {
   /** Undefined for an unknown slug; callers check the slug's shape before asking. */
-  get(slug: string): AppDefinition | undefined;
+  get(slug: string): RegistryApp | undefined;
   /** Every app, sorted by slug. */
-  list(): readonly AppDefinition[];
+  list(): readonly RegistryApp[];
 }
 
-export function registryFromDefinitions(definitions: readonly AppDefinition[]): AppRegistry {
-  const bySlug = new Map(definitions.map((app) => [app.slug, app]));
-  const sorted = Object.freeze([...definitions].sort((a, b) => a.slug.localeCompare(b.slug)));
+export const SLUG_REGEX = /^[a-z0-9_-]{1,64}$/;
+
+/** Builds the lookup over apps that were already validated and normalised (see loader.ts). */
+export function registryOf(apps: readonly RegistryApp[]): AppRegistry {
+  const bySlug = new Map(apps.map((app) => [app.slug, app]));
+  const sorted = Object.freeze([...apps].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0)));
   return { get: (slug) => bySlug.get(slug), list: () => sorted };
+}
+
+const compiledPatterns = new WeakMap<RegistryField, RegExp>();
+
+/** Whether a value satisfies a field's pattern (anchored: the whole value must match). */
+export function fieldValueMatches(field: RegistryField, value: string): boolean {
+  if (field.pattern === undefined) return true;
+  let regex = compiledPatterns.get(field);
+  if (regex === undefined) {
+    regex = new RegExp(`^(?:${field.pattern})$`, 'u');
+    compiledPatterns.set(field, regex);
+  }
+  return regex.test(value);
 }

@@ -1,7 +1,7 @@
 // The app registry's format: the one source of truth for what an app file may say.
 // `npm run registry:schema` turns it into app-registry/schema.json for editors; the loader
 // validates every file against it at start (see loader.ts for the cross-checks a JSON Schema
-// cannot express: slug = file name, declared placeholders, https-only URLs).
+// cannot express: slug = file name, declared placeholders, https-only URLs, compilable patterns).
 import { Type, type Static } from '@sinclair/typebox';
 
 const SLUG_PATTERN = '^[a-z0-9_-]{1,64}$';
@@ -161,6 +161,7 @@ export const AppDefinitionSchema = Type.Union([OAuthAppSchema, KeysAppSchema, No
 export type FieldDefinition = Static<typeof FieldSchema>;
 export type OAuthDefinition = Static<typeof OAuthSchema>;
 export type TestRequestDefinition = Static<typeof TestRequestSchema>;
+export type ScopeProfile = Static<typeof ScopeProfileSchema>;
 export type OAuthAppDefinition = Static<typeof OAuthAppSchema>;
 export type KeysAppDefinition = Static<typeof KeysAppSchema>;
 export type NoneAppDefinition = Static<typeof NoneAppSchema>;

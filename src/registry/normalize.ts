@@ -1,0 +1,115 @@
+// Turns a validated file into the registry's view of an app: every default filled in one place
+// (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
+import type { RegistryApi, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
+import type { AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
+import { templatePlaceholders } from './templates.ts';
+
+export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
+
+export function normalizeApp(definition: AppDefinition, source: string): RegistryApp {
+  // A copy: freezing must not reach into objects a caller (a test's fixture) still holds.
+  const app = structuredClone(definition);
+  const fields: RegistryField[] = (app.fields ?? []).map((field) => ({
+    ...field,
+    secret: field.secret ?? false,
+    optional: field.optional ?? false,
+  }));
+  const base = {
+    slug: app.slug,
+    name: app.name,
+    ...(app.description === undefined ? {} : { description: app.description }),
+    categories: app.categories ?? [],
+    ...(app.img_src === undefined ? {} : { img_src: app.img_src }),
+    ...(app.docs === undefined ? {} : { docs: app.docs }),
+    featured_weight: app.featured_weight ?? 0,
+    fields,
+    scope_profiles: app.auth_type === 'oauth' ? (app.scope_profiles ?? []) : [],
+    ...(app.api === undefined ? {} : { api: normalizeApi(app.api) }),
+    ...(app.test_request === undefined ? {} : { test_request: normalizeTestRequest(app.test_request, app.auth_type === 'oauth') }),
+    source,
+  };
+  const normalized: RegistryApp =
+    app.auth_type === 'oauth' ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) } : { ...base, auth_type: app.auth_type };
+  return deepFreeze(normalized);
+}
+
+function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
+  const response = oauth.token_response ?? {};
+  const optional = <K extends keyof OAuthDefinition>(key: K) => (oauth[key] === undefined ? {} : { [key]: oauth[key] });
+  return {
+    grant: oauth.grant ?? 'authorization_code',
+    authorize_url: oauth.authorize_url,
+    token_url: oauth.token_url,
+    refresh_url: oauth.refresh_url ?? oauth.token_url,
+    ...optional('revoke_url'),
+    scopes: oauth.scopes,
+    scope_separator: oauth.scope_separator ?? ' ',
+    scope_param: oauth.scope_param ?? 'scope',
+    token_auth_method: oauth.token_auth_method ?? 'client_secret_basic',
+    pkce: oauth.pkce ?? true,
+    authorize_params: oauth.authorize_params ?? {},
+    token_params: oauth.token_params ?? {},
+    refresh_params: oauth.refresh_params ?? {},
+    token_response: {
+      access_token_path: response.access_token_path ?? 'access_token',
+      refresh_token_path: response.refresh_token_path ?? 'refresh_token',
+      expires_in_path: response.expires_in_path ?? 'expires_in',
+      scope_path: response.scope_path ?? 'scope',
+      ...(response.error_path === undefined ? {} : { error_path: response.error_path }),
+      extra: response.extra ?? {},
+      ...(response.account_name_path === undefined ? {} : { account_name_path: response.account_name_path }),
+    },
+    callback_params: oauth.callback_params ?? {},
+    ...optional('issuer'),
+    refresh_margin_seconds: oauth.refresh_margin_seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS,
+    rotates_refresh_token: oauth.rotates_refresh_token ?? false,
+    ...optional('refresh_token_idle_ttl_seconds'),
+    ...optional('default_expires_in_seconds'),
+  } as RegistryOAuth;
+}
+
+function normalizeApi(api: NonNullable<AppDefinition['api']>): RegistryApi {
+  // Without a list, a credential may go to the base URL's host only. The host part of the
+  // template is kept as written so `{subdomain}.zendesk.com` stays a pattern to fill.
+  return { base_url: api.base_url, allowed_hosts: api.allowed_hosts ?? [templateHost(api.base_url)] };
+}
+
+/**
+ * An oauth app's test request sends `Authorization: Bearer {oauth_access_token}` unless it puts
+ * the token somewhere itself (a custom header, the query, the URL, basic auth or the body).
+ */
+function normalizeTestRequest(test: TestRequestDefinition, oauth: boolean): RegistryTestRequest {
+  const headers = { ...(test.headers ?? {}) };
+  if (oauth) {
+    const strings = [test.url, test.body ?? '', ...Object.values(headers), ...Object.values(test.query ?? {})];
+    if (test.basic_auth !== undefined) strings.push(test.basic_auth.username, test.basic_auth.password);
+    const placesToken = strings.some((value) => templatePlaceholders(value).includes('oauth_access_token'));
+    if (!placesToken) headers['Authorization'] = 'Bearer {oauth_access_token}';
+  }
+  return {
+    method: test.method ?? 'GET',
+    url: test.url,
+    headers,
+    query: test.query ?? {},
+    ...(test.basic_auth === undefined ? {} : { basic_auth: test.basic_auth }),
+    ...(test.body === undefined ? {} : { body: test.body }),
+    ...(test.success_path === undefined ? {} : { success_path: test.success_path }),
+    ...(test.account_name_path === undefined ? {} : { account_name_path: test.account_name_path }),
+  };
+}
+
+/** `https://{subdomain}.zendesk.com:443/x` → `{subdomain}.zendesk.com:443`. */
+function templateHost(template: string): string {
+  const start = template.indexOf('://') + 3;
+  const rest = template.slice(start);
+  const end = rest.search(/[/?#]/);
+  return (end === -1 ? rest : rest.slice(0, end)).toLowerCase();
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
