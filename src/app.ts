@@ -9,6 +9,9 @@ import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
+import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
+import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
+import { userRoutes } from './users/users.routes.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
@@ -84,6 +87,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await server.register(oauthTokenRoutes({ db }));
   await server.register(adminRoutes({ db, auth, auditLog }));
+  await server.register(
+    connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
+  );
+  await server.register(userRoutes({ db, auth }));
+  await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
 
   return {
     server,

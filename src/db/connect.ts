@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type KyselyPlugin, type QueryResult, type UnknownRow } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './types.ts';
@@ -39,9 +39,23 @@ export function openPostgres(connectionString: string, poolSize: number): Databa
 }
 
 export function openEmbedded(pglite: PGlite): DatabaseHandle {
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins: [byteaAsBuffer] });
   return { db, kind: 'embedded', ping: () => ping(db), close: () => db.destroy() };
 }
+
+// PGlite returns bytea as a plain Uint8Array where pg returns a Buffer; Buffer methods
+// (toString('utf8'), equals) silently misbehave on a Uint8Array, so make both drivers agree.
+const byteaAsBuffer: KyselyPlugin = {
+  transformQuery: (args) => args.node,
+  transformResult: async (args) => {
+    for (const row of args.result.rows as UnknownRow[]) {
+      for (const [key, value] of Object.entries(row)) {
+        if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      }
+    }
+    return args.result as QueryResult<UnknownRow>;
+  },
+};
 
 async function ping(db: Kysely<Database>): Promise<void> {
   await sql`select 1`.execute(db);

@@ -83,6 +83,8 @@ export interface Database {
     client_id: string;
     client_secret_enc: Buffer;
     scopes: Json<string[]> | null;
+    description: string | null;
+    additional_scopes: Json<string[]> | null;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

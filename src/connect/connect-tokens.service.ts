@@ -1,0 +1,221 @@
+// Connect tokens: minted by a backend for one end user, used once by the hosted Connect page.
+// The token itself is returned once and stored only as its SHA-256 digest, next to a public id
+// (`ctid_…`) that logs and webhooks may carry.
+import type { Kysely } from 'kysely';
+import { TOKEN_PREFIXES, digestToken, hasValidTokenShape, mintId, mintToken } from '../crypto/tokens.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
+import { badRequest } from '../errors.ts';
+import { oauthAppBelongsTo } from '../oauth-apps/oauth-apps.service.ts';
+import { toAppSummary, type AppSummary } from '../oauth-apps/app-summary.ts';
+import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
+import type { AppRegistry } from '../registry/registry.ts';
+import { ensureExternalUser } from '../users/users.service.ts';
+import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
+import { checkOrigin, checkRedirectUri, type UriPolicy } from './redirect-uris.ts';
+
+export const MIN_EXPIRES_IN_SECONDS = 60;
+export const MAX_EXPIRES_IN_SECONDS = 4 * 60 * 60;
+export const DEFAULT_EXPIRES_IN_SECONDS = MAX_EXPIRES_IN_SECONDS;
+export const MAX_ALLOWED_ORIGINS = 20;
+
+const SLUG_PATTERN = /^[a-z0-9_-]{1,64}$/;
+
+export interface ConnectTokenDeps {
+  db: Kysely<Database>;
+  registry: AppRegistry;
+  publicUrl: string;
+  insecureLoopback: boolean;
+}
+
+export interface TokenScope {
+  projectId: string;
+  environment: EnvironmentName;
+}
+
+export interface CreateConnectTokenInput {
+  external_user_id: string;
+  success_redirect_uri?: string | undefined;
+  error_redirect_uri?: string | undefined;
+  webhook_uri?: string | undefined;
+  allowed_origins?: string[] | undefined;
+  expires_in?: number | undefined;
+  /** Accepted for compatibility; a connect token only ever allows the Connect flow. */
+  scope?: string | undefined;
+  allow_progressive_scopes?: boolean | undefined;
+  app_id?: string | undefined;
+  oauth_app_id?: string | undefined;
+}
+
+export interface CreatedConnectToken {
+  token: string;
+  expires_at: string;
+  connect_link_url: string;
+}
+
+export function uriPolicy(environment: EnvironmentName, insecureLoopback: boolean): UriPolicy {
+  return { requireHttps: environment === 'production', allowLoopbackHttp: insecureLoopback };
+}
+
+function redirectUriOrNull(name: string, raw: string | undefined, policy: UriPolicy): string | null {
+  if (raw === undefined) return null;
+  const check = checkRedirectUri(raw, policy);
+  if (!check.ok) throw badRequest(`${name} ${check.reason}`);
+  return check.value;
+}
+
+export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenScope, input: CreateConnectTokenInput): Promise<CreatedConnectToken> {
+  const policy = uriPolicy(scope.environment, deps.insecureLoopback);
+  const successRedirectUri = redirectUriOrNull('success_redirect_uri', input.success_redirect_uri, policy);
+  const errorRedirectUri = redirectUriOrNull('error_redirect_uri', input.error_redirect_uri, policy);
+  const webhookUri = redirectUriOrNull('webhook_uri', input.webhook_uri, policy);
+  const allowedOrigins = normaliseOrigins(input.allowed_origins ?? [], policy);
+  const expiresIn = input.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS;
+  if (!Number.isInteger(expiresIn) || expiresIn < MIN_EXPIRES_IN_SECONDS || expiresIn > MAX_EXPIRES_IN_SECONDS) {
+    throw badRequest(`expires_in must be a whole number of seconds from ${MIN_EXPIRES_IN_SECONDS} to ${MAX_EXPIRES_IN_SECONDS}`);
+  }
+  const { appSlug, oauthAppId } = await pinnedApp(deps, scope.projectId, input);
+
+  const user = await ensureExternalUser(deps.db, scope, input.external_user_id);
+  const token = mintToken(TOKEN_PREFIXES.connectToken);
+  const expiresAt = new Date(Date.now() + expiresIn * 1000);
+  await insertConnectToken(deps.db, {
+    digest: digestToken(token),
+    id: mintId('ctid_', 24),
+    project_id: scope.projectId,
+    environment: scope.environment,
+    external_user_id: user.id,
+    success_redirect_uri: successRedirectUri,
+    error_redirect_uri: errorRedirectUri,
+    webhook_uri: webhookUri,
+    allowed_origins: allowedOrigins,
+    app_slug: appSlug,
+    oauth_app_id: oauthAppId,
+    expires_at: expiresAt,
+  });
+  return { token, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
+}
+
+/** Pipedream's shape: the caller appends `&app=<slug>` (and `&oauthAppId=…`). */
+export function connectLinkUrl(publicUrl: string, token: string): string {
+  return `${publicUrl}/connect?token=${encodeURIComponent(token)}`;
+}
+
+function normaliseOrigins(raw: readonly string[], policy: UriPolicy): string[] {
+  if (raw.length > MAX_ALLOWED_ORIGINS) throw badRequest(`allowed_origins must have at most ${MAX_ALLOWED_ORIGINS} entries`);
+  const origins = new Set<string>();
+  for (const [index, value] of raw.entries()) {
+    const check = checkOrigin(value, policy);
+    if (!check.ok) throw badRequest(`allowed_origins.${index} ${check.reason}`);
+    origins.add(check.value);
+  }
+  return [...origins];
+}
+
+/** app_id pins the token to a registry app; oauth_app_id to one of the project's OAuth clients. */
+async function pinnedApp(
+  deps: ConnectTokenDeps,
+  projectId: string,
+  input: CreateConnectTokenInput,
+): Promise<{ appSlug: string | null; oauthAppId: string | null }> {
+  let appSlug: string | null = null;
+  if (input.app_id !== undefined) {
+    if (!SLUG_PATTERN.test(input.app_id) || deps.registry.get(input.app_id) === undefined)
+      throw badRequest('app_id must be the slug of an app in the registry');
+    appSlug = input.app_id;
+  }
+  if (input.oauth_app_id === undefined) return { appSlug, oauthAppId: null };
+  const oauthApp = await oauthAppBelongsTo(deps.db, projectId, input.oauth_app_id, appSlug ?? undefined);
+  if (oauthApp === undefined) throw badRequest('oauth_app_id must name an oauth app of this project for app_id');
+  return { appSlug: oauthApp.app_slug, oauthAppId: oauthApp.id };
+}
+
+export type ConnectTokenResolution = { status: 'ok'; row: ConnectTokenRow } | { status: 'expired' | 'used'; row: ConnectTokenRow } | { status: 'unknown' };
+
+/**
+ * What a presented connect token is worth. The checksum is checked first, so junk never costs a
+ * query. A used token reports `used` even once it has also expired (the more useful message).
+ */
+export async function resolveConnectToken(db: Kysely<Database>, token: string): Promise<ConnectTokenResolution> {
+  if (!hasValidTokenShape(token, TOKEN_PREFIXES.connectToken)) return { status: 'unknown' };
+  const row = await findConnectTokenByDigest(db, digestToken(token));
+  if (row === undefined) return { status: 'unknown' };
+  if (row.used_at !== null) return { status: 'used', row };
+  if (row.expires_at.getTime() <= Date.now()) return { status: 'expired', row };
+  return { status: 'ok', row };
+}
+
+export const CONNECT_TOKEN_ERRORS = {
+  unknown: 'the connect token is invalid; ask the application for a new link',
+  expired: 'this link has expired; ask the application for a new link',
+  used: 'this link has already been used; ask the application for a new link',
+} as const;
+
+export interface ValidateQuery {
+  app_id?: string | undefined;
+  oauth_app_id?: string | undefined;
+  account_id?: string | undefined;
+  app_override_id?: string | undefined;
+}
+
+export interface TokenValidation {
+  success: boolean;
+  error: string | null;
+  app?: AppSummary;
+  oauth_app_id: string | null;
+  project_id: string | null;
+  project_environment: EnvironmentName | null;
+  external_user_id: string | null;
+  success_redirect_uri: string | null;
+  error_redirect_uri: string | null;
+  expires_at: string | null;
+}
+
+const failed = (error: string): TokenValidation => ({
+  success: false,
+  error,
+  oauth_app_id: null,
+  project_id: null,
+  project_environment: null,
+  external_user_id: null,
+  success_redirect_uri: null,
+  error_redirect_uri: null,
+  expires_at: null,
+});
+
+/**
+ * GET /v1/connect/tokens/{token}/validate: what the hosted page needs to know. Every failure is
+ * a `success: false` answer with a message fit for the end user, never an HTTP error.
+ */
+export async function validateConnectToken(deps: ConnectTokenDeps, token: string, query: ValidateQuery): Promise<TokenValidation> {
+  const resolution = await resolveConnectToken(deps.db, token);
+  if (resolution.status !== 'ok') return failed(CONNECT_TOKEN_ERRORS[resolution.status]);
+  const row = resolution.row;
+  const requestedApp = query.app_id ?? row.app_slug ?? undefined;
+  if (row.app_slug !== null && requestedApp !== row.app_slug) return failed('this link is not valid for this app');
+  const app = requestedApp === undefined || !SLUG_PATTERN.test(requestedApp) ? undefined : deps.registry.get(requestedApp);
+  if (requestedApp !== undefined && app === undefined) return failed('app not found');
+
+  let oauthAppId = row.oauth_app_id;
+  const requestedOAuthApp = query.oauth_app_id === undefined || query.oauth_app_id === '' ? undefined : query.oauth_app_id;
+  if (requestedOAuthApp !== undefined) {
+    if (oauthAppId !== null && requestedOAuthApp !== oauthAppId) return failed('this link is not valid for this oauth app');
+    const owned = await oauthAppBelongsTo(deps.db, row.project_id, requestedOAuthApp, app?.slug);
+    if (owned === undefined) return failed('oauth app not found');
+    oauthAppId = owned.id;
+  } else if (oauthAppId === null && app?.auth_type === 'oauth') {
+    oauthAppId = (await findNewestOAuthAppForApp(deps.db, row.project_id, app.slug))?.id ?? null;
+  }
+
+  return {
+    success: true,
+    error: null,
+    ...(app === undefined ? {} : { app: toAppSummary(app) }),
+    oauth_app_id: oauthAppId,
+    project_id: row.project_id,
+    project_environment: row.environment,
+    external_user_id: row.external_id,
+    success_redirect_uri: row.success_redirect_uri,
+    error_redirect_uri: row.error_redirect_uri,
+    expires_at: row.expires_at.toISOString(),
+  };
+}

@@ -1,0 +1,40 @@
+// The registry entry as Pipedream's `App` object (what the SDK's OauthApp and ValidateTokenResponse
+// embed). Only public, descriptive fields: never endpoints or secrets.
+import type { AppDefinition } from '../registry/schema.ts';
+
+export interface AppSummary {
+  id: string;
+  name_slug: string;
+  name: string;
+  auth_type: AppDefinition['auth_type'];
+  description: string | null;
+  img_src: string;
+  custom_fields_json: string;
+  categories: string[];
+  featured_weight: number;
+  scope_profiles: { name: string; description?: string; scopes: string[] }[];
+}
+
+export function toAppSummary(app: AppDefinition): AppSummary {
+  return {
+    // Registry apps have no separate id; the slug is their stable identifier.
+    id: app.slug,
+    name_slug: app.slug,
+    name: app.name,
+    auth_type: app.auth_type,
+    description: app.description ?? null,
+    img_src: app.img_src ?? '',
+    custom_fields_json: JSON.stringify(
+      (app.fields ?? []).map((field) => ({
+        name: field.name,
+        label: field.label,
+        type: 'string',
+        secret: field.secret ?? false,
+        optional: field.optional ?? false,
+      })),
+    ),
+    categories: [...(app.categories ?? [])],
+    featured_weight: app.featured_weight ?? 0,
+    scope_profiles: app.auth_type === 'oauth' ? (app.scope_profiles ?? []).map((profile) => ({ ...profile, scopes: [...profile.scopes] })) : [],
+  };
+}

@@ -1,0 +1,161 @@
+// /v1/connect/{project_id}/oauth_apps[/{id}] — as @pipedream/sdk's oauthApps resource: create
+// (201), retrieve and update answer a bare OauthApp, list answers {data, page_info}, delete 204.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { MAX_PAGE_LIMIT, PageInfoSchema } from '../users/page-info.ts';
+import { createOAuthApp, deleteProjectOAuthApp, getOAuthApp, listProjectOAuthApps, updateProjectOAuthApp, type OAuthAppDeps } from './oauth-apps.service.ts';
+
+const SLUG = Type.String({ pattern: '^[a-z0-9_-]{1,64}$' });
+const OAUTH_APP_ID = Type.String({ pattern: '^oa_[A-Za-z0-9]{1,64}$' });
+// Visible ASCII only: client ids, secrets and scopes are tokens, never free text.
+const CLIENT_ID = Type.String({ minLength: 1, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' });
+const CLIENT_SECRET = Type.String({ minLength: 1, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$' });
+const SCOPES = Type.Array(Type.String({ minLength: 1, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' }), { maxItems: 200 });
+const NAME = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+const DESCRIPTION = Type.String({ maxLength: 1000, pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$' });
+
+export const OAuthAppSchema = Type.Object(
+  {
+    id: Type.String(),
+    app: Type.String(),
+    name_slug: Type.String(),
+    name: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    client_id: Type.String(),
+    client_secret_set: Type.Boolean({ description: 'always true; the secret itself is never returned' }),
+    scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
+    additional_scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
+    redirect_uri: Type.String(),
+    owner_id: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+    auth_type: Type.String(),
+    img_src: Type.String(),
+    custom_fields_json: Type.String(),
+    categories: Type.Array(Type.String()),
+    featured_weight: Type.Number(),
+    scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
+  },
+  { $id: 'OauthApp', description: "A project's own OAuth client for a registry app" },
+);
+
+const IdParams = Type.Object({ project_id: ProjectIdParamsSchema.properties.project_id, id: OAUTH_APP_ID });
+
+const UpdateBody = Type.Object(
+  {
+    app: Type.Optional(SLUG),
+    name: Type.Optional(NAME),
+    description: Type.Optional(DESCRIPTION),
+    client_id: Type.Optional(CLIENT_ID),
+    client_secret: Type.Optional(CLIENT_SECRET),
+    scopes: Type.Optional(SCOPES),
+    additional_scopes: Type.Optional(SCOPES),
+  },
+  { additionalProperties: false },
+);
+
+export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator }): FastifyPluginAsyncTypebox {
+  const { auth } = deps;
+  const security = [{ bearerAuth: [] }];
+  const tags = ['oauth apps'];
+  return async (app) => {
+    app.get(
+      '/v1/connect/:project_id/oauth_apps',
+      {
+        preHandler: auth.requireProjectScope('connect:project:read'),
+        schema: {
+          tags,
+          summary: "List the project's OAuth clients (never their secrets)",
+          security,
+          params: ProjectIdParamsSchema,
+          querystring: Type.Object(
+            {
+              app: Type.Optional(SLUG),
+              q: Type.Optional(Type.String({ maxLength: 200 })),
+              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT })),
+              after: Type.Optional(OAUTH_APP_ID),
+              before: Type.Optional(OAUTH_APP_ID),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ data: Type.Array(OAuthAppSchema), page_info: PageInfoSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => listProjectOAuthApps(deps, request.params.project_id, request.query),
+    );
+
+    app.post(
+      '/v1/connect/:project_id/oauth_apps',
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Register an OAuth client for a registry app; the secret is sealed and never returned',
+          security,
+          params: ProjectIdParamsSchema,
+          body: Type.Object(
+            {
+              app: SLUG,
+              client_id: CLIENT_ID,
+              client_secret: CLIENT_SECRET,
+              name: Type.Optional(NAME),
+              description: Type.Optional(DESCRIPTION),
+              scopes: Type.Optional(SCOPES),
+              additional_scopes: Type.Optional(SCOPES),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: OAuthAppSchema, '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) => reply.code(201).send(await createOAuthApp(deps, request.params.project_id, request.body)),
+    );
+
+    app.get(
+      '/v1/connect/:project_id/oauth_apps/:id',
+      {
+        preHandler: auth.requireProjectScope('connect:project:read'),
+        schema: { tags, summary: 'One OAuth client', security, params: IdParams, response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema } },
+      },
+      async (request) => getOAuthApp(deps, request.params.project_id, request.params.id),
+    );
+
+    // The SDK updates with PUT; PATCH is the same partial update for hand-written clients.
+    for (const method of ['PUT', 'PATCH'] as const) {
+      app.route({
+        method,
+        url: '/v1/connect/:project_id/oauth_apps/:id',
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Update an OAuth client; fields left out keep their value (client_secret included)',
+          security,
+          params: IdParams,
+          body: UpdateBody,
+          response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema },
+        },
+        handler: async (request) => updateProjectOAuthApp(deps, request.params.project_id, request.params.id, request.body ?? {}),
+      });
+    }
+
+    app.delete(
+      '/v1/connect/:project_id/oauth_apps/:id',
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Delete an OAuth client no account uses',
+          security,
+          params: IdParams,
+          response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) => {
+        await deleteProjectOAuthApp(deps, request.params.project_id, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

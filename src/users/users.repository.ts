@@ -1,0 +1,79 @@
+// External users: a project environment's end users, keyed by the customer's own id.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, EnvironmentName } from '../db/types.ts';
+import type { PageRequest } from './page-info.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ExternalUserRow {
+  id: string;
+  project_id: string;
+  environment: EnvironmentName;
+  external_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface UserScope {
+  projectId: string;
+  environment: EnvironmentName;
+}
+
+/** Creates the user on first use; returns its row either way (one statement, race-free). */
+export async function upsertExternalUser(db: Db, scope: UserScope, externalId: string, newId: string): Promise<ExternalUserRow> {
+  return (
+    db
+      .insertInto('external_users')
+      .values({ id: newId, project_id: scope.projectId, environment: scope.environment, external_id: externalId })
+      // A no-op update so RETURNING yields the existing row on conflict.
+      .onConflict((oc) => oc.constraint('external_users_identity').doUpdateSet({ external_id: (eb) => eb.ref('excluded.external_id') }))
+      .returningAll()
+      .executeTakeFirstOrThrow()
+  );
+}
+
+export function findExternalUser(db: Db, scope: UserScope, externalId: string): Promise<ExternalUserRow | undefined> {
+  return db
+    .selectFrom('external_users')
+    .selectAll()
+    .where('project_id', '=', scope.projectId)
+    .where('environment', '=', scope.environment)
+    .where('external_id', '=', externalId)
+    .executeTakeFirst();
+}
+
+/** Deletes the user; accounts, connect tokens of the user go with it (ON DELETE CASCADE). */
+export async function deleteExternalUserRow(db: Db, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('external_users').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function listExternalUsers(db: Db, scope: UserScope, page: PageRequest): Promise<{ rows: ExternalUserRow[]; total: number }> {
+  const inScope = db.selectFrom('external_users').where('project_id', '=', scope.projectId).where('environment', '=', scope.environment);
+  const cursorRow = (id: string) =>
+    db
+      .selectFrom('external_users as c')
+      .select(['c.created_at', 'c.id'])
+      .where('c.id', '=', id)
+      .where('c.project_id', '=', scope.projectId)
+      .where('c.environment', '=', scope.environment);
+  let query = inScope.selectAll();
+  if (page.after !== undefined) {
+    query = query
+      .where(sql<boolean>`(created_at, id) > (${cursorRow(page.after)})`)
+      .orderBy('created_at')
+      .orderBy('id');
+  } else if (page.before !== undefined) {
+    query = query
+      .where(sql<boolean>`(created_at, id) < (${cursorRow(page.before)})`)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc');
+  } else {
+    query = query.orderBy('created_at').orderBy('id');
+  }
+  const [rows, count] = await Promise.all([
+    query.limit(page.limit + 1).execute(),
+    inScope.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}

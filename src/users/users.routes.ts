@@ -1,0 +1,72 @@
+// /v1/connect/{project_id}/users — list and delete a project environment's end users.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Kysely } from 'kysely';
+import type { Authenticator } from '../auth/authenticate.ts';
+import type { Database } from '../db/types.ts';
+import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { MAX_PAGE_LIMIT, PageInfoSchema } from './page-info.ts';
+import { deleteExternalUser, listUsers, type RevokeUserAccounts } from './users.service.ts';
+
+const USER_ID = Type.String({ pattern: '^exu_[A-Za-z0-9]{1,64}$' });
+
+export const ExternalUserSchema = Type.Object(
+  { id: Type.String(), external_id: Type.String(), created_at: Type.String({ format: 'date-time' }), updated_at: Type.String({ format: 'date-time' }) },
+  { $id: 'ExternalUser' },
+);
+
+export function userRoutes(deps: { db: Kysely<Database>; auth: Authenticator; revokeUserAccounts?: RevokeUserAccounts }): FastifyPluginAsyncTypebox {
+  const { db, auth } = deps;
+  const security = [{ bearerAuth: [] }];
+  const tags = ['users'];
+  return async (app) => {
+    app.get(
+      '/v1/connect/:project_id/users',
+      {
+        preHandler: auth.requireProjectScope('connect:accounts:read'),
+        schema: {
+          tags,
+          summary: 'List the end users of the project environment',
+          security,
+          params: ProjectIdParamsSchema,
+          querystring: Type.Object(
+            {
+              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT })),
+              after: Type.Optional(USER_ID),
+              before: Type.Optional(USER_ID),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ data: Type.Array(ExternalUserSchema), page_info: PageInfoSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => listUsers(db, { projectId: request.params.project_id, environment: request.environment }, request.query),
+    );
+
+    app.delete(
+      '/v1/connect/:project_id/users/:external_user_id',
+      {
+        preHandler: auth.requireProjectScope('connect:accounts:write'),
+        schema: {
+          tags,
+          summary: 'Delete an end user with all their accounts',
+          security,
+          params: Type.Object({
+            project_id: ProjectIdParamsSchema.properties.project_id,
+            external_user_id: Type.String({ minLength: 1, maxLength: 250 }),
+          }),
+          response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) => {
+        await deleteExternalUser(
+          db,
+          { projectId: request.params.project_id, environment: request.environment },
+          request.params.external_user_id,
+          deps.revokeUserAccounts,
+        );
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}
