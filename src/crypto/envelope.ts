@@ -43,12 +43,14 @@ export function sealValue(dek: DataKey, context: SealContext, plaintext: Buffer)
 
 /** The DEK id a sealed value names, so the caller can fetch the right key. */
 export function readSealedKeyId(sealed: Buffer): string {
+  sealed = asBuffer(sealed);
   if (sealed.length < SEALED_HEADER_BYTES) throw new DecryptionError('sealed value too short');
   if (sealed[0] !== SEALED_FORMAT_V1) throw new DecryptionError(`unknown sealed value format ${sealed[0]}`);
   return bytesToUuid(sealed.subarray(1, SEALED_HEADER_BYTES));
 }
 
 export function openValue(dek: DataKey, context: SealContext, sealed: Buffer): Buffer {
+  sealed = asBuffer(sealed);
   if (readSealedKeyId(sealed) !== dek.id) throw new DecryptionError('sealed value names another data key');
   const header = sealed.subarray(0, SEALED_HEADER_BYTES);
   return aesGcmDecrypt(dek.material, sealed.subarray(SEALED_HEADER_BYTES), valueAssociatedData(header, context));
@@ -62,6 +64,7 @@ export function wrapDataKey(keyring: Keyring, dek: DataKey): { kekId: string; wr
 }
 
 export function unwrapDataKey(keyring: Keyring, dekId: string, wrapped: Buffer): DataKey {
+  wrapped = asBuffer(wrapped);
   if (wrapped.length < 2 || wrapped[0] !== WRAPPED_FORMAT_V1) throw new DecryptionError('unknown wrapped key format');
   const kekIdLength = wrapped[1]!;
   const kekId = wrapped.subarray(2, 2 + kekIdLength).toString('utf8');
@@ -75,6 +78,7 @@ export function unwrapDataKey(keyring: Keyring, dekId: string, wrapped: Buffer):
 
 /** The KEK id a wrapped DEK names. */
 export function readWrappingKeyId(wrapped: Buffer): string {
+  wrapped = asBuffer(wrapped);
   if (wrapped.length < 2 || wrapped[0] !== WRAPPED_FORMAT_V1) throw new DecryptionError('unknown wrapped key format');
   return wrapped.subarray(2, 2 + wrapped[1]!).toString('utf8');
 }
@@ -85,6 +89,12 @@ function valueAssociatedData(header: Buffer, context: SealContext): Buffer {
 
 function wrapAssociatedData(dekId: string, kekId: string): Buffer {
   return encodeAssociatedData(['latchkey/dek', dekId, kekId]);
+}
+
+// Drivers differ (PGlite returns bytea as a bare Uint8Array), and on a Uint8Array
+// subarray().toString('hex') silently yields "1,2,3": parse headers only from real Buffers.
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function uuidToBytes(uuid: string): Buffer {

@@ -59,7 +59,7 @@ export async function countDataKeysByKek(db: Db): Promise<{ kek_id: string; coun
   return rows.map((row) => ({ kek_id: row.kek_id, count: Number(row.count) }));
 }
 
-export async function listWrappingKekIds(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom('data_keys').select('kek_id').distinct().execute();
-  return rows.map((row) => row.kek_id);
+/** One data key per wrapping KEK: the start-up check unwraps each to prove the KEK is the right one. */
+export function findOneDataKeyPerKek(db: Db): Promise<DataKeyRow[]> {
+  return db.selectFrom('data_keys').distinctOn('kek_id').select(['id', 'project_id', 'kek_id', 'wrapped_key']).orderBy('kek_id').orderBy('id').execute();
 }

@@ -17,7 +17,7 @@ import {
 } from '../crypto/envelope.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Database } from '../db/types.ts';
-import { findDataKeyById, findDataKeyForProject, insertDataKeyOnce, listWrappingKekIds } from './data-key.repository.ts';
+import { findDataKeyById, findDataKeyForProject, findOneDataKeyPerKek, insertDataKeyOnce } from './data-key.repository.ts';
 
 export type { SealContext } from '../crypto/envelope.ts';
 export { DecryptionError, MissingKeyError };
@@ -32,11 +32,24 @@ export class Vault {
     private readonly keyring: Keyring,
   ) {}
 
-  /** Fails fast when a stored DEK is wrapped by a KEK this process does not have. */
+  /**
+   * Fails fast when a stored DEK is wrapped by a KEK this process does not have, or by a KEK
+   * whose id is configured with other key material (a regenerated or mistyped key): one DEK per
+   * KEK is unwrapped, so a wrong key stops the start instead of failing every later request.
+   */
   async assertKeysAvailable(): Promise<void> {
-    for (const kekId of await listWrappingKekIds(this.db)) {
-      if (this.keyring.get(kekId) === undefined) {
-        throw new MissingKeyError(`stored data keys are wrapped by key-encryption key "${kekId}", which is not in LATCHKEY_KEYS`);
+    for (const row of await findOneDataKeyPerKek(this.db)) {
+      if (this.keyring.get(row.kek_id) === undefined) {
+        throw new MissingKeyError(`stored data keys are wrapped by key-encryption key "${row.kek_id}", which is not in LATCHKEY_KEYS`);
+      }
+      try {
+        unwrapDataKey(this.keyring, row.id, row.wrapped_key).material.fill(0);
+      } catch (cause) {
+        if (!(cause instanceof DecryptionError)) throw cause;
+        throw new MissingKeyError(
+          `key-encryption key "${row.kek_id}" in LATCHKEY_KEYS does not unwrap the stored data keys: it is not the key they were wrapped with`,
+          { cause },
+        );
       }
     }
   }
