@@ -1,11 +1,12 @@
 // Loads app-registry/ and each LATCHKEY_APP_REGISTRY_DIRS folder at start. Every file is parsed,
 // checked against the schema and cross-checked; every problem in every file is collected first
 // and then reported at once as `file: /json/pointer message`, so an operator fixes them in one go.
-import { existsSync } from 'node:fs';
-import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { parseDocument } from 'yaml';
 import { crossCheck, type Problem } from './cross-checks.ts';
 import { normalizeApp } from './normalize.ts';
@@ -64,21 +65,20 @@ export async function loadRegistry(options: RegistryOptions): Promise<AppRegistr
     if (seenDirs.has(real)) continue;
     seenDirs.add(real);
     const files = names.filter((name) => name.endsWith('.yaml') || name.endsWith('.yml')).sort();
-    const texts = await Promise.all(files.map((name) => readSmallFile(path.join(dir, name))));
-    files.forEach((name, i) => {
+    for (const name of files) {
       const file = path.join(dir, name);
       const label = displayPath(file);
       if (name.endsWith('.yml')) {
         loaded.problems.push(`${label}: / registry files must end in .yaml`);
-        return;
+        continue;
       }
-      const text = texts[i]!;
+      const text = readSmallFile(file);
       if (typeof text !== 'string') {
         loaded.problems.push(`${label}: / ${text.error}`);
-        return;
+        continue;
       }
       addDocument(loaded, parseYaml(text, label, loaded.problems), { label, expectedSlug: name.slice(0, -'.yaml'.length) }, options.insecureLoopback);
-    });
+    }
   }
   return finish(loaded);
 }
@@ -133,10 +133,14 @@ function checkSchema(doc: unknown): Problem[] {
   if (authType !== 'oauth' && authType !== 'keys' && authType !== 'none') return [{ pointer: '/auth_type', message: 'must be oauth, keys or none' }];
   const validator = validators[authType];
   if (validator.Check(doc)) return [];
+  const errors = [...validator.Errors(doc)];
+  // A missing property also fails its type check; report it once, as missing.
+  const missing = new Set(errors.filter((error) => error.type === ValueErrorType.ObjectRequiredProperty).map((error) => error.path));
   const seen = new Set<string>();
   const problems: Problem[] = [];
-  for (const error of validator.Errors(doc)) {
-    const problem = { pointer: error.path, message: describeSchemaError(error.message, error.schema as { pattern?: unknown }) };
+  for (const error of errors) {
+    if (missing.has(error.path) && error.type !== ValueErrorType.ObjectRequiredProperty) continue;
+    const problem = { pointer: error.path, message: describeSchemaError(error) };
     const key = `${problem.pointer} ${problem.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -145,16 +149,18 @@ function checkSchema(doc: unknown): Problem[] {
   return problems;
 }
 
-function describeSchemaError(message: string, schema: { pattern?: unknown }): string {
-  const text = message.charAt(0).toLowerCase() + message.slice(1);
-  if (typeof schema.pattern === 'string' && text.startsWith('expected string to match')) return `must match ${schema.pattern}`;
-  return text;
+function describeSchemaError(error: ValueError): string {
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
+  if (error.path === '/oauth/pkce') return 'must be true or false (PKCE is always S256; plain is never allowed)';
+  const pattern = (error.schema as { pattern?: unknown }).pattern;
+  if (error.type === ValueErrorType.StringPattern && typeof pattern === 'string') return `must match ${pattern}`;
+  return error.message.charAt(0).toLowerCase() + error.message.slice(1);
 }
 
 function parseYaml(text: string, label: string, problems: string[]): unknown {
   // YAML 1.2 core schema: `on`/`yes` stay strings; duplicate keys are errors; alias expansion
   // is bounded so a crafted file cannot blow up memory.
-  const document = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, { schema: 'core', uniqueKeys: true });
   if (document.errors.length > 0) {
     for (const error of document.errors) {
       const where = error.linePos?.[0];
@@ -171,12 +177,14 @@ function parseYaml(text: string, label: string, problems: string[]): unknown {
   }
 }
 
-async function readSmallFile(file: string): Promise<string | { error: string }> {
+// Synchronous on purpose: this runs once, before the server listens, and a few hundred small
+// reads are several times cheaper without a round trip through the thread pool each.
+function readSmallFile(file: string): string | { error: string } {
   try {
-    const info = await stat(file);
+    const info = statSync(file);
     if (!info.isFile()) return { error: 'is not a regular file' };
     if (info.size > MAX_FILE_BYTES) return { error: `is larger than ${MAX_FILE_BYTES} bytes` };
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     return { error: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   }

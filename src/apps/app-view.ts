@@ -1,0 +1,67 @@
+// A registry app as Pipedream's `App` object: what GET /v1/connect/apps returns and what other
+// responses (accounts, OAuth apps, token validation) embed. Descriptive fields only: endpoints,
+// parameters and test requests stay inside latchkey.
+import { Type, type Static } from '@sinclair/typebox';
+import type { RegistryApp } from '../registry/registry.ts';
+
+export const AppSchema = Type.Object(
+  {
+    id: Type.String({ description: 'app_<slug>; accepted wherever a slug is' }),
+    name_slug: Type.String(),
+    name: Type.String(),
+    auth_type: Type.Union([Type.Literal('oauth'), Type.Literal('keys'), Type.Literal('none')]),
+    description: Type.Union([Type.String(), Type.Null()]),
+    img_src: Type.String(),
+    categories: Type.Array(Type.String()),
+    featured_weight: Type.Integer(),
+    custom_fields_json: Type.String({
+      description: 'JSON array of the fields the user enters: the form of a keys app, or what an oauth app asks before authorizing',
+    }),
+    scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
+  },
+  { $id: 'App', description: 'An app of the registry' },
+);
+
+export type AppView = Static<typeof AppSchema>;
+
+export const APP_ID_PREFIX = 'app_';
+
+export function appId(slug: string): string {
+  return `${APP_ID_PREFIX}${slug}`;
+}
+
+/** Where the generated monogram of an app without its own image is served. */
+export function appIconUrl(publicUrl: string, slug: string): string {
+  return `${publicUrl}/v1/connect/apps/${slug}/icon.svg`;
+}
+
+export function toAppView(app: RegistryApp, publicUrl: string): AppView {
+  return {
+    id: appId(app.slug),
+    name_slug: app.slug,
+    name: app.name,
+    auth_type: app.auth_type,
+    description: app.description ?? null,
+    img_src: app.img_src ?? appIconUrl(publicUrl, app.slug),
+    categories: [...app.categories],
+    featured_weight: app.featured_weight,
+    custom_fields_json: customFieldsJson(app),
+    scope_profiles: app.scope_profiles.map((profile) => ({ ...profile, scopes: [...profile.scopes] })),
+  };
+}
+
+/** Pipedream's custom field list, as the JSON string the SDK expects. */
+export function customFieldsJson(app: RegistryApp): string {
+  return JSON.stringify(
+    app.fields.map((field) => ({
+      name: field.name,
+      label: field.label,
+      type: 'string',
+      secret: field.secret,
+      optional: field.optional,
+      ...(field.help === undefined ? {} : { help: field.help, description: field.help }),
+      ...(field.placeholder === undefined ? {} : { placeholder: field.placeholder }),
+      ...(field.pattern === undefined ? {} : { pattern: field.pattern }),
+    })),
+  );
+}

@@ -1,0 +1,102 @@
+// GET /v1/connect/apps, /v1/connect/apps/{app_id} (Pipedream's Apps resource) and the generated
+// icon of apps without an image. Lookups only ever touch the in-memory registry: the id is
+// checked against the slug pattern before anything else, so no request reaches the file system.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { ErrorResponseSchema } from '../http/schemas.ts';
+import type { AppRegistry } from '../registry/registry.ts';
+import { AppSchema, toAppView } from './app-view.ts';
+import { DEFAULT_APPS_LIMIT, MAX_APPS_LIMIT, findApp, listApps } from './apps.service.ts';
+import { monogramSvg } from './monogram.ts';
+
+const AppIdParamsSchema = Type.Object({
+  app_id: Type.String({ pattern: '^(?:app_)?[a-z0-9_-]{1,64}$', description: 'the app slug (github) or id (app_github)' }),
+});
+
+const CursorSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$', description: 'page_info.start_cursor or end_cursor of another page' });
+
+const ListAppsQuerySchema = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 100, description: 'case-insensitive substring of the name, slug or a category' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_APPS_LIMIT, default: DEFAULT_APPS_LIMIT })),
+  after: Type.Optional(CursorSchema),
+  before: Type.Optional(CursorSchema),
+  sort_key: Type.Optional(Type.Union([Type.Literal('name'), Type.Literal('name_slug'), Type.Literal('featured_weight')], { default: 'name_slug' })),
+  sort_direction: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
+  category_ids: Type.Optional(
+    Type.Union([Type.String({ maxLength: 60 }), Type.Array(Type.String({ maxLength: 60 }), { maxItems: 20 })], { description: 'category names' }),
+  ),
+  // Pipedream filters on its component catalogue; latchkey has none. Accepted so SDK calls work.
+  has_components: Type.Optional(Type.Boolean()),
+  has_actions: Type.Optional(Type.Boolean()),
+  has_triggers: Type.Optional(Type.Boolean()),
+});
+
+const PageInfoSchema = Type.Object({
+  count: Type.Integer(),
+  total_count: Type.Integer(),
+  start_cursor: Type.Union([Type.String(), Type.Null()]),
+  end_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+});
+
+const security = [{ bearerAuth: [] }];
+
+export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; publicUrl: string }): FastifyPluginAsyncTypebox {
+  const { registry, auth, publicUrl } = deps;
+  return async (app) => {
+    app.get(
+      '/v1/connect/apps',
+      {
+        preHandler: auth.requireClient(),
+        schema: {
+          tags: ['apps'],
+          summary: 'List the apps of the registry, with search and cursor pagination',
+          security,
+          querystring: ListAppsQuerySchema,
+          response: { 200: Type.Object({ data: Type.Array(AppSchema), page_info: PageInfoSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => {
+        const page = listApps(registry, request.query);
+        return { data: page.data.map((entry) => toAppView(entry, publicUrl)), page_info: page.page_info };
+      },
+    );
+
+    app.get(
+      '/v1/connect/apps/:app_id',
+      {
+        preHandler: auth.requireClient(),
+        schema: {
+          tags: ['apps'],
+          summary: 'One app of the registry, by slug or id',
+          security,
+          params: AppIdParamsSchema,
+          response: { 200: Type.Object({ data: AppSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => ({ data: toAppView(findApp(registry, request.params.app_id), publicUrl) }),
+    );
+
+    // Public: browsers load img_src in <img> tags, which carry no bearer token.
+    app.get(
+      '/v1/connect/apps/:app_id/icon.svg',
+      {
+        schema: {
+          tags: ['apps'],
+          summary: 'Generated monogram icon of an app (the img_src of apps without their own image)',
+          params: AppIdParamsSchema,
+          response: { 200: Type.String({ description: 'image/svg+xml' }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) => {
+        const entry = findApp(registry, request.params.app_id);
+        return reply
+          .type('image/svg+xml; charset=utf-8')
+          .header('cache-control', 'public, max-age=86400')
+          .header('x-content-type-options', 'nosniff')
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .send(monogramSvg(entry.name, entry.slug));
+      },
+    );
+  };
+}

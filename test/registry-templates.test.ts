@@ -1,0 +1,53 @@
+// Filling `{placeholder}` templates with values users typed: a value may never move a request to
+// another host or path, add a header line or break out of a JSON string.
+import t from 'tap';
+import { TemplateError, fillTemplate, hostAllowed, templatePlaceholders } from '../src/registry/templates.ts';
+
+t.test('placeholders are lower-case identifiers; GraphQL braces are not', async (t) => {
+  t.same(templatePlaceholders('https://{shop}.myshopify.com/{api_version}/x?{shop}'), ['shop', 'api_version', 'shop']);
+  t.same(templatePlaceholders('{"query":"{ viewer { id name } }"}'), []);
+  t.same(templatePlaceholders('{}{Upper}{1x}'), []);
+});
+
+t.test('URL templates: host values are host characters only, path and query values are encoded', async (t) => {
+  t.equal(fillTemplate('https://{subdomain}.zendesk.com/api/v2', { subdomain: 'acme' }), 'https://acme.zendesk.com/api/v2');
+  t.equal(fillTemplate('https://{api_host}/v1', { api_host: 'api.eu.mailgun.net' }), 'https://api.eu.mailgun.net/v1');
+  t.equal(
+    fillTemplate('https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token?x={q}', { tenant: 'contoso.onmicrosoft.com', q: 'a b&c=d' }),
+    'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token?x=a%20b%26c%3Dd',
+  );
+  t.equal(fillTemplate('https://api.example/{id}', { id: '../../admin' }), 'https://api.example/..%2F..%2Fadmin');
+
+  for (const evil of ['evil.example/', 'evil.example#', 'evil.example?', 'user@evil.example', 'evil.example:444', 'a%2fb', '.evil', '-x', 'a..b', 'é']) {
+    t.throws(() => fillTemplate('https://{subdomain}.zendesk.com/api', { subdomain: evil }), TemplateError, `host value ${JSON.stringify(evil)}`);
+  }
+  for (const segment of ['.', '..']) {
+    t.throws(() => fillTemplate('https://login.example/{tenant}/token', { tenant: segment }), TemplateError, `path segment ${segment}`);
+  }
+  t.equal(fillTemplate('https://x.example/a?d={d}', { d: '..' }), 'https://x.example/a?d=..', 'dots are harmless in the query');
+  t.throws(() => fillTemplate('https://{sub}.x.example', {}), { name: 'TemplateError', placeholder: 'sub', message: 'a value for {sub} is required' });
+  t.throws(() => fillTemplate('https://{sub}.x.example', { sub: '' }), TemplateError);
+  t.equal(fillTemplate('https://x.example/{a}', { a: '{b}', b: 'no' }), 'https://x.example/%7Bb%7D', 'values are not filled again');
+});
+
+t.test('header, form and JSON templates', async (t) => {
+  t.equal(fillTemplate('Bearer {api_key}', { api_key: 'sk_123' }, 'header'), 'Bearer sk_123');
+  for (const evil of ['a\r\nX-Evil: 1', 'a\nb', 'a\0b']) t.throws(() => fillTemplate('Bearer {api_key}', { api_key: evil }, 'header'), TemplateError);
+  t.equal(fillTemplate('token={t}&user={u}', { t: 'a&b=c', u: 'ü' }, 'form'), 'token=a%26b%3Dc&user=%C3%BC');
+  const body = fillTemplate('{"key":"{api_key}"}', { api_key: 'x","admin":true,"y":"\n' }, 'json');
+  t.same(JSON.parse(body), { key: 'x","admin":true,"y":"\n' });
+});
+
+t.test('hostAllowed: exact hosts, *. subdomains, filled entries', async (t) => {
+  const hosts = ['api.example.com', '*.zendesk.com', '{api_host}'];
+  t.ok(hostAllowed(hosts, {}, 'https://api.example.com/v1'));
+  t.ok(hostAllowed(hosts, {}, 'https://acme.zendesk.com/api'));
+  t.notOk(hostAllowed(hosts, {}, 'https://zendesk.com/api'), 'the wildcard needs a subdomain');
+  t.notOk(hostAllowed(hosts, {}, 'https://evilzendesk.com/api'));
+  t.notOk(hostAllowed(hosts, {}, 'https://api.example.com.evil.example/'));
+  t.ok(hostAllowed(hosts, { api_host: 'api.eu.example.net' }, 'https://api.eu.example.net/x'));
+  t.notOk(hostAllowed(hosts, { api_host: 'a.example/b' }, 'https://a.example/x'), 'a filled entry that is not a host never matches');
+  t.notOk(hostAllowed(hosts, {}, 'not a url'));
+  t.notOk(hostAllowed(['127.0.0.1:8080'], {}, 'http://127.0.0.1:9090/'), 'ports must match');
+  t.ok(hostAllowed(['127.0.0.1:8080'], {}, 'http://127.0.0.1:8080/'));
+});
