@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin/admin.routes.ts';
+import { appsRoutes } from './apps/apps.routes.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
   );
   await server.register(userRoutes({ db, auth }));
+  await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
 
   return {
