@@ -54,7 +54,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(readString(env, 'LATCHKEY_DATA_DIR') ?? '.latchkey'),
     keys: readString(env, 'LATCHKEY_KEYS'),
     adminToken: readAdminToken(env),
-    appRegistryDirs: readList(env, 'LATCHKEY_APP_REGISTRY_DIRS').map((dir) => path.resolve(dir)),
+    appRegistryDirs: Object.freeze(readList(env, 'LATCHKEY_APP_REGISTRY_DIRS').map((dir) => path.resolve(dir))),
     insecureLoopback: readBoolean(env, 'LATCHKEY_INSECURE_LOOPBACK', false),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
@@ -77,8 +77,11 @@ function readString(env: Env, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+// A typo such as NODE_ENV=prod must not quietly start a production deployment in development
+// mode (which would generate a local key file), so unknown values stop the start.
 function readMode(env: Env): DeploymentMode {
-  return readString(env, 'NODE_ENV') === 'production' ? 'production' : 'development';
+  const raw = readEnum(env, 'NODE_ENV', ['production', 'development', 'test'], 'development');
+  return raw === 'production' ? 'production' : 'development';
 }
 
 function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
