@@ -133,6 +133,20 @@ export interface Database {
     created_at: Timestamp;
     updated_at: Timestamp;
   };
+  connect_results: {
+    /** Opaque (`cres_…`); the result page's URL. */
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    connect_token_id: string;
+    app_slug: string;
+    outcome: 'success' | 'error';
+    account_id: string | null;
+    error: string | null;
+    allowed_origins: Json<string[]>;
+    expires_at: Date;
+    created_at: Timestamp;
+  };
   webhook_outbox: {
     id: string;
     project_id: string;

@@ -1,0 +1,70 @@
+// SQL of the connect flow beyond the shared contracts: attempt results (what the result page
+// shows and postMessages) and the ownership of an account being reconnected.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, EnvironmentName } from '../db/types.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface ConnectResultRow {
+  id: string;
+  project_id: string;
+  environment: EnvironmentName;
+  connect_token_id: string;
+  app_slug: string;
+  outcome: 'success' | 'error';
+  account_id: string | null;
+  error: string | null;
+  allowed_origins: string[];
+  expires_at: Date;
+}
+
+export async function insertConnectResult(db: Db, row: ConnectResultRow): Promise<void> {
+  await db
+    .insertInto('connect_results')
+    .values({ ...row, allowed_origins: JSON.stringify(row.allowed_origins) })
+    .execute();
+}
+
+export function findConnectResult(db: Db, id: string): Promise<ConnectResultRow | undefined> {
+  return db
+    .selectFrom('connect_results')
+    .select(['id', 'project_id', 'environment', 'connect_token_id', 'app_slug', 'outcome', 'account_id', 'error', 'allowed_origins', 'expires_at'])
+    .where('id', '=', id)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+}
+
+export async function deleteExpiredConnectResults(db: Db): Promise<void> {
+  await db
+    .deleteFrom('connect_results')
+    .where('expires_at', '<', sql<Date>`now()`)
+    .execute();
+}
+
+export interface AccountOwnerRow {
+  id: string;
+  project_id: string;
+  environment: EnvironmentName;
+  external_user_id: string;
+  app_slug: string;
+  oauth_app_id: string | null;
+  name: string | null;
+}
+
+export function findAccountOwner(db: Db, accountId: string): Promise<AccountOwnerRow | undefined> {
+  return db
+    .selectFrom('accounts')
+    .select(['id', 'project_id', 'environment', 'external_user_id', 'app_slug', 'oauth_app_id', 'name'])
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+}
+
+export interface AccountTimestamps {
+  created_at: Date;
+  updated_at: Date;
+  name: string | null;
+}
+
+export function findAccountTimestamps(db: Db, accountId: string): Promise<AccountTimestamps | undefined> {
+  return db.selectFrom('accounts').select(['created_at', 'updated_at', 'name']).where('id', '=', accountId).executeTakeFirst();
+}

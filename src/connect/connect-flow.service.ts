@@ -1,0 +1,498 @@
+// The end user's side of the connect flow, as a checklist of named steps:
+//   open a session  — token usable, app known and allowed, reconnect target owned by this user;
+//   start OAuth     — client configured, fields valid, state + PKCE + browser binding stored, authorize URL;
+//   complete OAuth  — cookie, state consumed once, binding, expiry, issuer, provider error, code
+//                     exchanged once, token response normalised, test request;
+//   finish          — token consumed, account stored, events enqueued, result recorded, all in one
+//                     transaction; then a redirect or the result page.
+// Nothing slow (no provider call) ever runs inside a database transaction.
+import type { Kysely } from 'kysely';
+import { credentialsContext, insertAccount, replaceAccountCredentials, type CredentialValues } from '../accounts/account-store.ts';
+import { digestToken, mintId } from '../crypto/tokens.ts';
+import type { Database } from '../db/types.ts';
+import type { SealContext, Vault } from '../keys/vault.ts';
+import { oauthCallbackUrl, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import { buildAuthorizationUrl } from '../oauth/authorization-url.ts';
+import {
+  checkAuthorizationError,
+  checkBrowserBinding,
+  checkIssuer,
+  checkStateNotExpired,
+  requireBindingCookie,
+  requireCode,
+  requireState,
+  type CallbackQuery,
+} from '../oauth/callback-checks.ts';
+import { exchangeCode } from '../oauth/code-exchange.ts';
+import { ConnectFlowError, FLOW_ERRORS, flowError, type FlowErrorKind } from '../oauth/flow-errors.ts';
+import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
+import { createPkcePair } from '../oauth/pkce.ts';
+import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
+import { runTestRequest } from '../oauth/test-request.ts';
+import { normaliseTokenResponse } from '../oauth/token-response.ts';
+import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
+import { TemplateError } from '../registry/templates.ts';
+import { enqueueProjectEvent, enqueueWebhook, type WebhookEvent } from '../webhooks/events.ts';
+import { consumeConnectToken, findConnectTokenByDigest, type ConnectTokenRow } from './connect-token.repository.ts';
+import { resolveConnectToken } from './connect-tokens.service.ts';
+import { deleteExpiredConnectResults, findAccountOwner, findAccountTimestamps, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
+import { FieldValidationError, checkFieldValues, hasControlCharacter, keepNonSecret } from './field-values.ts';
+
+/** How the page was opened by /sdk/connect.js; a plain Connect Link has none. */
+export type EmbedMode = 'iframe' | 'popup';
+
+export const RESULT_TTL_SECONDS = 15 * 60;
+
+export interface ConnectFlowDeps {
+  readonly db: Kysely<Database>;
+  readonly vault: Vault;
+  readonly registry: AppRegistry;
+  readonly publicUrl: string;
+  readonly now?: () => Date;
+  /** For test requests (tests may count them). */
+  readonly fetch?: typeof fetch;
+}
+
+export interface ConnectRequest {
+  readonly token?: string | undefined;
+  readonly app?: string | undefined;
+  readonly oauthAppId?: string | undefined;
+  readonly accountId?: string | undefined;
+  readonly embed?: string | undefined;
+}
+
+export interface ConnectSession {
+  /** The raw token, only to be posted back by the page's own forms. */
+  readonly token: string;
+  readonly tokenRow: ConnectTokenRow;
+  readonly app: RegistryApp;
+  /** The OAuth client asked for (pinned by the token, named by the link, or the reconnected account's). */
+  readonly oauthAppId: string | null;
+  /** Reconnect: the account whose credentials are replaced. */
+  readonly accountId: string | null;
+  readonly embed: EmbedMode | null;
+}
+
+/** Where the browser goes next: a redirect URI of the backend's or our result page. */
+export interface ConnectOutcome {
+  readonly location: string;
+}
+
+const now = (deps: ConnectFlowDeps): Date => deps.now?.() ?? new Date();
+
+// ─── open a session ──────────────────────────────────────────────────────────────────────────
+
+export async function openConnectSession(deps: ConnectFlowDeps, request: ConnectRequest): Promise<ConnectSession> {
+  const token = requireToken(request.token);
+  const tokenRow = await checkTokenUsable(deps.db, token);
+  try {
+    const app = checkAppAllowed(deps.registry, request.app, tokenRow);
+    const owner = await checkReconnectTarget(deps.db, tokenRow, app, request.accountId);
+    const oauthAppId = checkOAuthAppAllowed(tokenRow, request.oauthAppId, owner?.oauth_app_id ?? null);
+    return { token, tokenRow, app, oauthAppId, accountId: owner?.id ?? null, embed: embedMode(request.embed) };
+  } catch (err) {
+    throw withOrigins(err, tokenRow);
+  }
+}
+
+function requireToken(token: string | undefined): string {
+  if (token === undefined || token === '') throw flowError('token_missing');
+  return token;
+}
+
+async function checkTokenUsable(db: Kysely<Database>, token: string): Promise<ConnectTokenRow> {
+  const resolution = await resolveConnectToken(db, token);
+  switch (resolution.status) {
+    case 'ok':
+      return resolution.row;
+    case 'unknown':
+      throw flowError('token_invalid');
+    case 'expired':
+      throw withOrigins(flowError('token_expired'), resolution.row);
+    case 'used':
+      throw withOrigins(flowError('token_used'), resolution.row);
+  }
+}
+
+function checkAppAllowed(registry: AppRegistry, slug: string | undefined, tokenRow: ConnectTokenRow): RegistryApp {
+  const requested = slug === undefined || slug === '' ? (tokenRow.app_slug ?? undefined) : slug;
+  if (requested === undefined) throw flowError('app_missing');
+  const app = SLUG_REGEX.test(requested) ? registry.get(requested) : undefined;
+  if (app === undefined) throw flowError('app_unknown');
+  if (tokenRow.app_slug !== null && tokenRow.app_slug !== app.slug) throw flowError('app_not_allowed');
+  if (app.auth_type === 'none') throw flowError('app_not_connectable');
+  return app;
+}
+
+function checkOAuthAppAllowed(tokenRow: ConnectTokenRow, requested: string | undefined, reconnecting: string | null): string | null {
+  const named = requested === undefined || requested === '' ? null : requested;
+  const pinned = tokenRow.oauth_app_id ?? reconnecting;
+  if (named !== null && pinned !== null && named !== pinned) throw flowError('app_not_allowed');
+  if (tokenRow.oauth_app_id !== null && reconnecting !== null && tokenRow.oauth_app_id !== reconnecting) throw flowError('app_not_allowed');
+  return pinned ?? named;
+}
+
+/** Reconnect only the same external user's account of the same app, in the same project environment. */
+async function checkReconnectTarget(db: Kysely<Database>, tokenRow: ConnectTokenRow, app: RegistryApp, accountId: string | undefined) {
+  if (accountId === undefined || accountId === '') return undefined;
+  const owner = /^apn_[A-Za-z0-9]{1,64}$/.test(accountId) ? await findAccountOwner(db, accountId) : undefined;
+  if (
+    owner === undefined ||
+    owner.project_id !== tokenRow.project_id ||
+    owner.environment !== tokenRow.environment ||
+    owner.external_user_id !== tokenRow.external_user_id ||
+    owner.app_slug !== app.slug
+  ) {
+    throw flowError('account_not_allowed');
+  }
+  return owner;
+}
+
+function embedMode(raw: string | undefined): EmbedMode | null {
+  return raw === 'iframe' || raw === 'popup' ? raw : null;
+}
+
+function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
+  if (err instanceof ConnectFlowError && err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
+  return err;
+}
+
+// ─── start OAuth ─────────────────────────────────────────────────────────────────────────────
+
+export interface AuthorizationStart {
+  readonly authorizeUrl: string;
+  /** The browser binding to set as a cookie (the browser's existing one when it had one). */
+  readonly cookieNonce: string;
+}
+
+/** What the state entry keeps sealed besides the verifier: nothing a callback may supply itself. */
+interface StateMeta {
+  fields: Record<string, string>;
+  embed: EmbedMode | null;
+  scopes: string[];
+  /** RFC 9207 fallback when the registry declares no issuer: the authorization server's origin. */
+  authorizeOrigin: string;
+}
+
+export async function startAuthorization(
+  deps: ConnectFlowDeps,
+  session: ConnectSession,
+  submitted: Readonly<Record<string, string | undefined>>,
+  browserNonce: string | undefined,
+): Promise<AuthorizationStart> {
+  try {
+    const app = requireOAuthApp(session.app);
+    const client = await requireOAuthClient(deps, session.tokenRow.project_id, app, session.oauthAppId);
+    const fields = checkFieldValues(app.fields, submitted);
+    const scopes = requestedScopes(app, client);
+    const { state, digest } = mintState();
+    const pkce = app.oauth.pkce ? createPkcePair() : undefined;
+    const cookieNonce = cookieNonceFor(browserNonce);
+    const redirectUri = oauthCallbackUrl(deps.publicUrl);
+    const authorizeUrl = authorizationUrlOrFieldError(app, { oauth: app.oauth, clientId: client.clientId, redirectUri, state, scopes, pkce, fields });
+    const rowId = digest.toString('hex');
+    const meta: StateMeta = { fields, embed: session.embed, scopes, authorizeOrigin: authorizeUrl.origin };
+    await deleteExpiredOAuthStates(deps.db);
+    await insertOAuthState(deps.db, {
+      digest,
+      cookie_digest: digestToken(cookieNonce),
+      connect_token_digest: session.tokenRow.digest,
+      project_id: session.tokenRow.project_id,
+      environment: session.tokenRow.environment,
+      external_user_id: session.tokenRow.external_user_id,
+      app_slug: app.slug,
+      oauth_app_id: client.id,
+      account_id: session.accountId,
+      redirect_uri: redirectUri,
+      issuer: app.oauth.issuer === undefined ? null : fillIssuer(app.oauth.issuer, fields),
+      code_verifier_enc: pkce === undefined ? null : await deps.vault.seal(session.tokenRow.project_id, verifierContext(rowId), pkce.verifier),
+      fields_enc: await deps.vault.seal(session.tokenRow.project_id, metaContext(rowId), JSON.stringify(meta)),
+      expires_at: new Date(now(deps).getTime() + STATE_TTL_SECONDS * 1000),
+    });
+    return { authorizeUrl: authorizeUrl.toString(), cookieNonce };
+  } catch (err) {
+    throw withOrigins(err, session.tokenRow);
+  }
+}
+
+function requireOAuthApp(app: RegistryApp): RegistryOAuthApp {
+  if (app.auth_type !== 'oauth') throw flowError('app_not_connectable');
+  return app;
+}
+
+/** A project must register its own OAuth client for the app; without one there is nothing to redirect to. */
+async function requireOAuthClient(deps: ConnectFlowDeps, projectId: string, app: RegistryOAuthApp, oauthAppId: string | null): Promise<ResolvedOAuthClient> {
+  const client = await resolveOAuthClient(deps.db, deps.vault, projectId, app.slug, oauthAppId);
+  if (client === undefined) throw flowError('app_not_configured');
+  return client;
+}
+
+/** A value can pass its field's pattern and still not fit its place in a URL (a host label). */
+function authorizationUrlOrFieldError(app: RegistryOAuthApp, request: Parameters<typeof buildAuthorizationUrl>[0]): URL {
+  try {
+    return buildAuthorizationUrl(request);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    const field = app.fields.find((f) => f.name === err.placeholder);
+    throw new FieldValidationError(
+      field === undefined ? {} : { [field.name]: `${field.label} is not in the expected format.` },
+      keepNonSecret(app.fields, request.fields),
+      undefined,
+      err,
+    );
+  }
+}
+
+function requestedScopes(app: RegistryOAuthApp, client: ResolvedOAuthClient): string[] {
+  return [...new Set([...(client.scopes ?? app.oauth.scopes), ...(client.additionalScopes ?? [])])];
+}
+
+function fillIssuer(template: string, fields: Readonly<Record<string, string>>): string {
+  return template.replace(/\{([a-z][a-z0-9_]{0,63})\}/g, (_match, name: string) => fields[name] ?? '');
+}
+
+const verifierContext = (rowId: string): SealContext => ({ table: 'oauth_states', column: 'code_verifier_enc', rowId });
+const metaContext = (rowId: string): SealContext => ({ table: 'oauth_states', column: 'fields_enc', rowId });
+
+// ─── complete OAuth ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * The provider's redirect back to us. Failures before the state is proven ours (no cookie,
+ * unknown or replayed state, another browser's state, expired, wrong issuer) throw: no token
+ * request, no account, a 400 page. Later failures are the user's attempt failing: they are
+ * reported to the backend and end on the result page or error_redirect_uri.
+ */
+export async function completeAuthorization(deps: ConnectFlowDeps, query: CallbackQuery, cookie: string | undefined): Promise<ConnectOutcome> {
+  const cookieNonce = requireBindingCookie(cookie);
+  const state = requireState(query);
+  const entry = await consumeOAuthState(deps.db, digestToken(state));
+  if (entry === undefined) throw flowError('state_invalid', new Error('state unknown or already used'));
+  checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
+  checkStateNotExpired(entry.expires_at, now(deps));
+  const rowId = entry.digest.toString('hex');
+  const meta = JSON.parse(await deps.vault.openString(metaContext(rowId), entry.fields_enc!)) as StateMeta;
+  checkIssuer(query, { declared: entry.issuer, fallback: meta.authorizeOrigin });
+
+  const tokenRow = await findConnectTokenByDigest(deps.db, entry.connect_token_digest);
+  if (tokenRow === undefined) throw flowError('token_invalid');
+  const attempt: Attempt = { tokenRow, appSlug: entry.app_slug, embed: meta.embed };
+  try {
+    checkAuthorizationError(query);
+    const code = requireCode(query);
+    checkTokenStillUsable(tokenRow, now(deps));
+    const app = requireOAuthApp(deps.registry.get(entry.app_slug) ?? failWith('app_unknown'));
+    const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
+    const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(rowId), entry.code_verifier_enc);
+    const response = await exchangeCode({ oauth: app.oauth, client, fields: meta.fields, code, redirectUri: entry.redirect_uri, codeVerifier });
+    const tokens = normaliseTokenResponse(app.oauth, response, meta.scopes, now(deps));
+    const credentials: CredentialValues = {
+      ...meta.fields,
+      ...tokens.extras,
+      ...callbackValues(app, query),
+      oauth_access_token: tokens.accessToken,
+      oauth_client_id: client.clientId,
+    };
+    const testedName = await verifyCredentials(deps, app, credentials);
+    return await finishConnection(deps, attempt, entry, {
+      app,
+      oauthAppId: client.id,
+      credentials,
+      refreshToken: tokens.refreshToken,
+      authorizedScopes: tokens.authorizedScopes,
+      expiresAt: tokens.expiresAt,
+      name: tokens.accountName ?? testedName,
+    });
+  } catch (err) {
+    if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
+    throw err;
+  }
+}
+
+function failWith(kind: FlowErrorKind): never {
+  throw flowError(kind);
+}
+
+/** Checked before the code is spent; consumeConnectToken re-checks atomically at the end. */
+function checkTokenStillUsable(tokenRow: ConnectTokenRow, at: Date): void {
+  if (tokenRow.used_at !== null) throw flowError('token_used');
+  if (tokenRow.expires_at.getTime() <= at.getTime()) throw flowError('token_expired');
+}
+
+/** Values the provider appends to the callback (QuickBooks' realmId), kept as credentials. */
+function callbackValues(app: RegistryOAuthApp, query: CallbackQuery): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, param] of Object.entries(app.oauth.callback_params)) {
+    const value = query[param];
+    if (value !== undefined && value !== '' && value.length <= 512 && !hasControlCharacter(value)) out[name] = value;
+  }
+  return out;
+}
+
+/** Runs the entry's test_request, if any: the credential must work, and it may name the account. */
+export async function verifyCredentials(deps: ConnectFlowDeps, app: RegistryApp, values: CredentialValues): Promise<string | null> {
+  if (app.test_request === undefined) return null;
+  const outcome = await runTestRequest({ definition: app.test_request, values, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+  if (!outcome.ok) throw new ConnectFlowError('test_request_failed', { cause: new Error(`test request failed: ${outcome.reason}`) });
+  return outcome.accountName;
+}
+
+// ─── finish ──────────────────────────────────────────────────────────────────────────────────
+
+/** One attempt of one connect token, for the result and the events. */
+export interface Attempt {
+  readonly tokenRow: ConnectTokenRow;
+  readonly appSlug: string;
+  readonly embed: EmbedMode | null;
+}
+
+export interface ConnectedCredentials {
+  readonly app: RegistryApp;
+  readonly oauthAppId: string | null;
+  readonly credentials: CredentialValues;
+  readonly refreshToken: string | null;
+  readonly authorizedScopes: string[];
+  readonly expiresAt: Date | null;
+  readonly name: string | null;
+}
+
+/**
+ * Stores the account and consumes the token in one transaction: if the token was used
+ * meanwhile (another tab, another replica), nothing is stored. The events and the result row
+ * commit with the account, so the backend hears of exactly the accounts that exist.
+ */
+export async function finishConnection(
+  deps: ConnectFlowDeps,
+  attempt: Attempt,
+  target: Pick<OAuthStateRow, 'account_id'>,
+  connected: ConnectedCredentials,
+): Promise<ConnectOutcome> {
+  const { tokenRow } = attempt;
+  const accountId = target.account_id ?? mintId('apn_');
+  // The vault may need a query to load the project's data key; do it now, not inside the transaction.
+  await deps.vault.seal(tokenRow.project_id, credentialsContext(accountId), '{}');
+  const resultId = mintId('cres_', 24);
+  try {
+    await deps.db.transaction().execute(async (trx) => {
+      if ((await consumeConnectToken(trx, tokenRow.digest)) === undefined) throw flowError('token_used');
+      const stored = {
+        credentials: connected.credentials,
+        refreshToken: connected.refreshToken,
+        authorizedScopes: connected.authorizedScopes,
+        expiresAt: connected.expiresAt,
+      };
+      if (target.account_id === null) {
+        await insertAccount(trx, deps.vault, {
+          id: accountId,
+          projectId: tokenRow.project_id,
+          environment: tokenRow.environment,
+          externalUserId: tokenRow.external_user_id,
+          externalId: tokenRow.external_id,
+          appSlug: connected.app.slug,
+          oauthAppId: connected.oauthAppId,
+          name: connected.name,
+          ...stored,
+        });
+      } else {
+        const owner = await findAccountOwner(trx, accountId);
+        if (owner === undefined || owner.external_user_id !== tokenRow.external_user_id) throw flowError('account_not_allowed');
+        await replaceAccountCredentials(
+          trx,
+          deps.vault,
+          { id: accountId, projectId: tokenRow.project_id, ...(connected.name === null ? {} : { name: connected.name }) },
+          stored,
+        );
+      }
+      const account = await findAccountTimestamps(trx, accountId);
+      await enqueueConnectionEvent(trx, tokenRow, 'CONNECTION_SUCCESS', {
+        account: {
+          id: accountId,
+          name: account?.name ?? null,
+          external_id: tokenRow.external_id,
+          healthy: true,
+          dead: false,
+          app: webhookApp(connected.app),
+          created_at: account?.created_at.toISOString() ?? null,
+          updated_at: account?.updated_at.toISOString() ?? null,
+        },
+      });
+      await insertConnectResult(trx, resultRow(resultId, attempt, 'success', accountId, null, now(deps)));
+    });
+  } catch (err) {
+    if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
+    throw err;
+  }
+  await deleteExpiredConnectResults(deps.db);
+  return { location: successLocation(attempt, resultId, accountId) };
+}
+
+/** The attempt failed: tell the backend (CONNECTION_ERROR) and send the user to the error outcome. Nothing else is stored. */
+export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, error: ConnectFlowError): Promise<ConnectOutcome> {
+  const resultId = mintId('cres_', 24);
+  await deps.db.transaction().execute(async (trx) => {
+    await enqueueConnectionEvent(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[error.kind].message });
+    await insertConnectResult(trx, resultRow(resultId, attempt, 'error', null, error.kind, now(deps)));
+  });
+  const redirect = attempt.embed === null ? attempt.tokenRow.error_redirect_uri : null;
+  if (redirect !== null) return { location: withQuery(redirect, 'error', error.kind) };
+  return { location: resultPath(resultId) };
+}
+
+/** For failures that stay on the page (a key form whose test request failed): the event only. */
+export async function recordConnectionError(deps: ConnectFlowDeps, tokenRow: ConnectTokenRow, kind: FlowErrorKind): Promise<void> {
+  await deps.db.transaction().execute((trx) => enqueueConnectionEvent(trx, tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
+}
+
+/**
+ * Pipedream's connection webhook payload, never a credential. `connect_token` is the token's
+ * public id (`ctid_…`): the token itself must not travel; a token is one session, so it is the
+ * session id too.
+ */
+async function enqueueConnectionEvent(db: Kysely<Database>, tokenRow: ConnectTokenRow, event: WebhookEvent, body: Record<string, unknown>): Promise<void> {
+  const payload = { connect_token: tokenRow.id, environment: tokenRow.environment, connect_session_id: tokenRow.id, ...body };
+  const target = { projectId: tokenRow.project_id, environment: tokenRow.environment };
+  if (tokenRow.webhook_uri !== null) await enqueueWebhook(db, { ...target, url: tokenRow.webhook_uri }, event, payload);
+  await enqueueProjectEvent(db, target, event, payload);
+}
+
+function webhookApp(app: RegistryApp): Record<string, unknown> {
+  return {
+    id: `app_${app.slug}`,
+    name_slug: app.slug,
+    name: app.name,
+    auth_type: app.auth_type,
+    description: app.description ?? null,
+    img_src: app.img_src ?? '',
+    categories: [...app.categories],
+  };
+}
+
+function resultRow(id: string, attempt: Attempt, outcome: 'success' | 'error', accountId: string | null, error: string | null, at: Date): ConnectResultRow {
+  return {
+    id,
+    project_id: attempt.tokenRow.project_id,
+    environment: attempt.tokenRow.environment,
+    connect_token_id: attempt.tokenRow.id,
+    app_slug: attempt.appSlug,
+    outcome,
+    account_id: accountId,
+    error,
+    allowed_origins: attempt.tokenRow.allowed_origins,
+    expires_at: new Date(at.getTime() + RESULT_TTL_SECONDS * 1000),
+  };
+}
+
+/** A plain Connect Link ends at the backend's redirect URI when it gave one; an embedded flow always on the result page. */
+function successLocation(attempt: Attempt, resultId: string, accountId: string): string {
+  const redirect = attempt.embed === null ? attempt.tokenRow.success_redirect_uri : null;
+  return redirect === null ? resultPath(resultId) : withQuery(redirect, 'account_id', accountId);
+}
+
+export function resultPath(resultId: string): string {
+  return `/connect/result/${resultId}`;
+}
+
+function withQuery(uri: string, name: string, value: string): string {
+  const url = new URL(uri);
+  url.searchParams.set(name, value);
+  return url.toString();
+}

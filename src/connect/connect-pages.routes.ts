@@ -1,0 +1,214 @@
+// The hosted Connect Link: GET /connect (and /_static/connect.html, Pipedream's path), the form
+// posts, the OAuth callback and the result page. HTML only — every failure is a page, never
+// the JSON error body — and every response carries the no-leak headers (the URLs hold tokens,
+// codes and states).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FLOW_ERRORS, ConnectFlowError, flowError } from '../oauth/flow-errors.ts';
+import { formActionSourceFor } from '../oauth/form-action.ts';
+import { browserBinding, readCookie, serializeBindingCookie } from '../oauth/state.ts';
+import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, type LinkParameters } from '../pages/connect-pages.ts';
+import { renderPage, type PageContent } from '../pages/layout.ts';
+import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
+import { findConnectResult } from './connect-flow.repository.ts';
+import { completeAuthorization, openConnectSession, startAuthorization, type ConnectFlowDeps, type ConnectSession } from './connect-flow.service.ts';
+import { FieldValidationError } from './field-values.ts';
+import { submitKeyForm } from './key-form.service.ts';
+
+const Param = Type.String({ maxLength: 4096 });
+
+const LinkQuerySchema = Type.Object(
+  {
+    token: Type.Optional(Type.String({ maxLength: 200 })),
+    app: Type.Optional(Type.String({ maxLength: 200 })),
+    oauthAppId: Type.Optional(Type.String({ maxLength: 200 })),
+    accountId: Type.Optional(Type.String({ maxLength: 200 })),
+    embed: Type.Optional(Type.String({ maxLength: 20, description: 'set by /sdk/connect.js: iframe | popup' })),
+  },
+  { additionalProperties: Param, description: 'Pipedream extras (connectLink, hideClose, …) are accepted and ignored' },
+);
+
+/** The page's own form: the link parameters plus `f_<field>` values. */
+const LinkFormSchema = Type.Object(
+  {
+    token: Type.String({ maxLength: 200 }),
+    app: Type.String({ maxLength: 200 }),
+    oauthAppId: Type.Optional(Type.String({ maxLength: 200 })),
+    accountId: Type.Optional(Type.String({ maxLength: 200 })),
+    embed: Type.Optional(Type.String({ maxLength: 20 })),
+  },
+  { additionalProperties: Param },
+);
+
+const CallbackQuerySchema = Type.Object(
+  {
+    code: Type.Optional(Param),
+    state: Type.Optional(Type.String({ maxLength: 200 })),
+    iss: Type.Optional(Type.String({ maxLength: 2048 })),
+    error: Type.Optional(Type.String({ maxLength: 200 })),
+    error_description: Type.Optional(Param),
+  },
+  { additionalProperties: Param },
+);
+
+const html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
+const redirect = (description: string) => ({ description, type: 'null' });
+
+const PageResponses = { 200: html('the page'), '4xx': html('an error page'), '5xx': html('an error page') };
+
+export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncTypebox {
+  const binding = browserBinding(deps.publicUrl);
+
+  return async (app) => {
+    // Schema failures and surprises become pages too.
+    app.setErrorHandler((error, request, reply) => {
+      const flow = (error as { validation?: unknown }).validation !== undefined ? flowError('link_invalid') : flowError('internal_error', error);
+      if (flow.kind === 'internal_error') request.log.error({ err: error }, 'connect page failed');
+      return sendErrorPage(reply, flow);
+    });
+
+    const showLink = async (request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
+      try {
+        const session = await openConnectSession(deps, request.query);
+        return sendStartPage(reply, session, 200);
+      } catch (err) {
+        return handleFlowError(request, reply, err);
+      }
+    };
+    const linkSchema = {
+      tags: ['connect-link'],
+      summary: 'The Connect Link: the hosted page where an end user connects an account',
+      querystring: LinkQuerySchema,
+      response: PageResponses,
+    };
+    app.get('/connect', { schema: linkSchema }, showLink);
+    app.get('/_static/connect.html', { schema: { ...linkSchema, summary: 'The Connect Link at Pipedream’s path' } }, showLink);
+
+    app.post(
+      '/connect/oauth/start',
+      {
+        schema: {
+          tags: ['connect-link'],
+          summary: 'Start OAuth: store state, PKCE verifier and browser binding, redirect to the provider',
+          consumes: ['application/x-www-form-urlencoded'],
+          body: LinkFormSchema,
+          response: { 303: redirect('to the provider’s authorization endpoint'), ...PageResponses },
+        },
+      },
+      async (request, reply) => {
+        let session: ConnectSession | undefined;
+        try {
+          session = await openConnectSession(deps, request.body);
+          const start = await startAuthorization(deps, session, request.body, readCookie(request.headers.cookie, binding.cookieName));
+          applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
+          return reply.redirect(start.authorizeUrl, 303);
+        } catch (err) {
+          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(reply, session, 400, err);
+          return handleFlowError(request, reply, err);
+        }
+      },
+    );
+
+    app.get(
+      '/connect/oauth/callback',
+      {
+        schema: {
+          tags: ['connect-link'],
+          summary: 'OAuth redirect_uri: check state, cookie and issuer, exchange the code once, store the account',
+          querystring: CallbackQuerySchema,
+          response: { 303: redirect('to the result page or the backend’s redirect URI, without a query of ours'), ...PageResponses },
+        },
+      },
+      async (request, reply) => {
+        try {
+          const outcome = await completeAuthorization(deps, request.query, readCookie(request.headers.cookie, binding.cookieName));
+          return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
+        } catch (err) {
+          return handleFlowError(request, reply, err);
+        }
+      },
+    );
+
+    app.post(
+      '/connect/keys',
+      {
+        schema: {
+          tags: ['connect-link'],
+          summary: 'Submit a key-based app’s form: validate, run the test request, store the account',
+          consumes: ['application/x-www-form-urlencoded'],
+          body: LinkFormSchema,
+          response: { 303: redirect('to the result page or the backend’s success_redirect_uri'), ...PageResponses },
+        },
+      },
+      async (request, reply) => {
+        let session: ConnectSession | undefined;
+        try {
+          session = await openConnectSession(deps, request.body);
+          const outcome = await submitKeyForm(deps, session, request.body);
+          return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
+        } catch (err) {
+          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(reply, session, 400, err);
+          return handleFlowError(request, reply, err);
+        }
+      },
+    );
+
+    app.get(
+      '/connect/result/:id',
+      {
+        schema: {
+          tags: ['connect-link'],
+          summary: 'The outcome of a connect attempt; postMessages it to the token’s allowed_origins',
+          params: Type.Object({ id: Type.String({ pattern: '^cres_[A-Za-z0-9]{24}$' }) }),
+          response: PageResponses,
+        },
+      },
+      async (request, reply) => {
+        const result = await findConnectResult(deps.db, request.params.id);
+        if (result === undefined) return sendErrorPage(reply, flowError('result_unknown'));
+        const appName = deps.registry.get(result.app_slug)?.name ?? result.app_slug;
+        if (result.outcome === 'success' && result.account_id !== null) {
+          return sendPage(reply, 200, successPage(appName, result.account_id, result.allowed_origins), result.allowed_origins);
+        }
+        const kind = result.error !== null && result.error in FLOW_ERRORS ? (result.error as keyof typeof FLOW_ERRORS) : 'provider_error';
+        const failure = FLOW_ERRORS[kind];
+        return sendPage(reply, 200, errorPage(failure.title, failure.message, result.allowed_origins, kind), result.allowed_origins);
+      },
+    );
+  };
+
+  function sendStartPage(reply: FastifyReply, session: ConnectSession, status: number, formError?: FieldValidationError): FastifyReply {
+    const { app, tokenRow } = session;
+    const link: LinkParameters = { token: session.token, app: app.slug, oauthAppId: session.oauthAppId, accountId: session.accountId, embed: session.embed };
+    const state: FormState =
+      formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
+    if (app.auth_type === 'oauth') {
+      const page = oauthStartPage(app, link, tokenRow.allowed_origins, state);
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
+    }
+    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state), tokenRow.allowed_origins);
+  }
+}
+
+function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof ConnectFlowError)) throw err;
+  request.log.info({ flow_error: err.kind, err: err.cause }, 'connect flow stopped');
+  return sendErrorPage(reply, err);
+}
+
+function sendErrorPage(reply: FastifyReply, err: ConnectFlowError): FastifyReply {
+  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind), err.allowedOrigins);
+}
+
+function sendPage(
+  reply: FastifyReply,
+  status: number,
+  page: PageContent,
+  frameAncestors: readonly string[],
+  formActions: readonly string[] = [],
+): FastifyReply {
+  const security = pageSecurity({ frameAncestors, formActions });
+  applyPageHeaders(reply, security);
+  return reply.code(status).type('text/html; charset=utf-8').send(renderPage(page, security));
+}

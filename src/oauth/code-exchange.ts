@@ -1,0 +1,90 @@
+// The token request (RFC 6749 §4.1.3) through simple-oauth2. It is made once per state: the
+// caller consumed the state first, so a replayed callback never reaches here. The HTTP client
+// gets a deadline, a response-size cap and no redirects (a 30x must not carry our client
+// secret elsewhere).
+import { AuthorizationCode, type AuthorizationTokenConfig } from 'simple-oauth2';
+import type { RegistryOAuth } from '../registry/registry.ts';
+import { fillTemplate } from '../registry/templates.ts';
+import { ConnectFlowError } from './flow-errors.ts';
+
+export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
+
+export interface ProviderClient {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface CodeExchange {
+  readonly oauth: RegistryOAuth;
+  readonly client: ProviderClient;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly code: string;
+  /** Byte-identical to the authorization request's (RFC 6749 §4.1.3). */
+  readonly redirectUri: string;
+  readonly codeVerifier: string | undefined;
+}
+
+const PROTECTED_PARAMS = new Set(['grant_type', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret']);
+
+/** The provider's token response as a plain object (JSON or, GitHub-style, form-encoded). */
+export async function exchangeCode(exchange: CodeExchange): Promise<Record<string, unknown>> {
+  let client: AuthorizationCode;
+  try {
+    const tokenUrl = new URL(fillTemplate(exchange.oauth.token_url, exchange.fields, 'url'));
+    client = new AuthorizationCode({
+      client: { id: exchange.client.clientId, secret: exchange.client.clientSecret },
+      auth: { tokenHost: tokenUrl.origin, tokenPath: `${tokenUrl.pathname}${tokenUrl.search}` },
+      options: { authorizationMethod: exchange.oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
+      // json: true (not 'strict') so a form-encoded body reaches us instead of failing as 406.
+      http: { timeout: TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },
+    });
+  } catch {
+    // Not the original error: Joi quotes the offending value, which may be the client secret.
+    throw new ConnectFlowError('provider_error', { cause: new Error('the token endpoint or OAuth client configuration was rejected') });
+  }
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(exchange.oauth.token_params)) {
+    if (!PROTECTED_PARAMS.has(name)) params[name] = value;
+  }
+  params['code'] = exchange.code;
+  params['redirect_uri'] = exchange.redirectUri;
+  if (exchange.codeVerifier !== undefined) params['code_verifier'] = exchange.codeVerifier;
+  try {
+    const token = await client.getToken(params as unknown as AuthorizationTokenConfig);
+    return tokenBody(token.token);
+  } catch (err) {
+    throw new ConnectFlowError('provider_error', { cause: describeTokenError(err) });
+  }
+}
+
+/**
+ * simple-oauth2 spreads the response into its token object. A non-JSON body arrives as a Buffer,
+ * so the spread holds its bytes under numeric keys: put them back together and parse them.
+ */
+function tokenBody(token: Record<string, unknown>): Record<string, unknown> {
+  const keys = Object.keys(token).filter((key) => key !== 'expires_at');
+  if (keys.length === 0 || !keys.every((key) => /^\d+$/.test(key))) return token;
+  const text = Buffer.from(keys.map((key) => Number(token[key]))).toString('utf8');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: application/x-www-form-urlencoded, as GitHub answers without an Accept header.
+  }
+  return Object.fromEntries(new URLSearchParams(text));
+}
+
+/** Evidence for the log only: the status and the OAuth error code, never the body (it may hold tokens). */
+function describeTokenError(err: unknown): Error {
+  const boom = err as { isBoom?: boolean; output?: { statusCode?: number }; data?: { payload?: unknown } };
+  if (boom.isBoom === true) {
+    const payload = boom.data?.payload;
+    let code: unknown;
+    if (payload !== null && typeof payload === 'object' && !Buffer.isBuffer(payload)) code = (payload as { error?: unknown }).error;
+    const oauthError = typeof code === 'string' && /^[\w.-]{1,64}$/.test(code) ? ` (${code})` : '';
+    // Not boom.message: a JSON parse error quotes the start of the body, which may be a token.
+    return new Error(`token request failed with status ${boom.output?.statusCode ?? 'none'}${oauthError}`);
+  }
+  return new Error(`token request failed: ${err instanceof Error ? err.name : typeof err}`);
+}

@@ -1,0 +1,101 @@
+// The registry entry's test_request: proves a credential works before we store it, and names
+// the account. It runs with the user's values, so it is fenced: a deadline, no redirects (a 30x
+// could forward the credential), a small response cap, and nothing of the answer is logged.
+import type { RegistryTestRequest } from '../registry/registry.ts';
+import { fillTemplate } from '../registry/templates.ts';
+import { readPath, readString } from './json-path.ts';
+
+export const TEST_REQUEST_TIMEOUT_MS = 10_000;
+export const TEST_RESPONSE_MAX_BYTES = 64 * 1024;
+
+export type TestRequestOutcome =
+  | { readonly ok: true; readonly accountName: string | null }
+  /** `reason` is ours (status code, timeout…): safe to log, never shown with a value. */
+  | { readonly ok: false; readonly reason: string };
+
+export interface TestRequestInput {
+  /** Normalised: an oauth app's carries `Authorization: Bearer {oauth_access_token}` unless it places the token itself. */
+  readonly definition: RegistryTestRequest;
+  /** The user's fields, plus oauth_access_token for OAuth apps. */
+  readonly values: Readonly<Record<string, string>>;
+  readonly fetch?: typeof fetch;
+}
+
+export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {
+  let request: Request;
+  try {
+    request = buildRequest(input);
+  } catch (err) {
+    return { ok: false, reason: `request could not be built (${err instanceof Error ? err.name : 'error'})` };
+  }
+  let response: Response;
+  try {
+    response = await (input.fetch ?? fetch)(request, { redirect: 'manual', signal: AbortSignal.timeout(TEST_REQUEST_TIMEOUT_MS) });
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error' };
+  }
+  const body = await readCapped(response);
+  if (response.status < 200 || response.status > 299) return { ok: false, reason: `status ${response.status}` };
+  if (body === undefined) return { ok: false, reason: 'response too large' };
+  const { success_path: successPath, account_name_path: namePath } = input.definition;
+  if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return successPath === undefined ? { ok: true, accountName: null } : { ok: false, reason: 'response is not JSON' };
+  }
+  if (successPath !== undefined) {
+    const flag = readPath(json, successPath);
+    if (flag === undefined || flag === null || flag === false || flag === 0 || flag === '' || flag === 'false') {
+      return { ok: false, reason: 'success_path is not truthy' };
+    }
+  }
+  const name = namePath === undefined ? undefined : readString(json, namePath);
+  return { ok: true, accountName: name === undefined || name === '' ? null : name.slice(0, 200) };
+}
+
+function buildRequest(input: TestRequestInput): Request {
+  const { definition, values } = input;
+  const url = new URL(fillTemplate(definition.url, values, 'url'));
+  // Values are percent-encoded by URLSearchParams itself; 'header' only refuses line breaks.
+  for (const [name, value] of Object.entries(definition.query)) url.searchParams.set(name, fillTemplate(value, values, 'header'));
+  const headers = new Headers({ accept: 'application/json', 'user-agent': 'latchkey' });
+  for (const [name, value] of Object.entries(definition.headers)) headers.set(name, fillTemplate(value, values, 'header'));
+  if (definition.basic_auth !== undefined) {
+    const user = fillTemplate(definition.basic_auth.username, values, 'header');
+    const password = fillTemplate(definition.basic_auth.password, values, 'header');
+    headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`);
+  }
+  let body: string | undefined;
+  if (definition.method === 'POST' && definition.body !== undefined) {
+    // Inside a JSON body a value is JSON-escaped, so a quote in it cannot change the document.
+    const json = /^\s*[[{]/.test(definition.body);
+    body = fillTemplate(definition.body, values, json ? 'json' : 'form');
+    if (!headers.has('content-type')) headers.set('content-type', json ? 'application/json' : 'application/x-www-form-urlencoded');
+  }
+  return new Request(url, { method: definition.method, headers, ...(body === undefined ? {} : { body }) });
+}
+
+/** The body as text, or undefined past the cap (the stream is cancelled, not drained). */
+async function readCapped(response: Response): Promise<string | undefined> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > TEST_RESPONSE_MAX_BYTES) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

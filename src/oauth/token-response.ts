@@ -1,0 +1,86 @@
+// Turns a provider's token response into what we store, per the registry entry's
+// token_response paths (RFC 6749 §5.1 names by default). A response that does not give us a
+// usable bearer token is an error, not an account.
+import type { RegistryOAuth } from '../registry/registry.ts';
+import { ConnectFlowError } from './flow-errors.ts';
+import { readPath, readString } from './json-path.ts';
+
+export interface NormalisedTokens {
+  readonly accessToken: string;
+  readonly refreshToken: string | null;
+  readonly expiresAt: Date | null;
+  readonly authorizedScopes: string[];
+  /** Registry `extra` values (instance_url, team_id, …), kept as credentials. */
+  readonly extras: Record<string, string>;
+  readonly accountName: string | null;
+}
+
+const malformed = (why: string): ConnectFlowError => new ConnectFlowError('provider_error', { cause: new Error(`token response ${why}`) });
+
+export function normaliseTokenResponse(
+  oauth: RegistryOAuth,
+  response: Record<string, unknown>,
+  requestedScopes: readonly string[],
+  now: Date,
+): NormalisedTokens {
+  const paths = oauth.token_response;
+  checkNoErrorInBody(response, paths.error_path);
+
+  const accessToken = readPath(response, paths.access_token_path);
+  if (typeof accessToken !== 'string' || accessToken.trim() === '') throw malformed('has no access token');
+  // RFC 6749 §7.1: we only know how to use bearer tokens. Nested token objects (Slack's
+  // authed_user) use token_type for other things, so only the standard top-level shape is checked.
+  if (paths.access_token_path === 'access_token') checkBearer(response['token_type']);
+
+  const refreshToken = readPath(response, paths.refresh_token_path);
+  return {
+    accessToken,
+    refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : null,
+    expiresAt: expiresAt(readPath(response, paths.expires_in_path), oauth.default_expires_in_seconds, now),
+    authorizedScopes: grantedScopes(readPath(response, paths.scope_path), requestedScopes),
+    extras: extras(response, paths.extra),
+    accountName: paths.account_name_path === undefined ? null : (readString(response, paths.account_name_path) ?? null),
+  };
+}
+
+/** Slack answers 200 `{ok:false, error}`; others put an RFC 6749 `error` in a 200 body. */
+function checkNoErrorInBody(response: Record<string, unknown>, errorPath: string | undefined): void {
+  const error = readPath(response, errorPath ?? 'error');
+  if (error === undefined || error === null || error === false || error === '') return;
+  const code = typeof error === 'string' && /^[\w.-]{1,64}$/.test(error) ? error : 'unknown';
+  throw malformed(`carries error ${code}`);
+}
+
+function checkBearer(tokenType: unknown): void {
+  if (tokenType === undefined || tokenType === null) return;
+  if (typeof tokenType !== 'string' || tokenType.trim().toLowerCase() !== 'bearer') throw malformed('has a token_type other than bearer');
+}
+
+function expiresAt(raw: unknown, fallbackSeconds: number | undefined, now: Date): Date | null {
+  let seconds: number | undefined;
+  if (raw === undefined || raw === null || raw === '') seconds = fallbackSeconds;
+  else {
+    seconds = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 10 * 365 * 86400) throw malformed('has an invalid expires_in');
+    // 0 is what a few providers send for "does not expire".
+    if (seconds === 0) seconds = fallbackSeconds;
+  }
+  return seconds === undefined ? null : new Date(now.getTime() + Math.floor(seconds) * 1000);
+}
+
+/** RFC 6749 §5.1: scope is returned when it differs from the request; absent → what we asked for. */
+function grantedScopes(raw: unknown, requested: readonly string[]): string[] {
+  if (Array.isArray(raw)) return raw.filter((scope): scope is string => typeof scope === 'string' && scope !== '');
+  // Space per RFC 6749 §3.3; GitHub and Slack answer with commas.
+  if (typeof raw === 'string') return raw.split(/[\s,]+/).filter((scope) => scope !== '');
+  return [...requested];
+}
+
+function extras(response: Record<string, unknown>, paths: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, path] of Object.entries(paths)) {
+    const value = readString(response, path);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
