@@ -4,14 +4,16 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { accountsAdminRoutes } from './admin/accounts-admin.routes.ts';
 import { adminRoutes } from './admin/admin.routes.ts';
+import { auditRoutes } from './admin/audit.routes.ts';
+import { keysAdminRoutes } from './admin/keys-admin.routes.ts';
 import { appsRoutes } from './apps/apps.routes.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
-import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import type { Config } from './config.ts';
@@ -22,7 +24,6 @@ import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
-import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 
@@ -91,13 +92,21 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(oauthTokenRoutes({ db }));
   await server.register(adminRoutes({ db, auth, auditLog }));
   await server.register(
+    accountsAdminRoutes({
+      db,
+      auth,
+      auditLog,
+      connect: { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback },
+    }),
+  );
+  await server.register(auditRoutes({ db, auth, auditLog }));
+  await server.register(keysAdminRoutes({ db, auth, auditLog, keyring }));
+  await server.register(
     connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
   );
   await server.register(userRoutes({ db, auth }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl }));
-  await server.register(sdkFrontendRoutes());
 
   return {
     server,

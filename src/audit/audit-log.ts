@@ -14,7 +14,7 @@ import type { BackgroundJob } from '../jobs.ts';
 import { insertAuditRows, type NewAuditRow } from './audit.repository.ts';
 import { sanitizeDetails } from './sanitize.ts';
 
-export type AuditResult = 'ok' | 'denied' | 'error' | 'not_found' | 'conflict' | 'unavailable';
+export type AuditResult = 'ok' | 'denied' | 'invalid' | 'not_found' | 'conflict' | 'unavailable' | 'error';
 
 export interface AuditEntry {
   projectId?: string | null | undefined;

@@ -13,6 +13,7 @@ export function actorOf(principal: Principal | null): string {
 export function auditResultOf(err: unknown): AuditResult {
   if (!(err instanceof ApiError)) return 'error';
   if (err.status === 401 || err.status === 403) return 'denied';
+  if (err.status === 400) return 'invalid';
   if (err.status === 404) return 'not_found';
   if (err.status === 409) return 'conflict';
   if (err.status === 503) return 'unavailable';
