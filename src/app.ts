@@ -14,6 +14,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
+import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import type { Config } from './config.ts';
@@ -24,6 +25,7 @@ import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
+import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 
@@ -107,6 +109,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(userRoutes({ db, auth }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
+  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl }));
+  await server.register(sdkFrontendRoutes());
 
   return {
     server,
