@@ -17,6 +17,8 @@ import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
+import { projectRoutes } from './projects/projects.routes.ts';
+import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
@@ -109,6 +111,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(userRoutes({ db, auth }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
+  await server.register(projectRoutes({ db, auth, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
+  jobs.push(webhookDeliveryJob({ db, vault, logger: server.log }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(sdkFrontendRoutes());
 

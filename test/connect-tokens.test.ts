@@ -211,7 +211,9 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
   t.match(await validate(ok, '?app_id=no-such-app'), { success: false, error: 'app not found' });
   t.match(await validate(ok, '?app_id=../../etc'), { success: false });
   const pinned = (await mint(testApp, client, { external_user_id: 'u', app_id: 'github' })).json().token as string;
-  t.match(await validate(pinned), { success: true, app: { name_slug: 'github' } });
+  t.match(await validate(pinned), { success: true, app: { id: 'app_github', name_slug: 'github' } });
+  t.match(await validate(pinned, '?app_id=app_github'), { success: true }, 'the app id works like the slug');
+  t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'app_slack' })).statusCode, 200, 'app_id may be an app id');
   t.match(await validate(pinned, '?app_id=slack'), { success: false, error: /not valid for this app/ });
   t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'nope-nope' })).statusCode, 400);
   t.equal((await mint(testApp, client, { external_user_id: 'u', oauth_app_id: 'oa_doesnotexist' })).statusCode, 400);

@@ -20,6 +20,12 @@ export const MAX_ALLOWED_ORIGINS = 20;
 
 const SLUG_PATTERN = /^[a-z0-9_-]{1,64}$/;
 
+/** A registry app by slug or by id (`app_<slug>`, Pipedream's "app ID or slug"). */
+function findRegistryApp(registry: AppRegistry, idOrSlug: string) {
+  if (!SLUG_PATTERN.test(idOrSlug)) return undefined;
+  return registry.get(idOrSlug) ?? (idOrSlug.startsWith('app_') ? registry.get(idOrSlug.slice(4)) : undefined);
+}
+
 export interface ConnectTokenDeps {
   db: Kysely<Database>;
   registry: AppRegistry;
@@ -119,9 +125,9 @@ async function pinnedApp(
 ): Promise<{ appSlug: string | null; oauthAppId: string | null }> {
   let appSlug: string | null = null;
   if (input.app_id !== undefined) {
-    if (!SLUG_PATTERN.test(input.app_id) || deps.registry.get(input.app_id) === undefined)
-      throw badRequest('app_id must be the slug of an app in the registry');
-    appSlug = input.app_id;
+    const app = findRegistryApp(deps.registry, input.app_id);
+    if (app === undefined) throw badRequest('app_id must be the slug or id of an app in the registry');
+    appSlug = app.slug;
   }
   if (input.oauth_app_id === undefined) return { appSlug, oauthAppId: null };
   const oauthApp = await oauthAppBelongsTo(deps.db, projectId, input.oauth_app_id, appSlug ?? undefined);
@@ -190,10 +196,10 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
   const resolution = await resolveConnectToken(deps.db, token);
   if (resolution.status !== 'ok') return failed(CONNECT_TOKEN_ERRORS[resolution.status]);
   const row = resolution.row;
-  const requestedApp = query.app_id ?? row.app_slug ?? undefined;
-  if (row.app_slug !== null && requestedApp !== row.app_slug) return failed('this link is not valid for this app');
-  const app = requestedApp === undefined || !SLUG_PATTERN.test(requestedApp) ? undefined : deps.registry.get(requestedApp);
+  const requestedApp = query.app_id === undefined || query.app_id === '' ? (row.app_slug ?? undefined) : query.app_id;
+  const app = requestedApp === undefined ? undefined : findRegistryApp(deps.registry, requestedApp);
   if (requestedApp !== undefined && app === undefined) return failed('app not found');
+  if (row.app_slug !== null && app?.slug !== row.app_slug) return failed('this link is not valid for this app');
 
   let oauthAppId = row.oauth_app_id;
   const requestedOAuthApp = query.oauth_app_id === undefined || query.oauth_app_id === '' ? undefined : query.oauth_app_id;

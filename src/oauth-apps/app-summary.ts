@@ -17,8 +17,8 @@ export interface AppSummary {
 
 export function toAppSummary(app: AppDefinition): AppSummary {
   return {
-    // Registry apps have no separate id; the slug is their stable identifier.
-    id: app.slug,
+    // Registry apps have no separate id: `app_<slug>`, accepted wherever a slug is.
+    id: `app_${app.slug}`,
     name_slug: app.slug,
     name: app.name,
     auth_type: app.auth_type,

@@ -40,3 +40,20 @@ export async function enqueueProjectEvent(db: Db, target: EventTarget, event: We
   if (environment?.webhook_url == null) return;
   await enqueueWebhook(db, { ...target, url: environment.webhook_url }, event, payload);
 }
+
+/**
+ * CONNECTION_SUCCESS / CONNECTION_ERROR: to the connect token's webhook_uri (when it has one)
+ * and to the project environment's own webhook (when one is set). Pipedream's payload shape;
+ * the payload must never hold credentials.
+ */
+export async function enqueueConnectionEvent(
+  db: Db,
+  target: EventTarget & { webhookUri: string | null },
+  event: 'CONNECTION_SUCCESS' | 'CONNECTION_ERROR',
+  payload: Record<string, unknown>,
+): Promise<void> {
+  const scope = { projectId: target.projectId, environment: target.environment };
+  const body = { environment: target.environment, ...payload };
+  if (target.webhookUri !== null) await enqueueWebhook(db, { ...scope, url: target.webhookUri }, event, body);
+  await enqueueProjectEvent(db, scope, event, body);
+}

@@ -1,0 +1,99 @@
+// The project environment's own webhook (Pipedream's projectEnvironment resource) and project
+// info. The signing key is returned in full only when it is created (the first PUT of a URL)
+// or regenerated; GET says only whether one is set. Deleting the webhook keeps the key: it also
+// signs the webhook_uri deliveries of connect tokens, and rotating it silently would break them.
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { uriPolicy } from '../connect/connect-tokens.service.ts';
+import { checkRedirectUri } from '../connect/redirect-uris.ts';
+import type { Database } from '../db/types.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { Vault } from '../keys/vault.ts';
+import type { AppRegistry } from '../registry/registry.ts';
+import { generateSigningKey, openSigningKey, sealSigningKey } from '../webhooks/signing-key.ts';
+import {
+  clearWebhookUrl,
+  findEnvironment,
+  listProjectAppSlugs,
+  replaceSigningKey,
+  setWebhookUrl,
+  type EnvironmentKey,
+  type EnvironmentRow,
+} from './environments.repository.ts';
+
+export interface ProjectWebhookDeps {
+  db: Kysely<Database>;
+  vault: Vault;
+  registry: AppRegistry;
+  insecureLoopback: boolean;
+}
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  signing_key?: string;
+  signing_key_set: boolean;
+  /** Unix seconds, as Pipedream's API. */
+  created_at: number;
+  updated_at: number;
+}
+
+/** A stable public id for the environment's webhook (the environment has no id of its own). */
+function webhookId(key: EnvironmentKey): string {
+  return `whk_${createHash('sha256').update(`${key.projectId}/${key.environment}`).digest('hex').slice(0, 24)}`;
+}
+
+const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+function toView(key: EnvironmentKey, row: EnvironmentRow, signingKey?: string): WebhookView {
+  return {
+    id: webhookId(key),
+    url: row.webhook_url ?? '',
+    ...(signingKey === undefined ? {} : { signing_key: signingKey }),
+    signing_key_set: row.webhook_signing_key_enc !== null,
+    created_at: unixSeconds(row.created_at),
+    updated_at: unixSeconds(row.updated_at),
+  };
+}
+
+async function environmentOrThrow(db: Kysely<Database>, key: EnvironmentKey): Promise<EnvironmentRow> {
+  const row = await findEnvironment(db, key);
+  if (row === undefined) throw notFound('project environment');
+  return row;
+}
+
+export async function getProjectWebhook(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<WebhookView | null> {
+  const row = await environmentOrThrow(deps.db, key);
+  return row.webhook_url === null ? null : toView(key, row);
+}
+
+export async function setProjectWebhook(deps: ProjectWebhookDeps, key: EnvironmentKey, rawUrl: string): Promise<WebhookView> {
+  const check = checkRedirectUri(rawUrl, uriPolicy(key.environment, deps.insecureLoopback));
+  if (!check.ok) throw badRequest(`url ${check.reason}`);
+  const before = await environmentOrThrow(deps.db, key);
+  const freshKey = before.webhook_signing_key_enc === null ? await sealSigningKey(deps.vault, key, generateSigningKey()) : before.webhook_signing_key_enc;
+  const row = await setWebhookUrl(deps.db, key, check.value, freshKey);
+  if (row?.webhook_signing_key_enc == null) throw notFound('project environment');
+  // Creating a webhook shows its key (Pipedream: "Creating a webhook returns signing_key;
+  // updating an existing webhook does not").
+  const creating = before.webhook_url === null;
+  return toView(key, row, creating ? await openSigningKey(deps.vault, key, row.webhook_signing_key_enc) : undefined);
+}
+
+export async function deleteProjectWebhook(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<void> {
+  await environmentOrThrow(deps.db, key);
+  await clearWebhookUrl(deps.db, key);
+}
+
+export async function regenerateSigningKey(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<WebhookView & { signing_key: string }> {
+  await environmentOrThrow(deps.db, key);
+  const signingKey = generateSigningKey();
+  const row = await replaceSigningKey(deps.db, key, await sealSigningKey(deps.vault, key, signingKey));
+  if (row === undefined) throw notFound('project environment');
+  return { ...toView(key, row), signing_key: signingKey };
+}
+
+export async function projectInfo(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<{ apps: { id: string; name_slug: string }[] }> {
+  const slugs = await listProjectAppSlugs(deps.db, key);
+  return { apps: slugs.map((slug) => ({ id: `app_${slug}`, name_slug: slug })) };
+}

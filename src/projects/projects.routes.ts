@@ -1,0 +1,118 @@
+// /v1/connect/{project_id}/webhook[/regenerate_signing_key] (the SDK's projectEnvironment
+// resource) and /v1/connect/{project_id}/projects/info (projects.retrieveInfo).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import {
+  deleteProjectWebhook,
+  getProjectWebhook,
+  projectInfo,
+  regenerateSigningKey,
+  setProjectWebhook,
+  type ProjectWebhookDeps,
+} from './project-webhook.service.ts';
+
+const WebhookSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String({ description: 'empty when only the signing key exists (it also signs connect-token webhooks)' }),
+    signing_key: Type.Optional(Type.String({ description: 'whsec_…; present only when the key was just created or regenerated' })),
+    signing_key_set: Type.Boolean(),
+    created_at: Type.Integer({ description: 'unix seconds' }),
+    updated_at: Type.Integer({ description: 'unix seconds' }),
+  },
+  { $id: 'ProjectWebhook' },
+);
+
+export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator }): FastifyPluginAsyncTypebox {
+  const { auth } = deps;
+  const security = [{ bearerAuth: [] }];
+  const tags = ['project'];
+  return async (app) => {
+    app.get(
+      '/v1/connect/:project_id/webhook',
+      {
+        preHandler: auth.requireProjectScope('connect:project:read'),
+        schema: {
+          tags,
+          summary: "The project environment's webhook (data is null when none is set)",
+          security,
+          params: ProjectIdParamsSchema,
+          response: { 200: Type.Object({ data: Type.Union([WebhookSchema, Type.Null()]) }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => ({ data: await getProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment }) }),
+    );
+
+    app.put(
+      '/v1/connect/:project_id/webhook',
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Set the webhook URL; the first time, the response carries the signing key',
+          security,
+          params: ProjectIdParamsSchema,
+          body: Type.Object({ url: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
+          response: { 200: Type.Object({ data: WebhookSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .header('cache-control', 'no-store')
+          .send({ data: await setProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment }, request.body.url) }),
+    );
+
+    app.delete(
+      '/v1/connect/:project_id/webhook',
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Remove the webhook URL (the signing key stays: it also signs connect-token webhooks)',
+          security,
+          params: ProjectIdParamsSchema,
+          response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) => {
+        await deleteProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment });
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/v1/connect/:project_id/webhook/regenerate_signing_key',
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: {
+          tags,
+          summary: 'Replace the signing key; the new key is in this response only',
+          security,
+          params: ProjectIdParamsSchema,
+          response: { 200: Type.Object({ data: WebhookSchema }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .header('cache-control', 'no-store')
+          .send({ data: await regenerateSigningKey(deps, { projectId: request.params.project_id, environment: request.environment }) }),
+    );
+
+    app.get(
+      '/v1/connect/:project_id/projects/info',
+      {
+        preHandler: auth.requireProjectScope('connect:project:read'),
+        schema: {
+          tags,
+          summary: 'Apps the project environment uses (accounts or OAuth apps)',
+          security,
+          params: ProjectIdParamsSchema,
+          response: { 200: Type.Object({ apps: Type.Array(Type.Object({ id: Type.String(), name_slug: Type.String() })) }), '4xx': ErrorResponseSchema },
+        },
+      },
+      async (request) => projectInfo(deps, { projectId: request.params.project_id, environment: request.environment }),
+    );
+  };
+}

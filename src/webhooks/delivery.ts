@@ -1,0 +1,187 @@
+// Webhook delivery from the PostgreSQL outbox. Each tick claims a batch of due rows under a
+// lease (see outbox.repository.ts), POSTs them with bounded concurrency outside any transaction,
+// signed the Standard Webhooks way with the project environment's key, and records the outcome:
+// 2xx → delivered; anything else → retry with exponential backoff and jitter, up to a limit.
+// Any number of replicas may run this: SKIP LOCKED + the lease mean no row is sent by two
+// workers at once, and a crashed worker's rows come back when its lease runs out.
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+import { intervalJob, type BackgroundJob } from '../jobs.ts';
+import type { Vault } from '../keys/vault.ts';
+import { claimDueWebhooks, markWebhookAttemptFailed, markWebhookDelivered, type OutboxRow } from './outbox.repository.ts';
+import { ensureSigningKey, signWebhook } from './signing-key.ts';
+
+export interface DeliveryLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface DeliveryOptions {
+  db: Kysely<Database>;
+  vault: Vault;
+  logger?: DeliveryLogger | undefined;
+  /** Rows claimed per tick. */
+  batchSize?: number;
+  /** Requests in flight at once per tick. */
+  concurrency?: number;
+  /** Whole-request deadline (connect, headers, body). */
+  timeoutMs?: number;
+  /** How long a claim stays exclusive; must comfortably exceed timeoutMs. */
+  leaseSeconds?: number;
+  /** Attempts before giving up (failed_at). */
+  maxAttempts?: number;
+  backoffBaseSeconds?: number;
+  backoffCapSeconds?: number;
+}
+
+export const DELIVERY_DEFAULTS = {
+  batchSize: 20,
+  concurrency: 8,
+  timeoutMs: 10_000,
+  leaseSeconds: 60,
+  maxAttempts: 12,
+  backoffBaseSeconds: 5,
+  backoffCapSeconds: 3600,
+} as const;
+
+export interface DeliveryReport {
+  claimed: number;
+  delivered: number;
+  retrying: number;
+  gaveUp: number;
+}
+
+type AttemptOutcome = { ok: true } | { ok: false; error: string; retryAfterHeaderSeconds?: number };
+
+/** One tick: claim, send, record. Returns what happened (tests call this directly). */
+export async function deliverDueWebhooks(options: DeliveryOptions): Promise<DeliveryReport> {
+  const settings = { ...DELIVERY_DEFAULTS, ...definedOnly(options) };
+  const rows = await claimDueWebhooks(options.db, settings.batchSize, settings.leaseSeconds);
+  const report: DeliveryReport = { claimed: rows.length, delivered: 0, retrying: 0, gaveUp: 0 };
+  if (rows.length === 0) return report;
+
+  // One key lookup per project environment per tick; a regenerated key applies from the next tick.
+  const keys = new Map<string, Promise<string | undefined>>();
+  const keyFor = (row: OutboxRow): Promise<string | undefined> => {
+    const cacheKey = `${row.project_id}/${row.environment}`;
+    let key = keys.get(cacheKey);
+    if (key === undefined) {
+      key = ensureSigningKey(options.db, options.vault, { projectId: row.project_id, environment: row.environment });
+      keys.set(cacheKey, key);
+    }
+    return key;
+  };
+
+  const queue = [...rows];
+  const worker = async (): Promise<void> => {
+    for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
+      const outcome = await attempt(row, keyFor, settings.timeoutMs);
+      if (outcome.ok) {
+        if (await markWebhookDelivered(options.db, row.id, row.locked_until)) report.delivered++;
+        continue;
+      }
+      const attemptNumber = row.attempts + 1;
+      const giveUp = attemptNumber >= settings.maxAttempts;
+      const retryAfterSeconds = giveUp
+        ? null
+        : backoffSeconds(attemptNumber, settings.backoffBaseSeconds, settings.backoffCapSeconds, outcome.retryAfterHeaderSeconds);
+      await markWebhookAttemptFailed(options.db, row.id, row.locked_until, { error: outcome.error, retryAfterSeconds });
+      if (giveUp) report.gaveUp++;
+      else report.retrying++;
+      // The URL stays out of the log: customers put tokens in webhook URLs' query strings.
+      options.logger?.[giveUp ? 'error' : 'warn'](
+        { webhookId: row.id, event: row.event, attempt: attemptNumber, error: outcome.error, retryInSeconds: retryAfterSeconds },
+        giveUp ? 'webhook delivery given up' : 'webhook delivery failed; will retry',
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(settings.concurrency, rows.length) }, worker));
+  return report;
+}
+
+async function attempt(row: OutboxRow, keyFor: (row: OutboxRow) => Promise<string | undefined>, timeoutMs: number): Promise<AttemptOutcome> {
+  let signingKey: string | undefined;
+  try {
+    signingKey = await keyFor(row);
+  } catch {
+    return { ok: false, error: 'the signing key could not be read' };
+  }
+  if (signingKey === undefined) return { ok: false, error: 'the project environment no longer exists' };
+  const body = JSON.stringify(row.payload);
+  const timestamp = Math.floor(Date.now() / 1000);
+  let response: Response;
+  try {
+    response = await fetch(row.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'latchkey-webhooks/1',
+        'webhook-id': row.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(signingKey, row.id, timestamp, body),
+      },
+      body,
+      // A redirect could point the signed payload anywhere; receivers must answer at the URL given.
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    return { ok: false, error: describeFetchError(err, timeoutMs) };
+  }
+  // The receiver's body is never read: nothing in it matters, and reading it is unbounded.
+  await response.body?.cancel().catch(() => {});
+  if (response.status >= 200 && response.status < 300) return { ok: true };
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+  return {
+    ok: false,
+    error: response.status >= 300 && response.status < 400 ? `redirect ${response.status} not followed` : `http ${response.status}`,
+    ...(retryAfter === undefined ? {} : { retryAfterHeaderSeconds: retryAfter }),
+  };
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timeout after ${timeoutMs} ms`;
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  if (typeof cause?.code === 'string' && /^[A-Z_]+$/.test(cause.code)) return `connection failed (${cause.code})`;
+  return 'request failed';
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || !/^\d{1,7}$/.test(value.trim())) return undefined;
+  return Number(value.trim());
+}
+
+/** base · 2^(n−1), capped, with "equal jitter" (half fixed, half random) so retries spread out. */
+export function backoffSeconds(attemptNumber: number, baseSeconds: number, capSeconds: number, retryAfterSeconds?: number): number {
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** (attemptNumber - 1));
+  const jittered = ceiling / 2 + Math.random() * (ceiling / 2);
+  return Math.min(capSeconds, Math.max(jittered, retryAfterSeconds ?? 0));
+}
+
+function definedOnly(options: DeliveryOptions): Partial<typeof DELIVERY_DEFAULTS> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(DELIVERY_DEFAULTS) as (keyof typeof DELIVERY_DEFAULTS)[]) {
+    const value = options[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out as Partial<typeof DELIVERY_DEFAULTS>;
+}
+
+export const WEBHOOK_DELIVERY_INTERVAL_MS = 500;
+
+export function webhookDeliveryJob(options: DeliveryOptions & { intervalMs?: number }): BackgroundJob {
+  return intervalJob(
+    'webhook-delivery',
+    options.intervalMs ?? WEBHOOK_DELIVERY_INTERVAL_MS,
+    async () => {
+      // Keep going while full batches come back, so a backlog drains faster than one batch per tick.
+      const batchSize = options.batchSize ?? DELIVERY_DEFAULTS.batchSize;
+      for (let round = 0; round < 10; round++) {
+        const report = await deliverDueWebhooks(options);
+        if (report.claimed < batchSize) break;
+      }
+    },
+    (err) => options.logger?.error({ err }, 'webhook delivery tick failed'),
+  );
+}
