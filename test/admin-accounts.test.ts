@@ -1,7 +1,9 @@
 import t from 'tap';
-import { insertAccount } from '../src/accounts/account-store.ts';
+import { insertAccount, openCredentials } from '../src/accounts/account-store.ts';
 import { mintId } from '../src/crypto/tokens.ts';
 import type { EnvironmentName } from '../src/db/types.ts';
+import { normalizeApp } from '../src/registry/normalize.ts';
+import { registryOf } from '../src/registry/registry.ts';
 import { TEST_ADMIN_TOKEN, buildTestApp, createProjectClient, type TestApp } from './fixtures/app.ts';
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -17,7 +19,14 @@ interface Seeded {
 async function seedAccount(
   testApp: TestApp,
   projectId: string,
-  spec: { environment: EnvironmentName; app: string; externalId: string; state: 'healthy' | 'unhealthy' | 'dead'; name?: string },
+  spec: {
+    environment: EnvironmentName;
+    app: string;
+    externalId: string;
+    state: 'healthy' | 'unhealthy' | 'dead';
+    name?: string;
+    credentials?: Record<string, string>;
+  },
 ): Promise<Seeded> {
   const database = testApp.database.handle.db;
   const userId = mintId('exu_');
@@ -43,8 +52,8 @@ async function seedAccount(
     appSlug: spec.app,
     oauthAppId: null,
     name: spec.name ?? null,
-    credentials: { oauth_access_token: `SECRET-ACCESS-${id}` },
-    refreshToken: `SECRET-REFRESH-${id}`,
+    credentials: spec.credentials ?? { oauth_access_token: `SECRET-ACCESS-${id}` },
+    refreshToken: spec.credentials === undefined ? `SECRET-REFRESH-${id}` : null,
     authorizedScopes: ['repo'],
     expiresAt: new Date(Date.now() + HOUR),
   });
@@ -300,4 +309,57 @@ t.test('a project API client gets 403 on every admin endpoint, and each refusal 
   t.equal(anonymous.statusCode, 401);
   await testApp.app.auditLog.flush();
   t.equal((await testApp.database.handle.db.selectFrom('audit_log').selectAll().execute()).length, before);
+});
+
+t.test("reconnect end to end: the link's form replaces the dead account's credentials in place", async (t) => {
+  const keyed = normalizeApp({ slug: 'keyed', name: 'Keyed', auth_type: 'keys', fields: [{ name: 'api_key', label: 'API key', secret: true }] }, 'test:keyed');
+  const testApp = await buildTestApp(t, { registry: registryOf([keyed]) });
+  const server = testApp.app.server;
+  const db = testApp.database.handle.db;
+  const projectId = await newProject(testApp);
+  const account = await seedAccount(testApp, projectId, {
+    environment: 'production',
+    app: 'keyed',
+    externalId: 'u-1',
+    state: 'dead',
+    credentials: { api_key: 'old-key-123' },
+  });
+  const other = await seedAccount(testApp, projectId, {
+    environment: 'production',
+    app: 'keyed',
+    externalId: 'u-1',
+    state: 'healthy',
+    credentials: { api_key: 'other-key' },
+  });
+
+  const res = await server.inject({ method: 'POST', url: `/v1/admin/projects/${projectId}/accounts/${account.id}/reconnect`, headers: admin });
+  t.equal(res.statusCode, 201);
+  const link = new URL(res.json<{ connect_link_url: string }>().connect_link_url);
+  const page = await server.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+  t.equal(page.statusCode, 200);
+  t.match(page.body, /name="accountId" value="apn_/, 'the page carries the account to replace');
+
+  const submit = await server.inject({
+    method: 'POST',
+    url: '/connect/keys',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      token: link.searchParams.get('token')!,
+      app: 'keyed',
+      accountId: link.searchParams.get('accountId')!,
+      f_api_key: 'new-key-456',
+    }).toString(),
+  });
+  t.equal(submit.statusCode, 303);
+  const rows = await db.selectFrom('accounts').selectAll().where('project_id', '=', projectId).orderBy('created_at').execute();
+  t.equal(rows.length, 2, 'no new account');
+  const replaced = rows.find((r) => r.id === account.id)!;
+  t.match(replaced, { dead: false, healthy: true, error: null });
+  t.equal(Number(replaced.credentials_version), 2);
+  t.same(await openCredentials(testApp.app.vault, account.id, replaced.credentials_enc), { api_key: 'new-key-456' });
+  const untouched = rows.find((r) => r.id === other.id)!;
+  t.same(await openCredentials(testApp.app.vault, other.id, untouched.credentials_enc), { api_key: 'other-key' });
+
+  const listed = await server.inject({ method: 'GET', url: `/v1/admin/projects/${projectId}/accounts?health=dead`, headers: admin });
+  t.equal(listed.json().data.length, 0, 'no longer listed as dead');
 });
