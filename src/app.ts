@@ -5,6 +5,8 @@ import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountsAdminRoutes } from './admin/accounts-admin.routes.ts';
+import { accountsRoutes } from './accounts/accounts.routes.ts';
+import { revokeUserAccountsHook } from './accounts/accounts.service.ts';
 import { adminRoutes } from './admin/admin.routes.ts';
 import { auditRoutes } from './admin/audit.routes.ts';
 import { keysAdminRoutes } from './admin/keys-admin.routes.ts';
@@ -28,6 +30,8 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
+import { createBackgroundRefresher } from './refresh/background-refresher.ts';
+import { CredentialRefresher } from './refresh/refresher.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 
@@ -44,6 +48,8 @@ export interface App {
   readonly vault: Vault;
   /** Buffered, batched audit trail of credential reads and admin actions (flushed on close). */
   readonly auditLog: AuditLog;
+  /** The refresh engine: single-flight + PostgreSQL lease per account (forceRefresh, tests). */
+  readonly refresher: CredentialRefresher;
   /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
   readonly jobs: readonly BackgroundJob[];
   /** Flags readiness down so load balancers drain this replica before it closes. */
@@ -92,6 +98,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
 
   const jobs: BackgroundJob[] = [];
+  const refresher = new CredentialRefresher({ db, vault, registry: deps.registry, logger: server.log, audit: auditLog });
+  const accountsDeps = { db, vault, registry: deps.registry, refresher, logger: server.log };
+  jobs.push(createBackgroundRefresher({ db, refresher, logger: server.log }));
 
   await server.register(oauthTokenRoutes({ db }));
   await server.register(adminRoutes({ db, auth, auditLog }));
@@ -101,6 +110,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       auth,
       auditLog,
       connect: { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback },
+      forceRefresh: (accountId, projectId, environment) => refresher.forceRefresh(accountId, projectId, environment),
     }),
   );
   await server.register(auditRoutes({ db, auth, auditLog }));
@@ -108,7 +118,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(
     connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
   );
-  await server.register(userRoutes({ db, auth }));
+  await server.register(userRoutes({ db, auth, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
+  await server.register(accountsRoutes({ ...accountsDeps, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
@@ -120,6 +131,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     server,
     vault,
     auditLog,
+    refresher,
     jobs,
     beginShutdown: () => {
       shuttingDown = true;

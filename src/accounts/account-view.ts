@@ -1,0 +1,130 @@
+// The Account object of Pipedream's API (what @pipedream/sdk parses), built from a row and the
+// registry entry. Credentials only appear when the caller asked for them and may see them.
+import { Type } from '@sinclair/typebox';
+import { toAppSummary, type AppSummary } from '../oauth-apps/app-summary.ts';
+import type { RegistryApp } from '../registry/registry.ts';
+import type { AccountRow } from './account.repository.ts';
+import type { CredentialValues } from './account-store.ts';
+
+const DATE_OR_NULL = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+
+export const AccountAppSchema = Type.Object({
+  id: Type.String(),
+  name_slug: Type.String(),
+  name: Type.String(),
+  auth_type: Type.Union([Type.Literal('oauth'), Type.Literal('keys'), Type.Literal('none')]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  img_src: Type.String(),
+  custom_fields_json: Type.String({ description: 'JSON array of the fields the user enters, as a string (as the SDK expects)' }),
+  categories: Type.Array(Type.String()),
+  featured_weight: Type.Number(),
+  scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
+});
+
+export const AccountCredentialsSchema = Type.Object(
+  {
+    oauth_access_token: Type.Optional(Type.String()),
+    oauth_refresh_token: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    oauth_client_id: Type.Optional(Type.String()),
+    oauth_uid: Type.Optional(Type.String()),
+    expires_at: Type.Optional(DATE_OR_NULL),
+  },
+  { additionalProperties: Type.Union([Type.String(), Type.Null()]), description: 'Secrets: the OAuth tokens, or the fields of a keys app (api_key, …)' },
+);
+
+export const AccountSchema = Type.Object(
+  {
+    id: Type.String({ description: 'apn_…' }),
+    name: Type.Union([Type.String(), Type.Null()]),
+    external_id: Type.String({ description: "The end user's id in your system" }),
+    healthy: Type.Boolean({ description: 'false: the last refresh failed for a reason that may pass (retry later)' }),
+    dead: Type.Boolean({ description: 'true: the provider no longer accepts the grant; only a reconnect helps' }),
+    app: AccountAppSchema,
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+    authorized_scopes: Type.Array(Type.String()),
+    expires_at: DATE_OR_NULL,
+    last_refreshed_at: DATE_OR_NULL,
+    next_refresh_at: DATE_OR_NULL,
+    error: Type.Union([Type.String(), Type.Null()]),
+    credentials: Type.Optional(AccountCredentialsSchema),
+  },
+  { $id: 'Account' },
+);
+
+export interface AccountView {
+  id: string;
+  name: string | null;
+  external_id: string;
+  healthy: boolean;
+  dead: boolean;
+  app: AppSummary;
+  created_at: string;
+  updated_at: string;
+  authorized_scopes: string[];
+  expires_at: string | null;
+  last_refreshed_at: string | null;
+  next_refresh_at: string | null;
+  error: string | null;
+  credentials?: Record<string, string | null>;
+}
+
+const summaries = new WeakMap<RegistryApp, AppSummary>();
+
+/** Registry entries are frozen, so each one's summary is built once. */
+export function appSummaryOf(app: RegistryApp | undefined, slug: string): AppSummary {
+  if (app === undefined) {
+    // An app removed from the registry after accounts were connected still lists, minimally.
+    return {
+      id: slug,
+      name_slug: slug,
+      name: slug,
+      auth_type: 'oauth',
+      description: null,
+      img_src: '',
+      custom_fields_json: '[]',
+      categories: [],
+      featured_weight: 0,
+      scope_profiles: [],
+    };
+  }
+  let summary = summaries.get(app);
+  if (summary === undefined) {
+    summary = toAppSummary(app);
+    summaries.set(app, summary);
+  }
+  return summary;
+}
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+export function toAccountView(row: AccountRow, app: RegistryApp | undefined, credentials?: Record<string, string | null>): AccountView {
+  const view: AccountView = {
+    id: row.id,
+    name: row.name,
+    external_id: row.external_id,
+    healthy: row.healthy,
+    dead: row.dead,
+    app: appSummaryOf(app, row.app_slug),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    authorized_scopes: row.authorized_scopes,
+    expires_at: iso(row.expires_at),
+    last_refreshed_at: iso(row.last_refreshed_at),
+    next_refresh_at: iso(row.next_refresh_at),
+    error: row.error,
+  };
+  if (credentials !== undefined) view.credentials = credentials;
+  return view;
+}
+
+/** The credentials object: the sealed values plus the refresh token and the expiry. */
+export function credentialsView(
+  row: AccountRow,
+  values: CredentialValues,
+  refreshToken: string | null,
+  app: RegistryApp | undefined,
+): Record<string, string | null> {
+  if (app !== undefined && app.auth_type !== 'oauth') return { ...values };
+  return { ...values, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
+}

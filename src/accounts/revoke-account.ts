@@ -1,0 +1,73 @@
+// Revocation at the provider when an account is deleted (RFC 7009 §2.1): the refresh token
+// (which, per §2.1, revokes the grant's access tokens too where the provider supports it), else
+// the access token. Best effort: a failure is logged without any secret, and the caller deletes
+// the account locally whatever the answer.
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+import type { Vault } from '../keys/vault.ts';
+import { resolveOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import type { AppRegistry } from '../registry/registry.ts';
+import { fillTemplate } from '../registry/templates.ts';
+import type { LogSink } from '../refresh/refresher.ts';
+import { requestRevocation } from '../refresh/token-endpoint.ts';
+import type { AccountRow } from './account.repository.ts';
+import { openAccountCredentials } from './account-credentials.ts';
+
+export const REVOKE_TIMEOUT_MS = 5_000;
+const RETRY_DELAY_MS = 500;
+
+export interface RevokeDeps {
+  db: Kysely<Database>;
+  vault: Vault;
+  registry: AppRegistry;
+  logger?: LogSink | undefined;
+  revokeTimeoutMs?: number | undefined;
+}
+
+export type RevokeResult = 'revoked' | 'not_supported' | 'failed';
+
+export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow): Promise<RevokeResult> {
+  const app = deps.registry.get(row.app_slug);
+  if (app === undefined || app.auth_type !== 'oauth' || app.oauth.revoke_url === undefined) return 'not_supported';
+  const warn = (reason: string): RevokeResult => {
+    deps.logger?.warn({ accountId: row.id, app: app.slug, reason }, 'revocation at the provider failed; the account is deleted locally anyway');
+    return 'failed';
+  };
+  try {
+    const opened = await openAccountCredentials(deps.vault, row);
+    const accessToken = opened.values['oauth_access_token'];
+    const token = opened.refreshToken ?? accessToken;
+    if (token === undefined || token === '') return 'not_supported';
+    const client = await resolveOAuthClient(deps.db, deps.vault, row.project_id, row.app_slug, row.oauth_app_id);
+    if (client === undefined) return warn('the oauth app no longer exists');
+    const request = {
+      oauth: app.oauth,
+      url: new URL(fillTemplate(app.oauth.revoke_url, opened.values, 'url')),
+      client,
+      token,
+      tokenTypeHint: opened.refreshToken === null ? ('access_token' as const) : ('refresh_token' as const),
+      timeoutMs: deps.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS,
+    };
+    let result = await requestRevocation(request);
+    // §2.2.1: 503 means "try again later"; once, shortly, then give up (the delete must finish).
+    if (!result.ok && result.retryable) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      result = await requestRevocation(request);
+    }
+    return result.ok ? 'revoked' : warn(result.reason);
+  } catch (err) {
+    return warn(err instanceof Error ? err.name : 'unexpected error');
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
