@@ -3,7 +3,7 @@
 import t from 'tap';
 import { openCredentials, openRefreshToken } from '../src/accounts/account-store.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
-import { CookieJar, startConnectEnv, type ConnectEnv } from './fixtures/connect-env.ts';
+import { CookieJar, GOOD_KEY, startConnectEnv, type ConnectEnv } from './fixtures/connect-env.ts';
 
 interface Started {
   authorizeUrl: URL;
@@ -122,4 +122,252 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   const replay = await fetch(`${env.publicUrl}/connect?token=${token}&app=oidc-test`);
   t.equal(replay.status, 410, 'the link is single-use');
   t.match(await replay.text(), /already used/);
+});
+
+async function postForm(env: ConnectEnv, path: string, fields: Record<string, string>): Promise<Response> {
+  return fetch(`${env.publicUrl}${path}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+}
+
+t.test('keys app: the form, a failing test request saves nothing, the right key saves', async (t) => {
+  const env = await startConnectEnv(t);
+  const db = env.testApp.database.handle.db;
+  const token = await env.mint({ allowedOrigins: ['http://127.0.0.1:8123'] });
+
+  const page = await fetch(`${env.publicUrl}/connect?token=${token}&app=keys-test`);
+  t.equal(page.status, 200);
+  t.match(page.headers.get('content-security-policy'), /frame-ancestors http:\/\/127\.0\.0\.1:8123(;|$)/, 'framing only by the allowed origin');
+  t.equal(page.headers.get('x-frame-options'), null, 'no DENY when an origin may frame');
+  t.match(page.headers.get('content-security-policy'), /form-action 'self';/, 'a keys form posts only to us');
+  const html = await page.text();
+  t.match(html, /<label for="f_api_key">API key<\/label>/);
+  t.match(html, /<input id="f_api_key" name="f_api_key" type="password"/);
+  t.match(html, /aria-describedby="f_api_key_help"/);
+  t.match(html, /<label for="f_region">Region <span class="muted">\(optional\)<\/span><\/label>/);
+
+  const badPattern = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: 'not-a-key', f_region: 'eu' });
+  t.equal(badPattern.status, 400);
+  const badPatternHtml = await badPattern.text();
+  t.match(badPatternHtml, /API key is not in the expected format/);
+  t.match(badPatternHtml, /aria-invalid="true"/);
+  t.notMatch(badPatternHtml, /not-a-key/, 'a secret is never echoed back');
+  t.match(badPatternHtml, /id="f_region"[^>]* value="eu"/, 'non-secret values are kept');
+  t.equal(env.keyApi.requests.length, 0, 'no test request for values that fail their pattern');
+
+  const wrongKey = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: 'sk_wrongkey99' });
+  t.equal(wrongKey.status, 400);
+  const wrongHtml = await wrongKey.text();
+  t.match(wrongHtml, /<div class="alert" role="alert">Test request failed\. Please verify your credentials and try again\./);
+  t.notMatch(wrongHtml, /sk_wrongkey99/);
+  t.equal(env.keyApi.requests.length, 1);
+  t.equal(env.keyApi.requests[0]!.headers.authorization, 'Bearer sk_wrongkey99', 'the test request is templated from the fields');
+  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 0, 'nothing saved');
+  t.equal((await db.selectFrom('connect_tokens').select('used_at').executeTakeFirstOrThrow()).used_at, null, 'the token stays usable');
+  const errors = await db.selectFrom('webhook_outbox').selectAll().execute();
+  t.equal(errors.length, 1);
+  t.match(errors[0]!.payload, { event: 'CONNECTION_ERROR', error: 'Test request failed. Please verify your credentials and try again.' });
+
+  const right = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: ` ${GOOD_KEY}\n`, f_region: '' });
+  t.equal(right.status, 303);
+  const resultPath = right.headers.get('location')!;
+  t.match(resultPath, /^\/connect\/result\/cres_[A-Za-z0-9]{24}$/, 'no redirect URI: the result page, without a query');
+  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  t.equal(account.name, 'keys@example.com');
+  t.equal(account.oauth_app_id, null);
+  t.same(await openCredentials(env.testApp.app.vault, account.id, account.credentials_enc), { api_key: GOOD_KEY }, 'trimmed; empty optional fields left out');
+  t.equal(account.refresh_token_enc, null);
+
+  const result = await fetch(`${env.publicUrl}${resultPath}`);
+  t.equal(result.status, 200);
+  t.match(result.headers.get('content-security-policy'), /frame-ancestors http:\/\/127\.0\.0\.1:8123(;|$)/);
+  const resultHtml = await result.text();
+  t.match(resultHtml, /Keys Test is connected/);
+  const data = JSON.parse(/<script type="application\/json" id="latchkey-data">(.*?)<\/script>/s.exec(resultHtml)![1]!);
+  t.same(data, { origins: ['http://127.0.0.1:8123'], message: { type: 'success', authProvisionId: account.id } });
+
+  const again = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: GOOD_KEY });
+  t.equal(again.status, 410, 'a used token cannot save a second account');
+  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 1);
+});
+
+t.test('clear pages for every broken link', async (t) => {
+  const env = await startConnectEnv(t);
+  const db = env.testApp.database.handle.db;
+  const page = async (query: string) => {
+    const res = await fetch(`${env.publicUrl}/connect${query}`);
+    return { status: res.status, html: await res.text(), csp: res.headers.get('content-security-policy') ?? '', headers: res.headers };
+  };
+  const token = await env.mint({ allowedOrigins: ['http://127.0.0.1:8123'] });
+
+  let res = await page('');
+  t.equal(res.status, 400);
+  t.match(res.html, /This link is incomplete/);
+  t.equal(res.headers.get('referrer-policy'), 'no-referrer', 'error pages carry the headers too');
+  t.equal(res.headers.get('x-frame-options'), 'DENY');
+  t.match(res.csp, /frame-ancestors 'none'/);
+
+  res = await page('?token=garbage&app=keys-test');
+  t.equal(res.status, 401);
+  t.match(res.html, /This link is not valid/);
+  res = await page(`?token=${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}&app=keys-test`);
+  t.equal(res.status, 401, 'a bad checksum is an invalid token');
+  res = await page(`?token=${token}`);
+  t.equal(res.status, 400);
+  t.match(res.html, /No app was named/);
+  t.match(res.csp, /frame-ancestors http:\/\/127\.0\.0\.1:8123/, 'once the token is known, its origins may frame the error page');
+  res = await page(`?token=${token}&app=nope`);
+  t.equal(res.status, 404);
+  t.match(res.html, /App not found/);
+  res = await page(`?token=${token}&app=..%2F..%2Fetc%2Fpasswd`);
+  t.equal(res.status, 404);
+  res = await page(`?token=${token}&app=unconfigured`);
+  t.equal(res.status, 200, 'the page renders; the problem shows on Connect');
+  const unconfigured = await postForm(env, '/connect/oauth/start', { token, app: 'unconfigured' });
+  t.equal(unconfigured.status, 409);
+  t.equal(unconfigured.headers.get('location'), null, 'not a broken redirect');
+  t.match(await unconfigured.text(), /This app is not configured/);
+  res = await page(`?token=${token}&app=keys-test&accountId=apn_doesnotexist`);
+  t.equal(res.status, 403);
+  t.match(res.html, /This account cannot be reconnected here/);
+  res = await page(`?token=${token}&app=oidc-test&oauthAppId=oa_someoneelse`);
+  t.equal(res.status, 200, 'an unknown OAuth client shows on Connect');
+  const foreignClient = await postForm(env, '/connect/oauth/start', { token, app: 'oidc-test', oauthAppId: 'oa_someoneelse' });
+  t.equal(foreignClient.status, 409);
+
+  const expiring = await env.mint({ expiresIn: 60 });
+  await db
+    .updateTable('connect_tokens')
+    .set({ expires_at: new Date(Date.now() - 1000) })
+    .where('used_at', 'is', null)
+    .where('expires_at', '<', new Date(Date.now() + 120_000))
+    .execute();
+  res = await page(`?token=${expiring}&app=keys-test`);
+  t.equal(res.status, 401);
+  t.match(res.html, /This link has expired/);
+  const expiredPost = await postForm(env, '/connect/keys', { token: expiring, app: 'keys-test', f_api_key: GOOD_KEY });
+  t.equal(expiredPost.status, 401, 'an expired token cannot submit either');
+  t.equal(env.keyApi.requests.length, 0);
+
+  const pinned = await env.pd.tokens.create({ externalUserId: 'user-1', appId: 'keys-test' } as never);
+  res = await page(`?token=${pinned.token}&app=oidc-test`);
+  t.equal(res.status, 403, 'a token pinned to one app cannot open another');
+  t.match(res.html, /This link is for another app/);
+  res = await page(`?token=${pinned.token}`);
+  t.equal(res.status, 200, 'a pinned token names its app itself');
+
+  const tooLong = await fetch(`${env.publicUrl}/connect?token=${'x'.repeat(500)}`);
+  t.equal(tooLong.status, 400, 'schema failures are pages too');
+  t.match(tooLong.headers.get('content-type'), /^text\/html/);
+});
+
+t.test('reconnect replaces the credentials in place; only for the same user, app and environment', async (t) => {
+  const env = await startConnectEnv(t);
+  const db = env.testApp.database.handle.db;
+  const first = await env.mint({ externalUserId: 'alice' });
+  t.equal((await postForm(env, '/connect/keys', { token: first, app: 'keys-test', f_api_key: GOOD_KEY, f_region: 'us' })).status, 303);
+  const original = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+
+  const bobToken = await env.mint({ externalUserId: 'bob' });
+  const bobPage = await fetch(`${env.publicUrl}/connect?token=${bobToken}&app=keys-test&accountId=${original.id}`);
+  t.equal(bobPage.status, 403, 'another user cannot reconnect alice’s account');
+  const bobPost = await postForm(env, '/connect/keys', { token: bobToken, app: 'keys-test', accountId: original.id, f_api_key: GOOD_KEY });
+  t.equal(bobPost.status, 403);
+
+  const aliceOtherApp = await env.mint({ externalUserId: 'alice' });
+  const otherApp = await fetch(`${env.publicUrl}/connect?token=${aliceOtherApp}&app=oidc-test&accountId=${original.id}`);
+  t.equal(otherApp.status, 403, 'nor as another app');
+
+  const prodClient = new (await import('@pipedream/sdk')).PipedreamClient({
+    baseUrl: env.publicUrl,
+    clientId: env.client.clientId,
+    clientSecret: env.client.clientSecret,
+    projectId: env.client.projectId,
+    projectEnvironment: 'production',
+  });
+  const prodToken = (await prodClient.tokens.create({ externalUserId: 'alice' })).token;
+  const otherEnv = await fetch(`${env.publicUrl}/connect?token=${prodToken}&app=keys-test&accountId=${original.id}`);
+  t.equal(otherEnv.status, 403, 'nor from the other environment');
+
+  const again = await env.mint({ externalUserId: 'alice' });
+  const reconnectPage = await fetch(`${env.publicUrl}/connect?token=${again}&app=keys-test&accountId=${original.id}`);
+  t.match(await reconnectPage.text(), /Reconnect Keys Test/);
+  const reconnected = await postForm(env, '/connect/keys', { token: again, app: 'keys-test', accountId: original.id, f_api_key: GOOD_KEY, f_region: 'eu' });
+  t.equal(reconnected.status, 303);
+  const accounts = await db.selectFrom('accounts').selectAll().execute();
+  t.equal(accounts.length, 1, 'no second account');
+  t.equal(accounts[0]!.id, original.id);
+  t.equal(Number(accounts[0]!.credentials_version), 2, 'credentials_version bumped');
+  t.same(await openCredentials(env.testApp.app.vault, original.id, accounts[0]!.credentials_enc), { api_key: GOOD_KEY, region: 'eu' });
+});
+
+t.test('fields asked before authorizing; no declared issuer checks iss against the AS origin', async (t) => {
+  const env = await startConnectEnv(t);
+  const token = await env.mint();
+  const page = await (await fetch(`${env.publicUrl}/connect?token=${token}&app=oidc-tenant`)).text();
+  t.match(page, /<label for="f_tenant">Tenant<\/label>/);
+  t.match(page, /Continue to OIDC Tenant/);
+
+  const bad = await postForm(env, '/connect/oauth/start', { token, app: 'oidc-tenant', f_tenant: 'Evil.example/' });
+  t.equal(bad.status, 400);
+  t.match(bad.headers.get('content-security-policy'), new RegExp(`form-action 'self' ${env.oidc.issuer}`), 'the re-rendered form may still go to the provider');
+  t.match(await bad.text(), /Tenant is not in the expected format/);
+  t.equal(env.oidc.authorizationRequests().length, 0);
+
+  const jar = new CookieJar();
+  const start = await postForm(env, '/connect/oauth/start', { token, app: 'oidc-tenant', f_tenant: 'acme-co' });
+  t.equal(start.status, 303);
+  jar.remember(start);
+  const authorizeUrl = new URL(start.headers.get('location')!);
+  t.equal(authorizeUrl.searchParams.get('tenant'), 'acme-co', 'the field fills the templated URL');
+  const back = await authorizeHeadless(authorizeUrl.toString());
+  const done = await callback(env, back, jar);
+  t.equal(done.status, 303);
+  const db = env.testApp.database.handle.db;
+  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const credentials = await openCredentials(env.testApp.app.vault, account.id, account.credentials_enc);
+  t.equal(credentials['tenant'], 'acme-co', 'entered fields are kept as credentials');
+  t.same(account.authorized_scopes, ['api:read', 'offline_access']);
+});
+
+t.test('denied consent and provider errors end on the error outcome and are reported', async (t) => {
+  const env = await startConnectEnv(t);
+  const db = env.testApp.database.handle.db;
+
+  const token = await env.mint({ errorRedirectUri: 'http://127.0.0.1:9/failed' });
+  const { authorizeUrl, jar } = await startOAuth(env, token);
+  const denied = new URL(`${env.publicUrl}/connect/oauth/callback`);
+  denied.searchParams.set('error', 'access_denied');
+  denied.searchParams.set('state', authorizeUrl.searchParams.get('state')!);
+  denied.searchParams.set('iss', env.oidc.issuer);
+  const res = await callback(env, denied, jar);
+  t.equal(res.status, 303);
+  t.equal(res.headers.get('location'), 'http://127.0.0.1:9/failed?error=access_denied');
+  const events = await db.selectFrom('webhook_outbox').selectAll().execute();
+  t.match(events[0]!.payload, { event: 'CONNECTION_ERROR', error: 'You declined the authorization request, so no account was connected.' });
+  t.equal(env.oidc.tokenRequests().length, 0);
+
+  const plain = await env.mint({ webhookUri: null });
+  const second = await startOAuth(env, plain);
+  const back = await authorizeHeadless(second.authorizeUrl.toString());
+  back.searchParams.set('code', 'a-code-the-provider-never-issued');
+  const failed = await callback(env, back, second.jar);
+  t.equal(failed.status, 303);
+  const resultUrl = failed.headers.get('location')!;
+  t.match(resultUrl, /^\/connect\/result\/cres_/);
+  t.equal(env.oidc.tokenRequests().length, 1, 'the injected code was tried once and refused by the AS');
+  t.equal(env.oidc.tokenRequests()[0]!.status, 400);
+  const page = await fetch(`${env.publicUrl}${resultUrl}`);
+  const html = await page.text();
+  t.match(html, /Connection failed/);
+  t.match(html, /"message":\{"type":"error","error":"provider_error"\}/);
+  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 0);
+  t.equal(
+    (await db.selectFrom('connect_tokens').select('used_at').where('used_at', 'is not', null).execute()).length,
+    0,
+    'a failed attempt leaves the token usable',
+  );
 });

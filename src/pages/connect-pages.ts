@@ -1,7 +1,7 @@
-// The Connect Link pages. Every registry and request value reaches the markup through `html`,
+// The Connect Link pages. Every registry and request value reaches the markup through `markup`,
 // which escapes it; secret fields are password inputs whose value is never written back.
 import type { RegistryApp, RegistryField } from '../registry/registry.ts';
-import { html, type SafeHtml } from './html.ts';
+import { markup, type SafeHtml } from './html.ts';
 import type { PageContent, PageMessage } from './layout.ts';
 
 /** The hidden inputs that carry the link's parameters through a form post. */
@@ -21,80 +21,80 @@ export interface FormState {
 
 export function oauthStartPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
   const reconnect = link.accountId !== null;
-  const main = html`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
-    ${formAlert(state)}
-    <p>You will be sent to ${app.name} to sign in and approve access. Your password is never shared with us.</p>
-    <form method="post" action="/connect/oauth/start" data-oauth novalidate>
-      ${hiddenInputs(link)} ${app.fields.map((field) => fieldInput(field, state))}
-      <div class="actions">
-        <button type="submit" class="primary">Continue to ${app.name}</button>
-        <button type="button" class="secondary" data-close hidden>Cancel</button>
-      </div>
-    </form>`;
+  const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
+${formAlert(state)}
+<p>You will be sent to ${app.name} to sign in and approve access. Your password is never shared with us.</p>
+<form method="post" action="/connect/oauth/start" data-oauth novalidate>
+${hiddenInputs(link)}
+${app.fields.map((field) => fieldInput(field, state))}
+<div class="actions">
+<button type="submit" class="primary">Continue to ${app.name}</button>
+<button type="button" class="secondary" data-close hidden>Cancel</button>
+</div>
+</form>`;
   return { title: `Connect ${app.name}`, main, data: { origins } };
 }
 
 export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
   const reconnect = link.accountId !== null;
-  const main = html`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
-    ${formAlert(state)} ${app.description === undefined ? '' : html`<p class="muted">${app.description}</p>`}
-    <p>Enter your ${app.name} credentials. They are checked with ${app.name} and stored encrypted.</p>
-    <form method="post" action="/connect/keys" novalidate>
-      ${hiddenInputs(link)} ${app.fields.map((field) => fieldInput(field, state))}
-      <div class="actions">
-        <button type="submit" class="primary">Connect</button>
-        <button type="button" class="secondary" data-close hidden>Cancel</button>
-      </div>
-    </form>`;
+  const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
+${formAlert(state)}
+${app.description === undefined ? '' : markup`<p class="muted">${app.description}</p>`}
+<p>Enter your ${app.name} credentials. They are checked with ${app.name} and stored encrypted.</p>
+<form method="post" action="/connect/keys" novalidate>
+${hiddenInputs(link)}
+${app.fields.map((field) => fieldInput(field, state))}
+<div class="actions">
+<button type="submit" class="primary">Connect</button>
+<button type="button" class="secondary" data-close hidden>Cancel</button>
+</div>
+</form>`;
   return { title: `Connect ${app.name}`, main, data: { origins } };
 }
 
 export function errorPage(title: string, message: string, origins: readonly string[], error?: string): PageContent {
-  const main = html`<h1 tabindex="-1" data-autofocus>${title}</h1>
-    <p role="alert">${message}</p>
-    <div class="actions"><button type="button" class="secondary" data-close hidden>Close</button></div>`;
+  const main = markup`<h1 tabindex="-1" data-autofocus>${title}</h1>
+<p role="alert">${message}</p>
+<div class="actions"><button type="button" class="secondary" data-close hidden>Close</button></div>`;
   const data: { origins: readonly string[]; message?: PageMessage } = { origins };
   if (error !== undefined) data.message = { type: 'error', error };
   return { title, main, data };
 }
 
 export function successPage(appName: string, accountId: string, origins: readonly string[]): PageContent {
-  const main = html`<h1 tabindex="-1" data-autofocus>${appName} is connected</h1>
-    <p role="status">Your ${appName} account was connected. You can close this window.</p>
-    <div class="actions"><button type="button" class="primary" data-close hidden>Close</button></div>`;
+  const main = markup`<h1 tabindex="-1" data-autofocus>${appName} is connected</h1>
+<p role="status">Your ${appName} account was connected. You can close this window.</p>
+<div class="actions"><button type="button" class="primary" data-close hidden>Close</button></div>`;
   return { title: `${appName} connected`, main, data: { origins, message: { type: 'success', authProvisionId: accountId } } };
 }
 
 function hiddenInputs(link: LinkParameters): SafeHtml {
-  return html`<input type="hidden" name="token" value="${link.token}" />
-    <input type="hidden" name="app" value="${link.app}" />
-    ${link.oauthAppId === null ? '' : html`<input type="hidden" name="oauthAppId" value="${link.oauthAppId}" />`}
-    ${link.accountId === null ? '' : html`<input type="hidden" name="accountId" value="${link.accountId}" />`}
-    ${link.embed === null ? '' : html`<input type="hidden" name="embed" value="${link.embed}" />`}`;
+  return markup`<input type="hidden" name="token" value="${link.token}">
+<input type="hidden" name="app" value="${link.app}">
+${link.oauthAppId === null ? '' : markup`<input type="hidden" name="oauthAppId" value="${link.oauthAppId}">`}
+${link.accountId === null ? '' : markup`<input type="hidden" name="accountId" value="${link.accountId}">`}
+${link.embed === null ? '' : markup`<input type="hidden" name="embed" value="${link.embed}">`}`;
 }
 
 function formAlert(state: FormState): SafeHtml | string {
   if (state.formMessage === undefined) return '';
-  const count = Object.keys(state.fieldErrors ?? {}).length;
-  return html`<div class="alert" role="alert">${state.formMessage}${count > 0 ? html` <span>(${count} field${count === 1 ? '' : 's'})</span>` : ''}</div>`;
+  return markup`<div class="alert" role="alert">${state.formMessage}</div>`;
 }
 
 function fieldInput(field: RegistryField, state: FormState): SafeHtml {
   const id = `f_${field.name}`;
   const error = state.fieldErrors?.[field.name];
   const kept = field.secret ? undefined : state.keptValues?.[field.name];
-  const described = [field.help === undefined ? '' : `${id}_help`, error === undefined ? '' : `${id}_error`].filter((v) => v !== '').join(' ');
-  return html`<label for="${id}">${field.label}${field.optional ? html` <span class="muted">(optional)</span>` : ''}</label>
-    <input
-      id="${id}"
-      name="${id}"
-      type="${field.secret ? 'password' : 'text'}"
-      autocomplete="off"
-      spellcheck="false"
-      ${field.optional ? '' : html` required`}${
-        field.placeholder === undefined ? '' : html` placeholder="${field.placeholder}"`
-      }${kept === undefined ? '' : html` value="${kept}"`}${described === '' ? '' : html` aria-describedby="${described}"`}${error === undefined ? '' : html` aria-invalid="true"`}
-    />
-    ${field.help === undefined ? '' : html`<p class="hint" id="${id}_help">${field.help}</p>`}
-    ${error === undefined ? '' : html`<p class="field-error" id="${id}_error">${error}</p>`}`;
+  const describedBy = [field.help === undefined ? '' : `${id}_help`, error === undefined ? '' : `${id}_error`].filter((v) => v !== '').join(' ');
+  const attributes = [
+    field.optional ? '' : markup` required`,
+    field.placeholder === undefined ? '' : markup` placeholder="${field.placeholder}"`,
+    kept === undefined ? '' : markup` value="${kept}"`,
+    describedBy === '' ? '' : markup` aria-describedby="${describedBy}"`,
+    error === undefined ? '' : markup` aria-invalid="true"`,
+  ];
+  return markup`<label for="${id}">${field.label}${field.optional ? markup` <span class="muted">(optional)</span>` : ''}</label>
+<input id="${id}" name="${id}" type="${field.secret ? 'password' : 'text'}" autocomplete="off" spellcheck="false"${attributes}>
+${field.help === undefined ? '' : markup`<p class="hint" id="${id}_help">${field.help}</p>`}
+${error === undefined ? '' : markup`<p class="field-error" id="${id}_error">${error}</p>`}`;
 }

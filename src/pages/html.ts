@@ -1,6 +1,6 @@
 // The one escaping function for the hosted pages, and a tagged template that applies it to every
-// interpolated value. Values from the registry and the request reach HTML only through `html`
-// (text and double-quoted attributes alike); JSON handed to a script goes through
+// interpolated value. Values from the registry and the request reach HTML only through `markup`
+// (text and double-quoted attributes alike; not named `html` so formatters leave the templates alone); JSON handed to a script goes through
 // jsonForScript so a value can never close the <script> element or break the JavaScript parser.
 
 const HTML_ESCAPES: Record<string, string> = {
@@ -18,7 +18,7 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"'`=]/g, (char) => HTML_ESCAPES[char]!);
 }
 
-/** Markup that was built by `html` (or is a constant of ours) and must not be escaped again. */
+/** Markup that was built by `markup` (or is a constant of ours) and must not be escaped again. */
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -35,7 +35,7 @@ function render(value: Interpolation): string {
   return escapeHtml(String(value));
 }
 
-export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
+export function markup(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
   let out = strings[0]!;
   values.forEach((value, i) => {
     out += render(value) + strings[i + 1]!;

@@ -1,7 +1,7 @@
 // The frame of every hosted page: one document, one nonce'd stylesheet, one nonce'd script and a
 // JSON data block it reads (never string-built JavaScript). Works without the script; the script
 // only adds focus handling, postMessage to the embedding page and the OAuth popup when framed.
-import { SafeHtml, html, jsonForScript } from './html.ts';
+import { SafeHtml, jsonForScript, markup } from './html.ts';
 import type { PageSecurity } from './security-headers.ts';
 
 export type PageMessage = { type: 'success'; authProvisionId: string } | { type: 'error'; error: string };
@@ -83,27 +83,24 @@ const SCRIPT = `
 `;
 
 export function renderPage(content: PageContent, security: PageSecurity): string {
-  const page = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${content.title}</title>
-        <style nonce="${security.nonce}">
-          ${raw(STYLES)}
-        </style>
-      </head>
-      <body>
-        <main id="main">${content.main}</main>
-        <script type="application/json" id="latchkey-data">
-          ${jsonForScript(content.data)}
-        </script>
-        <script nonce="${security.nonce}">
-          ${raw(SCRIPT)};
-        </script>
-      </body>
-    </html> `;
+  const page = markup`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${content.title}</title>
+<style nonce="${security.nonce}">${raw(STYLES)}</style>
+</head>
+<body>
+<main id="main">
+${content.main}
+</main>
+<script type="application/json" id="latchkey-data">${jsonForScript(content.data)}</script>
+<script nonce="${security.nonce}">${raw(SCRIPT)}</script>
+</body>
+</html>
+`;
   return page.value;
 }
 
