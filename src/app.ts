@@ -118,11 +118,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(
     connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
   );
-  await server.register(userRoutes({ db, auth, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
+  await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
   await server.register(accountsRoutes({ ...accountsDeps, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
-  await server.register(oauthAppRoutes({ db, auth, vault, registry: deps.registry, publicUrl: config.publicUrl }));
-  await server.register(projectRoutes({ db, auth, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
+  await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
+  await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
   jobs.push(webhookDeliveryJob({ db, vault, logger: server.log }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(sdkFrontendRoutes());

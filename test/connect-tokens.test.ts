@@ -235,6 +235,32 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
   t.equal(pinnedOa.statusCode, 200);
   t.match(await validate(pinnedOa.json().token), { success: true, app: { name_slug: 'github' }, oauth_app_id: oaId });
   t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'slack', oauth_app_id: oaId })).statusCode, 400, 'oauth app of another app');
+
+  // Reconnect: account_id must name an account of the token's own user, environment and app.
+  await mint(testApp, client, { external_user_id: 'someone-else' });
+  const owners = await db.selectFrom('external_users').select(['id', 'external_id']).execute();
+  const account = (id: string, externalId: string, appSlug: string) => ({
+    id,
+    project_id: client.projectId,
+    environment: 'development' as const,
+    external_user_id: owners.find((o) => o.external_id === externalId)!.id,
+    external_id: externalId,
+    app_slug: appSlug,
+    oauth_app_id: null,
+    name: null,
+    credentials_enc: Buffer.from('x'),
+    refresh_token_enc: null,
+    authorized_scopes: '[]',
+    expires_at: null,
+  });
+  await db
+    .insertInto('accounts')
+    .values([account('apn_mine', 'u', 'github'), account('apn_theirs', 'someone-else', 'github')])
+    .execute();
+  t.match(await validate(ok, '?app_id=github&account_id=apn_mine'), { success: true });
+  t.match(await validate(ok, '?app_id=slack&account_id=apn_mine'), { success: false, error: /cannot reconnect/ }, 'another app');
+  t.match(await validate(ok, '?app_id=github&account_id=apn_theirs'), { success: false, error: /cannot reconnect/ }, 'another user');
+  t.match(await validate(ok, '?account_id=apn_nope'), { success: false, error: /cannot reconnect/ }, 'unknown account');
 });
 
 t.test('authorization: scope, cross-project, environment header, environments separate', async (t) => {

@@ -76,6 +76,21 @@ t.test('oauthApps create/list/retrieve/update/delete through @pipedream/sdk; the
   await db.updateTable('oauth_apps').set({ client_secret_enc: slackRow.client_secret_enc }).where('id', '=', second.id!).execute();
 
   await pd.oauthApps.delete(second.id!);
+  await testApp.app.auditLog.flush();
+  const audit = await db
+    .selectFrom('audit_log')
+    .select(['action', 'details'])
+    .where('project_id', '=', client.projectId)
+    .where('action', 'like', 'oauth_app.%')
+    .orderBy('id')
+    .execute();
+  t.same(
+    audit.map((row) => row.action),
+    ['oauth_app.create', 'oauth_app.create', 'oauth_app.update', 'oauth_app.update', 'oauth_app.delete'],
+    'every change audited',
+  );
+  t.same(audit[3]?.details, { oauth_app_id: created.id, fields: ['client_secret'] }, 'which field changed, not its value');
+  t.notOk(JSON.stringify(audit).includes('rotated-secret-987'));
   const afterDelete = await testApp.app.server.inject({
     method: 'GET',
     url: `/v1/connect/${client.projectId}/oauth_apps/${second.id}`,

@@ -1,6 +1,7 @@
 import { PipedreamClient } from '@pipedream/sdk';
 import t from 'tap';
 import { deliverDueWebhooks } from '../src/webhooks/delivery.ts';
+import { pruneWebhookOutbox } from '../src/webhooks/outbox.repository.ts';
 import { enqueueConnectionEvent, enqueueWebhook } from '../src/webhooks/events.ts';
 import { buildTestApp, createProjectClient, type ProjectClient, type TestApp } from './fixtures/app.ts';
 import { startWebhookReceiver, verifyStandardWebhook } from './fixtures/webhook-receiver.ts';
@@ -81,6 +82,17 @@ t.test('project environment webhook through @pipedream/sdk: set, get, regenerate
     headers: { authorization: `Bearer ${readOnly.accessToken}` },
   });
   t.equal(denied.statusCode, 403);
+
+  await testApp.app.auditLog.flush();
+  const audit = await db.selectFrom('audit_log').select(['action', 'result']).where('project_id', '=', client.projectId).execute();
+  t.ok(
+    audit.some((row) => row.action === 'webhook.signing_key.regenerate' && row.result === 'ok'),
+    'key regeneration audited',
+  );
+  t.ok(
+    audit.some((row) => row.action === 'webhook.set'),
+    'webhook changes audited',
+  );
 
   // projects/info lists the apps the project uses.
   t.same((await pd.projects.retrieveInfo()).apps, []);
@@ -216,6 +228,12 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
     .set({ next_attempt_at: new Date(Date.now() - 1000) })
     .execute();
   t.same(await deliverDueWebhooks({ db, vault }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'a given-up row stays given up');
+  t.equal(await pruneWebhookOutbox(db, { deliveredBefore: new Date(Date.now() - 60_000), failedBefore: new Date(Date.now() - 60_000) }), 0, 'recent rows kept');
+  t.equal(
+    await pruneWebhookOutbox(db, { deliveredBefore: new Date(Date.now() + 60_000), failedBefore: new Date(Date.now() + 60_000) }),
+    1,
+    'old given-up row pruned',
+  );
 
   // Nothing listening: a connection error, retried later.
   const closed = await startWebhookReceiver();

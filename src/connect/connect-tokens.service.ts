@@ -10,7 +10,7 @@ import { toAppSummary, type AppSummary } from '../oauth-apps/app-summary.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
 import type { AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
-import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
+import { findAccountOwner, findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
 import { checkOrigin, checkRedirectUri, type UriPolicy } from './redirect-uris.ts';
 
 export const MIN_EXPIRES_IN_SECONDS = 60;
@@ -200,6 +200,18 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
   const app = requestedApp === undefined ? undefined : findRegistryApp(deps.registry, requestedApp);
   if (requestedApp !== undefined && app === undefined) return failed('app not found');
   if (row.app_slug !== null && app?.slug !== row.app_slug) return failed('this link is not valid for this app');
+
+  // Reconnect (accountId): only an account of this token's own user, environment and app.
+  if (query.account_id !== undefined && query.account_id !== '') {
+    const owner = await findAccountOwner(deps.db, query.account_id);
+    const mine =
+      owner !== undefined &&
+      owner.project_id === row.project_id &&
+      owner.environment === row.environment &&
+      owner.external_user_id === row.external_user_id &&
+      (app === undefined || owner.app_slug === app.slug);
+    if (!mine) return failed('this link cannot reconnect that account');
+  }
 
   let oauthAppId = row.oauth_app_id;
   const requestedOAuthApp = query.oauth_app_id === undefined || query.oauth_app_id === '' ? undefined : query.oauth_app_id;

@@ -2,6 +2,8 @@
 // (201), retrieve and update answer a bare OauthApp, list answers {data, page_info}, delete 204.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../users/page-info.ts';
@@ -56,8 +58,8 @@ const UpdateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { auth } = deps;
+export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
+  const { auth, auditLog } = deps;
   const security = [{ bearerAuth: [] }];
   const tags = ['oauth apps'];
   return async (app) => {
@@ -110,7 +112,17 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator }): Fa
           response: { 201: OAuthAppSchema, '4xx': ErrorResponseSchema },
         },
       },
-      async (request, reply) => reply.code(201).send(await createOAuthApp(deps, request.params.project_id, request.body)),
+      async (request, reply) => {
+        const { project_id: projectId } = request.params;
+        const entry = { projectId, actor: actorOf(request.principal), action: 'oauth_app.create', details: { app: request.body.app } };
+        const created = await audited(
+          auditLog,
+          entry,
+          () => createOAuthApp(deps, projectId, request.body),
+          (view) => ({ oauth_app_id: view.id }),
+        );
+        return reply.code(201).send(created);
+      },
     );
 
     app.get(
@@ -136,7 +148,13 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator }): Fa
           body: UpdateBody,
           response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema },
         },
-        handler: async (request) => updateProjectOAuthApp(deps, request.params.project_id, request.params.id, request.body ?? {}),
+        handler: async (request) => {
+          const { project_id: projectId, id } = request.params;
+          // Which fields changed, never their values (client_secret included).
+          const details = { oauth_app_id: id, fields: Object.keys(request.body ?? {}).sort() };
+          const entry = { projectId, actor: actorOf(request.principal), action: 'oauth_app.update', details };
+          return audited(auditLog, entry, () => updateProjectOAuthApp(deps, projectId, id, request.body ?? {}));
+        },
       });
     }
 
@@ -153,7 +171,9 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator }): Fa
         },
       },
       async (request, reply) => {
-        await deleteProjectOAuthApp(deps, request.params.project_id, request.params.id);
+        const { project_id: projectId, id } = request.params;
+        const entry = { projectId, actor: actorOf(request.principal), action: 'oauth_app.delete', details: { oauth_app_id: id } };
+        await audited(auditLog, entry, () => deleteProjectOAuthApp(deps, projectId, id));
         return reply.code(204).send(null);
       },
     );

@@ -2,7 +2,10 @@
 // resource) and /v1/connect/{project_id}/projects/info (projects.retrieveInfo).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Authenticator } from '../auth/authenticate.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { actorOf, audited } from '../audit/audited.ts';
+import type { Authenticator, Principal } from '../auth/authenticate.ts';
+import type { EnvironmentName } from '../db/types.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import {
   deleteProjectWebhook,
@@ -25,8 +28,14 @@ const WebhookSchema = Type.Object(
   { $id: 'ProjectWebhook' },
 );
 
-export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { auth } = deps;
+export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
+  const { auth, auditLog } = deps;
+  const entry = (request: { params: { project_id: string }; environment: EnvironmentName; principal: Principal | null }, action: string) => ({
+    projectId: request.params.project_id,
+    environment: request.environment,
+    actor: actorOf(request.principal),
+    action,
+  });
   const security = [{ bearerAuth: [] }];
   const tags = ['project'];
   return async (app) => {
@@ -59,9 +68,11 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator }
         },
       },
       async (request, reply) =>
-        reply
-          .header('cache-control', 'no-store')
-          .send({ data: await setProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment }, request.body.url) }),
+        reply.header('cache-control', 'no-store').send({
+          data: await audited(auditLog, entry(request, 'webhook.set'), () =>
+            setProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment }, request.body.url),
+          ),
+        }),
     );
 
     app.delete(
@@ -77,7 +88,9 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator }
         },
       },
       async (request, reply) => {
-        await deleteProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment });
+        await audited(auditLog, entry(request, 'webhook.delete'), () =>
+          deleteProjectWebhook(deps, { projectId: request.params.project_id, environment: request.environment }),
+        );
         return reply.code(204).send(null);
       },
     );
@@ -95,9 +108,11 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator }
         },
       },
       async (request, reply) =>
-        reply
-          .header('cache-control', 'no-store')
-          .send({ data: await regenerateSigningKey(deps, { projectId: request.params.project_id, environment: request.environment }) }),
+        reply.header('cache-control', 'no-store').send({
+          data: await audited(auditLog, entry(request, 'webhook.signing_key.regenerate'), () =>
+            regenerateSigningKey(deps, { projectId: request.params.project_id, environment: request.environment }),
+          ),
+        }),
     );
 
     app.get(

@@ -2,6 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Database } from '../db/types.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
@@ -15,8 +17,13 @@ export const ExternalUserSchema = Type.Object(
   { $id: 'ExternalUser' },
 );
 
-export function userRoutes(deps: { db: Kysely<Database>; auth: Authenticator; revokeUserAccounts?: RevokeUserAccounts }): FastifyPluginAsyncTypebox {
-  const { db, auth } = deps;
+export function userRoutes(deps: {
+  db: Kysely<Database>;
+  auth: Authenticator;
+  auditLog: AuditLog;
+  revokeUserAccounts?: RevokeUserAccounts;
+}): FastifyPluginAsyncTypebox {
+  const { db, auth, auditLog } = deps;
   const security = [{ bearerAuth: [] }];
   const tags = ['users'];
   return async (app) => {
@@ -59,12 +66,10 @@ export function userRoutes(deps: { db: Kysely<Database>; auth: Authenticator; re
         },
       },
       async (request, reply) => {
-        await deleteExternalUser(
-          db,
-          { projectId: request.params.project_id, environment: request.environment },
-          request.params.external_user_id,
-          deps.revokeUserAccounts,
-        );
+        const scope = { projectId: request.params.project_id, environment: request.environment };
+        // The external id stays out of the audit row: it is the customer's data, often an email.
+        const entry = { ...scope, actor: actorOf(request.principal), action: 'external_user.delete' };
+        await audited(auditLog, entry, () => deleteExternalUser(db, scope, request.params.external_user_id, deps.revokeUserAccounts));
         return reply.code(204).send(null);
       },
     );

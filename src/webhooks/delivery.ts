@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import { intervalJob, type BackgroundJob } from '../jobs.ts';
 import type { Vault } from '../keys/vault.ts';
-import { claimDueWebhooks, markWebhookAttemptFailed, markWebhookDelivered, type OutboxRow } from './outbox.repository.ts';
+import { claimDueWebhooks, markWebhookAttemptFailed, markWebhookDelivered, pruneWebhookOutbox, type OutboxRow } from './outbox.repository.ts';
 import { ensureSigningKey, signWebhook } from './signing-key.ts';
 
 export interface DeliveryLogger {
@@ -170,7 +170,12 @@ function definedOnly(options: DeliveryOptions): Partial<typeof DELIVERY_DEFAULTS
 
 export const WEBHOOK_DELIVERY_INTERVAL_MS = 500;
 
+/** Delivered rows are kept a week for inspection, given-up rows a month; pruned every 10 minutes. */
+export const OUTBOX_RETENTION = { deliveredDays: 7, failedDays: 30, pruneEveryMs: 10 * 60 * 1000 } as const;
+
 export function webhookDeliveryJob(options: DeliveryOptions & { intervalMs?: number }): BackgroundJob {
+  let lastPrunedAt = 0;
+  const day = 24 * 60 * 60 * 1000;
   return intervalJob(
     'webhook-delivery',
     options.intervalMs ?? WEBHOOK_DELIVERY_INTERVAL_MS,
@@ -180,6 +185,13 @@ export function webhookDeliveryJob(options: DeliveryOptions & { intervalMs?: num
       for (let round = 0; round < 10; round++) {
         const report = await deliverDueWebhooks(options);
         if (report.claimed < batchSize) break;
+      }
+      if (Date.now() - lastPrunedAt >= OUTBOX_RETENTION.pruneEveryMs) {
+        lastPrunedAt = Date.now();
+        await pruneWebhookOutbox(options.db, {
+          deliveredBefore: new Date(Date.now() - OUTBOX_RETENTION.deliveredDays * day),
+          failedBefore: new Date(Date.now() - OUTBOX_RETENTION.failedDays * day),
+        });
       }
     },
     (err) => options.logger?.error({ err }, 'webhook delivery tick failed'),

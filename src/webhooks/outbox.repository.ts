@@ -65,3 +65,17 @@ export async function markWebhookAttemptFailed(
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
+
+/** Retention: delivered rows after `deliveredBefore`, given-up rows after `failedBefore`. */
+export async function pruneWebhookOutbox(db: Kysely<Database>, cutoffs: { deliveredBefore: Date; failedBefore: Date }): Promise<number> {
+  const result = await db
+    .deleteFrom('webhook_outbox')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('delivered_at', 'is not', null), eb('delivered_at', '<', cutoffs.deliveredBefore)]),
+        eb.and([eb('failed_at', 'is not', null), eb('failed_at', '<', cutoffs.failedBefore)]),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
