@@ -6,7 +6,7 @@ import { TOKEN_PREFIXES, digestToken, hasValidTokenShape, mintId, mintToken } fr
 import type { Database, EnvironmentName } from '../db/types.ts';
 import { badRequest } from '../errors.ts';
 import { oauthAppBelongsTo } from '../oauth-apps/oauth-apps.service.ts';
-import { toAppSummary, type AppSummary } from '../oauth-apps/app-summary.ts';
+import { toAppView, type AppView } from '../apps/app-view.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
 import type { AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
@@ -166,7 +166,7 @@ export interface ValidateQuery {
 export interface TokenValidation {
   success: boolean;
   error: string | null;
-  app?: AppSummary;
+  app?: AppView;
   oauth_app_id: string | null;
   project_id: string | null;
   project_environment: EnvironmentName | null;
@@ -227,7 +227,7 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
   return {
     success: true,
     error: null,
-    ...(app === undefined ? {} : { app: toAppSummary(app) }),
+    ...(app === undefined ? {} : { app: toAppView(app, deps.publicUrl) }),
     oauth_app_id: oauthAppId,
     project_id: row.project_id,
     project_environment: row.environment,

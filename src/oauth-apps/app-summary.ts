@@ -1,5 +1,6 @@
-// The registry entry as Pipedream's `App` object (what the SDK's OauthApp and ValidateTokenResponse
-// embed). Only public, descriptive fields: never endpoints or secrets.
+// The registry entry as Pipedream's `App` object. Only public, descriptive fields: never
+// endpoints or secrets. Prefer src/apps/app-view.ts (toAppView), the canonical shape with the
+// monogram img_src fallback; this publicUrl-free variant remains for callers without one.
 import type { AppDefinition } from '../registry/schema.ts';
 
 export interface AppSummary {

@@ -8,7 +8,7 @@ import { ApiError, badRequest, notFound } from '../errors.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
 import type { AppRegistry } from '../registry/registry.ts';
 import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../users/page-info.ts';
-import { toAppSummary, type AppSummary } from './app-summary.ts';
+import { toAppView, type AppView } from '../apps/app-view.ts';
 import {
   countAccountsUsingOAuthApp,
   deleteOAuthApp,
@@ -30,7 +30,7 @@ export interface OAuthAppDeps {
 }
 
 /** Pipedream's OauthApp: the registry app's public fields plus the client's own (never the secret). */
-export interface OAuthAppView extends Omit<AppSummary, 'id' | 'name' | 'description'> {
+export interface OAuthAppView extends Omit<AppView, 'id' | 'name' | 'description'> {
   id: string;
   app: string;
   name: string;
@@ -74,7 +74,7 @@ function oauthRegistryApp(registry: AppRegistry, slug: string) {
 function toView(deps: OAuthAppDeps, row: OAuthAppRow): OAuthAppView {
   const app = deps.registry.get(row.app_slug);
   // An app removed from the registry after its client was registered still lists, minimally.
-  const summary: AppSummary =
+  const summary: AppView =
     app === undefined
       ? {
           id: row.app_slug,
@@ -88,7 +88,7 @@ function toView(deps: OAuthAppDeps, row: OAuthAppRow): OAuthAppView {
           featured_weight: 0,
           scope_profiles: [],
         }
-      : toAppSummary(app);
+      : toAppView(app, deps.publicUrl);
   return {
     ...summary,
     id: row.id,
