@@ -7,6 +7,7 @@
 //                     transaction; then a redirect or the result page.
 // Nothing slow (no provider call) ever runs inside a database transaction.
 import type { Kysely } from 'kysely';
+import { toAppView } from '../apps/app-view.ts';
 import { credentialsContext, insertAccount, replaceAccountCredentials, type CredentialValues } from '../accounts/account-store.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
@@ -32,7 +33,7 @@ import { runTestRequest } from '../oauth/test-request.ts';
 import { normaliseTokenResponse } from '../oauth/token-response.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
 import { TemplateError } from '../registry/templates.ts';
-import { enqueueProjectEvent, enqueueWebhook, type WebhookEvent } from '../webhooks/events.ts';
+import { enqueueConnectionEvent } from '../webhooks/events.ts';
 import { consumeConnectToken, findConnectTokenByDigest, type ConnectTokenRow } from './connect-token.repository.ts';
 import { resolveConnectToken } from './connect-tokens.service.ts';
 import { deleteExpiredConnectResults, findAccountOwner, findAccountTimestamps, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
@@ -403,14 +404,14 @@ export async function finishConnection(
         );
       }
       const account = await findAccountTimestamps(trx, accountId);
-      await enqueueConnectionEvent(trx, tokenRow, 'CONNECTION_SUCCESS', {
+      await reportConnection(trx, tokenRow, 'CONNECTION_SUCCESS', {
         account: {
           id: accountId,
           name: account?.name ?? null,
           external_id: tokenRow.external_id,
           healthy: true,
           dead: false,
-          app: webhookApp(connected.app),
+          app: toAppView(connected.app, deps.publicUrl),
           created_at: account?.created_at.toISOString() ?? null,
           updated_at: account?.updated_at.toISOString() ?? null,
         },
@@ -429,7 +430,7 @@ export async function finishConnection(
 export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, error: ConnectFlowError): Promise<ConnectOutcome> {
   const resultId = mintId('cres_', 24);
   await deps.db.transaction().execute(async (trx) => {
-    await enqueueConnectionEvent(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[error.kind].message });
+    await reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[error.kind].message });
     await insertConnectResult(trx, resultRow(resultId, attempt, 'error', null, error.kind, now(deps)));
   });
   const redirect = attempt.embed === null ? attempt.tokenRow.error_redirect_uri : null;
@@ -439,7 +440,7 @@ export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, er
 
 /** For failures that stay on the page (a key form whose test request failed): the event only. */
 export async function recordConnectionError(deps: ConnectFlowDeps, tokenRow: ConnectTokenRow, kind: FlowErrorKind): Promise<void> {
-  await deps.db.transaction().execute((trx) => enqueueConnectionEvent(trx, tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
+  await deps.db.transaction().execute((trx) => reportConnection(trx, tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
 }
 
 /**
@@ -447,23 +448,17 @@ export async function recordConnectionError(deps: ConnectFlowDeps, tokenRow: Con
  * public id (`ctid_…`): the token itself must not travel; a token is one session, so it is the
  * session id too.
  */
-async function enqueueConnectionEvent(db: Kysely<Database>, tokenRow: ConnectTokenRow, event: WebhookEvent, body: Record<string, unknown>): Promise<void> {
-  const payload = { connect_token: tokenRow.id, environment: tokenRow.environment, connect_session_id: tokenRow.id, ...body };
-  const target = { projectId: tokenRow.project_id, environment: tokenRow.environment };
-  if (tokenRow.webhook_uri !== null) await enqueueWebhook(db, { ...target, url: tokenRow.webhook_uri }, event, payload);
-  await enqueueProjectEvent(db, target, event, payload);
-}
-
-function webhookApp(app: RegistryApp): Record<string, unknown> {
-  return {
-    id: `app_${app.slug}`,
-    name_slug: app.slug,
-    name: app.name,
-    auth_type: app.auth_type,
-    description: app.description ?? null,
-    img_src: app.img_src ?? '',
-    categories: [...app.categories],
-  };
+async function reportConnection(
+  db: Kysely<Database>,
+  tokenRow: ConnectTokenRow,
+  event: 'CONNECTION_SUCCESS' | 'CONNECTION_ERROR',
+  body: Record<string, unknown>,
+): Promise<void> {
+  await enqueueConnectionEvent(db, { projectId: tokenRow.project_id, environment: tokenRow.environment, webhookUri: tokenRow.webhook_uri }, event, {
+    connect_token: tokenRow.id,
+    connect_session_id: tokenRow.id,
+    ...body,
+  });
 }
 
 function resultRow(id: string, attempt: Attempt, outcome: 'success' | 'error', accountId: string | null, error: string | null, at: Date): ConnectResultRow {

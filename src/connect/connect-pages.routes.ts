@@ -187,7 +187,10 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       const page = oauthStartPage(app, link, tokenRow.allowed_origins, state);
       return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
     }
-    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state), tokenRow.allowed_origins);
+    // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
+    const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];
+    const redirectOrigins = redirects.filter((uri): uri is string => uri !== null).map((uri) => new URL(uri).origin);
+    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state), tokenRow.allowed_origins, redirectOrigins);
   }
 }
 
