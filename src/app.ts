@@ -24,7 +24,7 @@ import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
@@ -70,6 +70,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     requestIdHeader: false,
     trustProxy: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    frameworkErrors: sendFrameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -115,9 +116,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   );
   await server.register(auditRoutes({ db, auth, auditLog }));
   await server.register(keysAdminRoutes({ db, auth, auditLog, keyring }));
-  await server.register(
-    connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }),
-  );
+  await server.register(connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
   await server.register(accountsRoutes({ ...accountsDeps, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));

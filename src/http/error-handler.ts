@@ -43,6 +43,21 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
 
+/**
+ * Fastify's `frameworkErrors`: URLs the router rejects before any route or hook runs (bad
+ * percent-encoding, a parameter over maxParamLength). Fastify's own body would echo the path,
+ * which may carry a token, and would not be the catalogue's body.
+ */
+export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  void reply.header('x-request-id', request.id);
+  if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    request.log.info({ code: error.code }, 'request rejected');
+    return sendError(request, reply, new ApiError('bad_request', 'the request path is malformed'));
+  }
+  request.log.error({ err: error }, 'request failed');
+  return sendError(request, reply, toApiError(error));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error);
