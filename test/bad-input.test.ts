@@ -363,3 +363,66 @@ t.test('bad input on every route: 4xx with the error body, never a 500 or a stac
   t.notOk(logs.includes(own.accessToken), 'no bearer in the logs');
   t.notOk(logs.includes(TEST_ADMIN_TOKEN), 'no admin token in the logs');
 });
+
+t.test('the token endpoint: hostile client authentication gets an RFC 6749 4xx, never a 500', async (t) => {
+  const testApp = await buildTestApp(t);
+  const server = testApp.app.server;
+  const { clientId, clientSecret } = await createProjectClient(testApp);
+  const route: Route = { method: 'POST', path: '/v1/oauth/token' };
+  const b64 = (value: string): string => Buffer.from(value, 'utf8').toString('base64');
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const grant = 'grant_type=client_credentials';
+  const cases: [string, Partial<InjectOptions>, number, string][] = [
+    ['Basic with a bad percent-encoding', { headers: { ...form, authorization: `Basic ${b64('%E0%A4%A:x')}` }, payload: grant }, 401, 'invalid_client'],
+    ['Basic without a colon', { headers: { ...form, authorization: `Basic ${b64('lkc_abc')}` }, payload: grant }, 401, 'invalid_client'],
+    ['Basic that is not base64', { headers: { ...form, authorization: 'Basic !!!' }, payload: grant }, 401, 'invalid_client'],
+    ['Basic with a NUL in the id', { headers: { ...form, authorization: `Basic ${b64('lkc_%00:x')}` }, payload: grant }, 401, 'invalid_client'],
+    ['a NUL in client_id', { payload: { grant_type: 'client_credentials', client_id: 'lkc_\u0000', client_secret: 'x' } }, 401, 'invalid_client'],
+    ['SQL in client_id', { payload: { grant_type: 'client_credentials', client_id: "lkc_' OR 1=1--", client_secret: 'x' } }, 401, 'invalid_client'],
+    [
+      'Basic and client_secret together (§2.3)',
+      {
+        headers: { authorization: `Basic ${b64(`${clientId}:${clientSecret}`)}` },
+        payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: 'y' },
+      },
+      400,
+      'invalid_request',
+    ],
+    [
+      'a 10 kB client_secret',
+      { payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: 'x'.repeat(10_000) } },
+      400,
+      'invalid_request',
+    ],
+    [
+      'a NUL in scope',
+      { payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: '\u0000' } },
+      400,
+      'invalid_scope',
+    ],
+    [
+      'grant_type twice',
+      { headers: form, payload: `${grant}&grant_type=password&client_id=${clientId}&client_secret=${clientSecret}` },
+      400,
+      'invalid_request',
+    ],
+    ['grant_type password', { payload: { grant_type: 'password', client_id: clientId, client_secret: clientSecret } }, 400, 'unsupported_grant_type'],
+  ];
+  for (const [label, options, status, error] of cases) {
+    const res = await server.inject({ method: 'POST', url: '/v1/oauth/token', ...options });
+    t.equal(
+      problemWith(route, res, (s) => s === status),
+      undefined,
+      label,
+    );
+    t.equal(res.statusCode === status && res.json<{ error: string }>().error, error, `${label}: ${error}`);
+    t.equal(res.headers['cache-control'], 'no-store', `${label}: no-store`);
+  }
+  const basic = await server.inject({
+    method: 'POST',
+    url: '/v1/oauth/token',
+    headers: { ...form, authorization: `Basic ${b64(`${clientId}:${clientSecret}`)}` },
+    payload: grant,
+  });
+  t.equal(basic.statusCode, 200, 'positive control: Basic alone works');
+});

@@ -28,14 +28,27 @@ function oauthError(reply: FastifyReply, status: number, error: OAuthErrorCode, 
   return reply.code(status).header('cache-control', 'no-store').send({ error, error_description: description });
 }
 
-function basicCredentials(request: FastifyRequest): { id: string; secret: string } | undefined {
-  const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
-  if (match === null) return undefined;
+const MALFORMED = Symbol('malformed');
+
+/** HTTP Basic client authentication (§2.3.1: id and secret form-urlencoded, then base64). */
+function basicCredentials(request: FastifyRequest): { id: string; secret: string } | typeof MALFORMED | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined || !/^Basic\b/i.test(header)) return undefined;
+  const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (match === null) return MALFORMED;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
-  if (separator < 0) return undefined;
-  return { id: decodeURIComponent(decoded.slice(0, separator)), secret: decodeURIComponent(decoded.slice(separator + 1)) };
+  if (separator < 0) return MALFORMED;
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, separator)), secret: decodeURIComponent(decoded.slice(separator + 1)) };
+  } catch {
+    return MALFORMED; // a bad percent-encoding is the caller's error, not a 500
+  }
 }
+
+// Client ids are minted as lkc_ + base62; anything else cannot exist, and must not reach the
+// database (a NUL byte in a text parameter is a PostgreSQL error, not an unknown client).
+const CLIENT_ID_PATTERN = /^lkc_[A-Za-z0-9]{1,64}$/;
 
 export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginAsyncTypebox {
   const { db } = deps;
@@ -81,12 +94,17 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
             ? oauthError(reply, 400, 'invalid_request', 'grant_type is required')
             : oauthError(reply, 400, 'unsupported_grant_type', 'only client_credentials is supported');
         }
+        const basic = basicCredentials(request);
+        if (basic === MALFORMED) return oauthError(reply, 401, 'invalid_client', 'the basic authorization header is malformed');
+        // §2.3: a client must not use more than one authentication method in a request.
+        if (basic !== undefined && body.client_secret !== undefined) {
+          return oauthError(reply, 400, 'invalid_request', 'use either basic authentication or client_secret in the body, not both');
+        }
         const credentials =
-          basicCredentials(request) ??
-          (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
+          basic ?? (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
         if (credentials === undefined) return oauthError(reply, 401, 'invalid_client', 'client authentication is required');
 
-        const client = await findClientById(db, credentials.id);
+        const client = CLIENT_ID_PATTERN.test(credentials.id) ? await findClientById(db, credentials.id) : undefined;
         // Verify against a decoy for unknown clients so the answer's timing reveals nothing.
         const secretMatches = await verifySecret(client?.secret_hash ?? (await decoyHash()), credentials.secret);
         if (client === undefined || client.revoked_at !== null || !secretMatches) {
