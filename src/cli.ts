@@ -59,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
         return print(await keyStatus(db, runtime.keyring));
       case 'keys rotate': {
         const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
+        if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
         const result = await rewrapDataKeys(db, runtime.keyring, batchSize);
         print(`re-wrapped ${result.rewrapped} data keys under "${runtime.keyring.activeId}" in ${result.batches} batches`);
         return print(await keyStatus(db, runtime.keyring));

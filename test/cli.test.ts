@@ -82,6 +82,10 @@ t.test('setup, keys status, keys rotate, then a server on the same database', as
   const before = json<Status>(await runCli(['keys', 'status'], env(k1)));
   t.same(before, { activeKekId: 'k1', configuredKekIds: ['k1'], dataKeysByKek: [{ kek_id: 'k1', count: 2, configured: true }] });
 
+  const badBatch = await runCli(['keys', 'rotate', '--batch-size', '0'], env(`${k2},${k1}`));
+  t.equal(badBatch.code, 1, 'a batch size of 0 is refused');
+  t.match(badBatch.stderr, /--batch-size/);
+
   const rotate = await runCli(['keys', 'rotate', '--batch-size', '1'], env(`${k2},${k1}`));
   t.equal(rotate.code, 0, 'keys rotate succeeds');
   t.match(rotate.stdout, /re-wrapped 2 data keys under "k2" in 2 batches/);

@@ -86,6 +86,7 @@ t.test('rotation k1 → k2,k1 → rewrap → restart with k2 alone', async (t) =
     t.type(row.rewrapped_at, Date);
   }
   t.same(await rewrapDataKeys(db, ring21), { rewrapped: 0, batches: 0 }, 'a second run finds nothing to do (idempotent)');
+  await t.rejects(rewrapDataKeys(db, ring(['k3']), 0), RangeError, 'a batch size of 0 is refused, not reported as done');
 
   // The sealed values themselves were never touched, and still open in the running process.
   await openAll(t, v21, [...records, ...newer], 'after the re-wrap, same process');

@@ -13,6 +13,8 @@ export interface RotationResult {
 }
 
 export async function rewrapDataKeys(db: Kysely<Database>, keyring: Keyring, batchSize = 500): Promise<RotationResult> {
+  // LIMIT 0 would report "nothing to re-wrap" while every key still waits.
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive whole number');
   let rewrapped = 0;
   let batches = 0;
   for (;;) {
