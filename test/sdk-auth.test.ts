@@ -1,10 +1,11 @@
 // The first real-client check: the official @pipedream/sdk, pointed at latchkey on 127.0.0.1,
 // gets an access token from /v1/oauth/token through its own token provider and uses it. Then
 // revocation: a revoked client's token stops working within a second, on every replica (two
-// app instances sharing one database). Catalogue §5 item 3.
+// app instances sharing one database), and the token check itself. Catalogue §5 items 3 and 8.
 import { PipedreamClient } from '@pipedream/sdk';
 import t from 'tap';
 import { AccessTokenVerifier } from '../src/auth/access-tokens.ts';
+import { TOKEN_PREFIXES, mintToken } from '../src/crypto/tokens.ts';
 import { TEST_ADMIN_TOKEN, buildTestApp, createProjectClient, type TestApp } from './fixtures/app.ts';
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -118,4 +119,41 @@ t.test('a revoked client stops working within 1 s on both replicas', async (t) =
   });
   t.equal(again.statusCode, 401, 'a revoked client gets no new token');
   t.equal(again.json().error, 'invalid_client');
+});
+
+t.test('the token check on a request: no query for a bad checksum, one read per token per 500 ms, never a write', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { accessToken } = await createProjectClient(testApp);
+  const queries: string[] = [];
+  const counted = testApp.database.handle.db.withPlugin({
+    transformQuery: (args) => {
+      queries.push(args.node.kind);
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  let now = Date.now();
+  const verifier = new AccessTokenVerifier(counted, () => now);
+
+  const forged = `${accessToken.slice(0, -1)}${accessToken.endsWith('0') ? '1' : '0'}`;
+  t.equal(await verifier.verify(forged), null, 'a bad checksum is refused');
+  t.equal(await verifier.verify('lka_short'), null, 'a bad shape is refused');
+  t.equal(await verifier.verify(`Bearer ${accessToken}`), null);
+  t.same(queries, [], 'without touching the database');
+
+  t.ok(await verifier.verify(accessToken), 'a valid token is accepted');
+  t.ok(await verifier.verify(accessToken), 'again');
+  t.same(queries, ['SelectQueryNode'], 'one read, then the cache');
+  now += 600;
+  t.ok(await verifier.verify(accessToken));
+  t.same(queries, ['SelectQueryNode', 'SelectQueryNode'], 're-read after the cache window: revocation is seen');
+
+  const unknown = `lka_${'A'.repeat(30)}`;
+  const wellFormedUnknown = mintToken(TOKEN_PREFIXES.apiAccessToken);
+  t.equal(await verifier.verify(wellFormedUnknown), null, 'a well-formed unknown token is refused');
+  t.equal(await verifier.verify(unknown), null);
+  t.ok(
+    queries.every((kind) => kind === 'SelectQueryNode'),
+    'the check never writes',
+  );
 });
