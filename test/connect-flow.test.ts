@@ -3,28 +3,7 @@
 import t from 'tap';
 import { openCredentials, openRefreshToken } from '../src/accounts/account-store.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
-import { CookieJar, GOOD_KEY, startConnectEnv, type ConnectEnv } from './fixtures/connect-env.ts';
-
-interface Started {
-  authorizeUrl: URL;
-  jar: CookieJar;
-}
-
-async function startOAuth(env: ConnectEnv, token: string, extra: Record<string, string> = {}, jar = new CookieJar()): Promise<Started> {
-  const res = await fetch(`${env.publicUrl}/connect/oauth/start`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-    body: new URLSearchParams({ token, app: 'oidc-test', ...extra }),
-  });
-  if (res.status !== 303) throw new Error(`start answered ${res.status}: ${await res.text()}`);
-  jar.remember(res);
-  return { authorizeUrl: new URL(res.headers.get('location')!), jar };
-}
-
-async function callback(env: ConnectEnv, url: URL, jar: CookieJar): Promise<Response> {
-  return fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-}
+import { CookieJar, GOOD_KEY, callback, postForm, startConnectEnv, startOAuth } from './fixtures/connect-env.ts';
 
 t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads', async (t) => {
   const env = await startConnectEnv(t);
@@ -67,7 +46,7 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
 
   const back = await authorizeHeadless(authorizeUrl.toString());
   t.equal(back.searchParams.get('iss'), env.oidc.issuer, 'the AS sends RFC 9207 iss');
-  const done = await callback(env, back, jar);
+  const done = await callback(back, jar);
   t.equal(done.status, 303);
   t.equal(done.headers.get('referrer-policy'), 'no-referrer');
   t.equal(done.headers.get('cache-control'), 'no-store');
@@ -123,15 +102,6 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   t.equal(replay.status, 410, 'the link is single-use');
   t.match(await replay.text(), /already used/);
 });
-
-async function postForm(env: ConnectEnv, path: string, fields: Record<string, string>): Promise<Response> {
-  return fetch(`${env.publicUrl}${path}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields),
-  });
-}
 
 t.test('keys app: the form, a failing test request saves nothing, the right key saves', async (t) => {
   const env = await startConnectEnv(t);
@@ -324,7 +294,7 @@ t.test('fields asked before authorizing; no declared issuer checks iss against t
   const authorizeUrl = new URL(start.headers.get('location')!);
   t.equal(authorizeUrl.searchParams.get('tenant'), 'acme-co', 'the field fills the templated URL');
   const back = await authorizeHeadless(authorizeUrl.toString());
-  const done = await callback(env, back, jar);
+  const done = await callback(back, jar);
   t.equal(done.status, 303);
   const db = env.testApp.database.handle.db;
   const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
@@ -343,7 +313,7 @@ t.test('denied consent and provider errors end on the error outcome and are repo
   denied.searchParams.set('error', 'access_denied');
   denied.searchParams.set('state', authorizeUrl.searchParams.get('state')!);
   denied.searchParams.set('iss', env.oidc.issuer);
-  const res = await callback(env, denied, jar);
+  const res = await callback(denied, jar);
   t.equal(res.status, 303);
   t.equal(res.headers.get('location'), 'http://127.0.0.1:9/failed?error=access_denied');
   const events = await db.selectFrom('webhook_outbox').selectAll().execute();
@@ -354,7 +324,7 @@ t.test('denied consent and provider errors end on the error outcome and are repo
   const second = await startOAuth(env, plain);
   const back = await authorizeHeadless(second.authorizeUrl.toString());
   back.searchParams.set('code', 'a-code-the-provider-never-issued');
-  const failed = await callback(env, back, second.jar);
+  const failed = await callback(back, second.jar);
   t.equal(failed.status, 303);
   const resultUrl = failed.headers.get('location')!;
   t.match(resultUrl, /^\/connect\/result\/cres_/);

@@ -23,6 +23,8 @@ export interface CodeExchange {
   /** Byte-identical to the authorization request's (RFC 6749 §4.1.3). */
   readonly redirectUri: string;
   readonly codeVerifier: string | undefined;
+  /** Overrides TOKEN_REQUEST_TIMEOUT_MS (tests of a hanging provider). */
+  readonly timeoutMs?: number;
 }
 
 const PROTECTED_PARAMS = new Set(['grant_type', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret']);
@@ -37,7 +39,7 @@ export async function exchangeCode(exchange: CodeExchange): Promise<Record<strin
       auth: { tokenHost: tokenUrl.origin, tokenPath: `${tokenUrl.pathname}${tokenUrl.search}` },
       options: { authorizationMethod: exchange.oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
       // json: true (not 'strict') so a form-encoded body reaches us instead of failing as 406.
-      http: { timeout: TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },
+      http: { timeout: exchange.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },
     });
   } catch {
     // Not the original error: Joi quotes the offending value, which may be the client secret.

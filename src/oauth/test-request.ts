@@ -19,6 +19,8 @@ export interface TestRequestInput {
   /** The user's fields, plus oauth_access_token for OAuth apps. */
   readonly values: Readonly<Record<string, string>>;
   readonly fetch?: typeof fetch;
+  /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
+  readonly timeoutMs?: number;
 }
 
 export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {
@@ -30,7 +32,7 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
   }
   let response: Response;
   try {
-    response = await (input.fetch ?? fetch)(request, { redirect: 'manual', signal: AbortSignal.timeout(TEST_REQUEST_TIMEOUT_MS) });
+    response = await (input.fetch ?? fetch)(request, { redirect: 'manual', signal: AbortSignal.timeout(input.timeoutMs ?? TEST_REQUEST_TIMEOUT_MS) });
   } catch (err) {
     return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error' };
   }
