@@ -141,7 +141,7 @@ t.test('keys app in Chromium: a wrong key fails on the form and saves nothing; t
  * A customer's page on another origin that loads /sdk/connect.js as a module and writes the
  * callbacks into #out. The token is read when the page is served (it is minted for this origin).
  */
-async function startHostPage(t: Parameters<typeof startConnectEnv>[0], env: ConnectEnv, settings: { token: string; app: string }) {
+async function startHostPage(t: Parameters<typeof startConnectEnv>[0], env: ConnectEnv, settings: { token: string; app: string; mode?: 'iframe' | 'popup' }) {
   return startServer(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><html lang="en"><title>host</title>
@@ -151,7 +151,7 @@ import { connectAccount } from '${env.publicUrl}/sdk/connect.js';
 const out = (line) => { document.getElementById('out').textContent += line + '\\n'; };
 document.getElementById('go').addEventListener('click', () => {
   connectAccount({
-    app: ${JSON.stringify(settings.app)}, token: ${JSON.stringify(settings.token)},
+    app: ${JSON.stringify(settings.app)}, token: ${JSON.stringify(settings.token)}, mode: ${JSON.stringify(settings.mode ?? 'iframe')},
     onSuccess: (result) => out('success:' + result.id),
     onError: (error) => out('error:' + error.code),
     onClose: (status) => out('close:' + JSON.stringify(status)),
@@ -181,6 +181,13 @@ t.test('iframe through /sdk/connect.js: a keys app connects and onSuccess gets t
   const frameElement = page.locator('iframe[id^="latchkey-connect-iframe-"]');
   await frameElement.waitFor();
   const frame = page.frameLocator('iframe[id^="latchkey-connect-iframe-"]');
+  await frame.getByRole('button', { name: 'Cancel' }).click();
+  t.same(await callbackLines(page), ['close:{"successful":false,"completed":false}'], 'Cancel closes the frame through onClose');
+  t.equal(await frameElement.count(), 0);
+  await page.evaluate(`document.getElementById('out').textContent = ''`);
+
+  await page.click('#go');
+  await frameElement.waitFor();
   await frame.getByLabel('API key').fill(GOOD_KEY);
   await frame.getByRole('button', { name: 'Connect' }).click();
   const lines = await callbackLines(page);
@@ -220,6 +227,36 @@ t.test('iframe for an OAuth app: the authorization runs in a popup and the resul
   t.same(lines, [`success:${accounts[0]!.id}`, 'close:{"successful":true,"completed":true}']);
   await popup.waitForEvent('close', { timeout: 5000 }).catch(() => undefined);
   t.ok(popup.isClosed(), 'the popup is closed');
+});
+
+t.test('popup mode through /sdk/connect.js: an OAuth app connects in the popup, which reports to its opener', async (t) => {
+  const env = await startConnectEnv(t);
+  const settings = { token: '', app: 'oidc-test', mode: 'popup' as const };
+  const host = await startHostPage(t, env, settings);
+  settings.token = await env.mint({ allowedOrigins: [host.origin] });
+
+  const browser = await launchBrowser(t);
+  const { page, context } = await openPage(browser);
+  await page.goto(`${host.origin}/`);
+  const popupPromise = context.waitForEvent('page');
+  await page.click('#go');
+  const popup = await popupPromise;
+  await popup.waitForLoadState();
+  t.match(popup.url(), /\/connect\?.*embed=popup/);
+  await popup.getByRole('button', { name: 'Continue to OIDC Test' }).click();
+  await popup.locator('input[name="login"]').fill('carol');
+  await popup.locator('input[name="password"]').fill('x');
+  await popup.locator('button[type="submit"]').click();
+  await popup.locator('button:has-text("Continue")').click();
+  const lines = await callbackLines(page);
+  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['id', 'name']).execute();
+  t.same(
+    accounts.map((a) => a.name),
+    ['carol'],
+  );
+  t.same(lines, [`success:${accounts[0]!.id}`, 'close:{"successful":true,"completed":true}']);
+  await popup.waitForEvent('close', { timeout: 5000 }).catch(() => undefined);
+  t.ok(popup.isClosed(), 'the SDK closes the popup');
 });
 
 t.test('framing is refused without allowed_origins and for another origin', async (t) => {

@@ -2,7 +2,9 @@
 // the OAuth round trip, the stored account, the webhooks, key forms and reconnects.
 import t from 'tap';
 import { openCredentials, openRefreshToken } from '../src/accounts/account-store.ts';
+import { buildTestApp, createProjectClient } from './fixtures/app.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
+import { loadTestApps } from './fixtures/test-apps/index.ts';
 import { CookieJar, GOOD_KEY, callback, postForm, startConnectEnv, startOAuth } from './fixtures/connect-env.ts';
 
 t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads', async (t) => {
@@ -195,7 +197,8 @@ t.test('clear pages for every broken link', async (t) => {
   res = await page(`?token=${token}&app=..%2F..%2Fetc%2Fpasswd`);
   t.equal(res.status, 404);
   res = await page(`?token=${token}&app=unconfigured`);
-  t.equal(res.status, 200, 'the page renders; the problem shows on Connect');
+  t.equal(res.status, 409);
+  t.match(res.html, /This app is not configured/, 'said on the page, before any click');
   const unconfigured = await postForm(env, '/connect/oauth/start', { token, app: 'unconfigured' });
   t.equal(unconfigured.status, 409);
   t.equal(unconfigured.headers.get('location'), null, 'not a broken redirect');
@@ -204,7 +207,9 @@ t.test('clear pages for every broken link', async (t) => {
   t.equal(res.status, 403);
   t.match(res.html, /This account cannot be reconnected here/);
   res = await page(`?token=${token}&app=oidc-test&oauthAppId=oa_someoneelse`);
-  t.equal(res.status, 200, 'an unknown OAuth client shows on Connect');
+  t.equal(res.status, 409, 'an OAuth client that is not this project’s is not configured');
+  res = await page(`?token=${token}&app=oidc-test&oauthAppId=${env.oauthAppId}`);
+  t.equal(res.status, 200, 'the project’s own OAuth client, named');
   const foreignClient = await postForm(env, '/connect/oauth/start', { token, app: 'oidc-test', oauthAppId: 'oa_someoneelse' });
   t.equal(foreignClient.status, 409);
 
@@ -340,4 +345,35 @@ t.test('denied consent and provider errors end on the error outcome and are repo
     0,
     'a failed attempt leaves the token usable',
   );
+});
+
+t.test('behind https: the binding cookie is __Host-, Secure, HttpOnly, SameSite=Lax, ≤ 10 minutes', async (t) => {
+  const registry = loadTestApps({ as: 'http://127.0.0.1:1', api: 'http://127.0.0.1:2' });
+  const testApp = await buildTestApp(t, { registry, env: { PUBLIC_URL: 'https://latchkey.example' } });
+  const client = await createProjectClient(testApp);
+  const server = testApp.app.server;
+  const headers = { authorization: `Bearer ${client.accessToken}`, 'x-pd-environment': 'development' };
+  const created = await server.inject({
+    method: 'POST',
+    url: `/v1/connect/${client.projectId}/oauth_apps`,
+    headers,
+    payload: { app: 'oidc-test', client_id: 'c', client_secret: 's' },
+  });
+  t.equal(created.statusCode, 201);
+  const token = (await server.inject({ method: 'POST', url: `/v1/connect/${client.projectId}/tokens`, headers, payload: { external_user_id: 'u' } })).json<{
+    token: string;
+  }>().token;
+  const start = await server.inject({ method: 'POST', url: '/connect/oauth/start', payload: { token, app: 'oidc-test' } });
+  t.equal(start.statusCode, 303);
+  t.match(start.headers['set-cookie'], /^__Host-latchkey_oauth=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/);
+  const authorize = new URL(start.headers.location as string);
+  t.equal(authorize.searchParams.get('redirect_uri'), 'https://latchkey.example/connect/oauth/callback', 'the exact redirect_uri from PUBLIC_URL');
+
+  const nonce = /=([^;]+)/.exec(start.headers['set-cookie'] as string)![1]!;
+  const wrongName = await server.inject({
+    method: 'GET',
+    url: `/connect/oauth/callback?code=c&state=${authorize.searchParams.get('state')}`,
+    headers: { cookie: `latchkey_oauth=${nonce}` },
+  });
+  t.equal(wrongName.statusCode, 400, 'only the __Host- cookie binds (a sibling subdomain cannot plant it)');
 });

@@ -12,7 +12,8 @@ import { credentialsContext, insertAccount, replaceAccountCredentials, type Cred
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
-import { oauthCallbackUrl, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
+import { oauthAppBelongsTo, oauthCallbackUrl, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
 import { buildAuthorizationUrl } from '../oauth/authorization-url.ts';
 import {
   checkAuthorizationError,
@@ -156,6 +157,20 @@ function embedMode(raw: string | undefined): EmbedMode | null {
 function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
   if (err instanceof ConnectFlowError && err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
   return err;
+}
+
+/**
+ * For the Connect page itself: an OAuth app without a client for this project gets "this app is
+ * not configured" before the user clicks anything (no secret is opened here).
+ */
+export async function checkOAuthClientConfigured(deps: ConnectFlowDeps, session: ConnectSession): Promise<void> {
+  if (session.app.auth_type !== 'oauth') return;
+  const projectId = session.tokenRow.project_id;
+  const row =
+    session.oauthAppId === null
+      ? await findNewestOAuthAppForApp(deps.db, projectId, session.app.slug)
+      : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, session.app.slug);
+  if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
 }
 
 // ─── start OAuth ─────────────────────────────────────────────────────────────────────────────

@@ -12,7 +12,14 @@ import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, t
 import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
 import { findConnectResult } from './connect-flow.repository.ts';
-import { completeAuthorization, openConnectSession, startAuthorization, type ConnectFlowDeps, type ConnectSession } from './connect-flow.service.ts';
+import {
+  checkOAuthClientConfigured,
+  completeAuthorization,
+  openConnectSession,
+  startAuthorization,
+  type ConnectFlowDeps,
+  type ConnectSession,
+} from './connect-flow.service.ts';
 import { FieldValidationError } from './field-values.ts';
 import { submitKeyForm } from './key-form.service.ts';
 
@@ -71,6 +78,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const showLink = async (request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
       try {
         const session = await openConnectSession(deps, request.query);
+        await checkOAuthClientConfigured(deps, session);
         return sendStartPage(reply, session, 200);
       } catch (err) {
         return handleFlowError(request, reply, err);
