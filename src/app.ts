@@ -123,7 +123,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
   jobs.push(webhookDeliveryJob({ db, vault, logger: server.log }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl }));
+  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog }));
   await server.register(sdkFrontendRoutes());
 
   return {

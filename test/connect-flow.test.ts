@@ -161,6 +161,22 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
   const data = JSON.parse(/<script type="application\/json" id="latchkey-data">(.*?)<\/script>/s.exec(resultHtml)![1]!);
   t.same(data, { origins: ['http://127.0.0.1:8123'], message: { type: 'success', authProvisionId: account.id } });
 
+  await env.testApp.app.auditLog.flush();
+  const audit = await db
+    .selectFrom('audit_log')
+    .select(['actor', 'action', 'account_id', 'result', 'details'])
+    .where('action', '=', 'account.connect')
+    .execute();
+  t.match(
+    audit,
+    [
+      { actor: 'user:user-1', action: 'account.connect', account_id: null, result: 'error', details: { app: 'keys-test', error_code: 'test_request_failed' } },
+      { actor: 'user:user-1', action: 'account.connect', account_id: account.id, result: 'ok', details: { app: 'keys-test' } },
+    ],
+    'the failed attempt and the connection are audited',
+  );
+  t.notOk(JSON.stringify(audit).includes(GOOD_KEY));
+
   const again = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: GOOD_KEY });
   t.equal(again.status, 410, 'a used token cannot save a second account');
   t.equal((await db.selectFrom('accounts').select('id').execute()).length, 1);
@@ -191,6 +207,8 @@ t.test('clear pages for every broken link', async (t) => {
   t.equal(res.status, 400);
   t.match(res.html, /No app was named/);
   t.match(res.csp, /frame-ancestors http:\/\/127\.0\.0\.1:8123/, 'once the token is known, its origins may frame the error page');
+  res = await page(`?token=${token}&app=app_keys-test`);
+  t.equal(res.status, 200, 'Pipedream’s app id (app_<slug>) names the app too');
   res = await page(`?token=${token}&app=nope`);
   t.equal(res.status, 404);
   t.match(res.html, /App not found/);

@@ -8,6 +8,7 @@
 // Nothing slow (no provider call) ever runs inside a database transaction.
 import type { Kysely } from 'kysely';
 import { toAppView } from '../apps/app-view.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { credentialsContext, insertAccount, replaceAccountCredentials, type CredentialValues } from '../accounts/account-store.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
@@ -53,6 +54,8 @@ export interface ConnectFlowDeps {
   readonly now?: () => Date;
   /** For test requests (tests may count them). */
   readonly fetch?: typeof fetch;
+  /** Connections and failed attempts go to the audit trail (never a value). */
+  readonly audit?: Pick<AuditLog, 'record'>;
 }
 
 export interface ConnectRequest {
@@ -119,7 +122,10 @@ async function checkTokenUsable(db: Kysely<Database>, token: string): Promise<Co
 function checkAppAllowed(registry: AppRegistry, slug: string | undefined, tokenRow: ConnectTokenRow): RegistryApp {
   const requested = slug === undefined || slug === '' ? (tokenRow.app_slug ?? undefined) : slug;
   if (requested === undefined) throw flowError('app_missing');
-  const app = SLUG_REGEX.test(requested) ? registry.get(requested) : undefined;
+  // A slug, or Pipedream's app id (`app_<slug>`).
+  const app = SLUG_REGEX.test(requested)
+    ? (registry.get(requested) ?? (requested.startsWith('app_') ? registry.get(requested.slice(4)) : undefined))
+    : undefined;
   if (app === undefined) throw flowError('app_unknown');
   if (tokenRow.app_slug !== null && tokenRow.app_slug !== app.slug) throw flowError('app_not_allowed');
   if (app.auth_type === 'none') throw flowError('app_not_connectable');
@@ -285,8 +291,9 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
   if (entry === undefined) throw flowError('state_invalid', new Error('state unknown or already used'));
   checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
   checkStateNotExpired(entry.expires_at, now(deps));
+  if (entry.fields_enc === null) throw flowError('state_invalid', new Error('state entry without its sealed request details'));
   const rowId = entry.digest.toString('hex');
-  const meta = JSON.parse(await deps.vault.openString(metaContext(rowId), entry.fields_enc!)) as StateMeta;
+  const meta = JSON.parse(await deps.vault.openString(metaContext(rowId), entry.fields_enc)) as StateMeta;
   checkIssuer(query, { declared: entry.issuer, fallback: meta.authorizeOrigin });
 
   const tokenRow = await findConnectTokenByDigest(deps.db, entry.connect_token_digest);
@@ -437,12 +444,22 @@ export async function finishConnection(
     if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
     throw err;
   }
+  deps.audit?.record({
+    projectId: tokenRow.project_id,
+    environment: tokenRow.environment,
+    actor: `user:${tokenRow.external_id}`,
+    action: target.account_id === null ? 'account.connect' : 'account.reconnect',
+    accountId,
+    result: 'ok',
+    details: { app: connected.app.slug, connect_token_id: tokenRow.id },
+  });
   await deleteExpiredConnectResults(deps.db);
   return { location: successLocation(attempt, resultId, accountId) };
 }
 
 /** The attempt failed: tell the backend (CONNECTION_ERROR) and send the user to the error outcome. Nothing else is stored. */
 export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, error: ConnectFlowError): Promise<ConnectOutcome> {
+  auditFailure(deps, attempt, error.kind);
   const resultId = mintId('cres_', 24);
   await deps.db.transaction().execute(async (trx) => {
     await reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[error.kind].message });
@@ -453,9 +470,21 @@ export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, er
   return { location: resultPath(resultId) };
 }
 
-/** For failures that stay on the page (a key form whose test request failed): the event only. */
-export async function recordConnectionError(deps: ConnectFlowDeps, tokenRow: ConnectTokenRow, kind: FlowErrorKind): Promise<void> {
-  await deps.db.transaction().execute((trx) => reportConnection(trx, tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
+/** For failures that stay on the page (a key form whose test request failed): the event and the audit entry only. */
+export async function recordConnectionError(deps: ConnectFlowDeps, attempt: Attempt, kind: FlowErrorKind): Promise<void> {
+  auditFailure(deps, attempt, kind);
+  await deps.db.transaction().execute((trx) => reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
+}
+
+function auditFailure(deps: ConnectFlowDeps, attempt: Attempt, kind: FlowErrorKind): void {
+  deps.audit?.record({
+    projectId: attempt.tokenRow.project_id,
+    environment: attempt.tokenRow.environment,
+    actor: `user:${attempt.tokenRow.external_id}`,
+    action: 'account.connect',
+    result: kind === 'access_denied' ? 'denied' : kind === 'token_used' ? 'conflict' : 'error',
+    details: { app: attempt.appSlug, connect_token_id: attempt.tokenRow.id, error_code: kind },
+  });
 }
 
 /**

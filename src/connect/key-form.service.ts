@@ -7,6 +7,7 @@ import {
   finishConnection,
   recordConnectionError,
   verifyCredentials,
+  type Attempt,
   type ConnectFlowDeps,
   type ConnectOutcome,
   type ConnectSession,
@@ -20,10 +21,11 @@ export async function submitKeyForm(
 ): Promise<ConnectOutcome> {
   const app = requireKeysApp(session.app);
   const values = checkFieldValues(app.fields, submitted);
-  const name = await testKeys(deps, session, app, values);
+  const attempt = { tokenRow: session.tokenRow, appSlug: app.slug, embed: session.embed };
+  const name = await testKeys(deps, attempt, app, values);
   return finishConnection(
     deps,
-    { tokenRow: session.tokenRow, appSlug: app.slug, embed: session.embed },
+    attempt,
     { account_id: session.accountId },
     { app, oauthAppId: null, credentials: values, refreshToken: null, authorizedScopes: [], expiresAt: null, name },
   );
@@ -34,12 +36,12 @@ function requireKeysApp(app: RegistryApp): RegistryApp {
   return app;
 }
 
-async function testKeys(deps: ConnectFlowDeps, session: ConnectSession, app: RegistryApp, values: Record<string, string>): Promise<string | null> {
+async function testKeys(deps: ConnectFlowDeps, attempt: Attempt, app: RegistryApp, values: Record<string, string>): Promise<string | null> {
   try {
     return await verifyCredentials(deps, app, values);
   } catch (err) {
     if (!(err instanceof ConnectFlowError) || err.kind !== 'test_request_failed') throw err;
-    await recordConnectionError(deps, session.tokenRow, 'test_request_failed');
+    await recordConnectionError(deps, attempt, 'test_request_failed');
     throw new FieldValidationError({}, keepNonSecret(app.fields, values), FLOW_ERRORS.test_request_failed.message, err.cause);
   }
 }
