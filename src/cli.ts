@@ -37,6 +37,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, sub, arg] = positionals;
   if (command === 'keys' && sub === 'generate') return print(generateKeyringEntry(arg ?? `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
 
+  const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
+
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
 
@@ -58,8 +61,6 @@ async function main(argv: string[]): Promise<void> {
       case 'keys status':
         return print(await keyStatus(db, runtime.keyring));
       case 'keys rotate': {
-        const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
-        if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
         const result = await rewrapDataKeys(db, runtime.keyring, batchSize);
         print(`re-wrapped ${result.rewrapped} data keys under "${runtime.keyring.activeId}" in ${result.batches} batches`);
         return print(await keyStatus(db, runtime.keyring));

@@ -15,6 +15,8 @@ import { Vault } from '../src/keys/vault.ts';
 import { processEnv, runServerToExit, startServer } from './fixtures/latchkey-process.ts';
 
 const ADMIN = 'a-perfectly-fine-admin-token-of-40-chars!';
+// The start-up tests run the server as a process several times: minutes on a busy machine.
+t.setTimeout(300_000);
 
 t.test('defaults: a development config from an empty environment', async (t) => {
   const config = loadConfig({});

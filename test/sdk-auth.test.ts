@@ -45,7 +45,7 @@ t.test('@pipedream/sdk gets a token through its own token provider and calls the
   t.match(direct, { tokenType: 'Bearer', expiresIn: 3600 });
   t.match(direct.accessToken, /^lka_/);
   t.not(direct.accessToken, token, 'every grant is a new token');
-  const wrong = await client.oauthTokens.create({ clientId, clientSecret: `${clientSecret.slice(0, -1)}x` }).then(
+  const wrong = await client.oauthTokens.create({ clientId, clientSecret: `${clientSecret.slice(0, -1)}${clientSecret.endsWith('x') ? 'y' : 'x'}` }).then(
     () => undefined,
     (err: unknown) => err,
   );
