@@ -261,8 +261,20 @@ t.test('22 + 23 + database dump: no code, state, verifier, token or key in logs,
   const failedToken = await env.mint();
   await postForm(env, '/connect/keys', { token: failedToken, app: 'keys-test', f_api_key: 'sk_wrongkey99' });
 
+  // One authorization left in flight, so oauth_states holds a sealed verifier and fields at dump time.
+  const inFlight = await startOAuth(env, await env.mint(), { app: 'oidc-tenant', f_tenant: 'tenantsecretname' });
+  const pending = await env.testApp.database.handle.db.selectFrom('oauth_states').selectAll().executeTakeFirstOrThrow();
+  const pendingVerifier = await env.testApp.app.vault.openString(
+    { table: 'oauth_states', column: 'code_verifier_enc', rowId: pending.digest.toString('hex') },
+    pending.code_verifier_enc!,
+  );
+  t.equal(s256Challenge(pendingVerifier), inFlight.authorizeUrl.searchParams.get('code_challenge'), 'the sealed verifier is the one behind the challenge');
+
   const tokenRequest = env.oidc.tokenRequests()[0]!;
   const secrets: Record<string, string> = {
+    'in-flight state': inFlight.authorizeUrl.searchParams.get('state')!,
+    'in-flight code verifier': pendingVerifier,
+    'in-flight fields': 'tenantsecretname',
     'connect token': connectToken,
     'keys connect token': keysToken,
     state: authorizeUrl.searchParams.get('state')!,
