@@ -4,11 +4,13 @@
 import { PipedreamClient } from '@pipedream/sdk';
 import type { KyselyPlugin, RootOperationNode } from 'kysely';
 import t from 'tap';
+import { RecentCredentials } from '../src/accounts/account-credentials.ts';
+import { replaceAccountCredentials } from '../src/accounts/account-store.ts';
 import { createClient } from '../src/admin/admin.service.ts';
 import { createProjectClient } from './fixtures/app.ts';
 import { createTestDatabase } from './fixtures/database.ts';
 import { startFakeProvider } from './fixtures/refresh-fake-provider.ts';
-import { keysTestApp, oauthTestApp, seedAccount, seedProject, storedTokens } from './fixtures/refresh-seed.ts';
+import { accountRow, keysTestApp, oauthTestApp, seedAccount, seedProject, storedTokens } from './fixtures/refresh-seed.ts';
 
 t.test('list, retrieve, per-user list and deletes, as the SDK sees them', async (t) => {
   const provider = await startFakeProvider();
@@ -286,3 +288,66 @@ function describeStatement(node: RootOperationNode): string {
   const verb = { SelectQueryNode: 'select', InsertQueryNode: 'insert', UpdateQueryNode: 'update', DeleteQueryNode: 'delete' }[node.kind as string] ?? node.kind;
   return `${verb} ${table}`;
 }
+
+t.test('recently opened credentials are reused only while the ciphertexts are unchanged', async (t) => {
+  const provider = await startFakeProvider();
+  t.teardown(() => provider.close());
+  const seeded = await seedProject(t, {
+    apps: [oauthTestApp('fakeauth', provider.base)],
+    oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
+  });
+  const vault = seeded.testApp.app.vault;
+  const db = seeded.testApp.database.handle.db;
+  let clock = 1_000_000;
+  const recent = new RecentCredentials(vault, 60_000, 2, () => clock);
+  let opens = 0;
+  const original = vault.openCached.bind(vault);
+  vault.openCached = (context, sealed) => {
+    opens += 1;
+    return original(context, sealed);
+  };
+  t.teardown(() => {
+    vault.openCached = original;
+  });
+  const id = await seedAccount(seeded, { appSlug: 'fakeauth', accessToken: 'at-first-0123456789', refreshToken: 'rt-first-0123456789' });
+  const first = await recent.open(await accountRow(seeded, id));
+  t.equal(first.values['oauth_access_token'], 'at-first-0123456789');
+  t.equal(opens, 2, 'credentials and refresh token opened');
+  const again = await recent.open(await accountRow(seeded, id));
+  t.equal(again, first, 'same bytes: reused');
+  t.equal(opens, 2);
+  t.ok(Object.isFrozen(again.values), 'callers cannot alter the shared values');
+
+  // A rewrite of the ciphertext (a refresh, a reconnect) is seen at once.
+  await replaceAccountCredentials(
+    db,
+    vault,
+    { id, projectId: seeded.client.projectId },
+    {
+      credentials: { oauth_access_token: 'at-second-0123456789' },
+      refreshToken: 'rt-second-0123456789',
+      authorizedScopes: ['read'],
+      expiresAt: null,
+    },
+  );
+  const changed = await recent.open(await accountRow(seeded, id));
+  t.same(changed, { values: { oauth_access_token: 'at-second-0123456789' }, refreshToken: 'rt-second-0123456789' });
+  t.equal(opens, 4);
+
+  // A ciphertext copied in from another account is not served from the reuse (and fails to open).
+  const other = await seedAccount(seeded, { appSlug: 'fakeauth' });
+  const row = await accountRow(seeded, id);
+  const foreign = await accountRow(seeded, other);
+  await t.rejects(recent.open({ ...row, credentials_enc: foreign.credentials_enc }), { code: 'credential_unreadable' });
+
+  // Bounded in age and size.
+  clock += 60_001;
+  await recent.open(await accountRow(seeded, id));
+  t.equal(opens, 7, 'reopened after the time-to-live (plus the failed foreign open)');
+  await recent.open(await accountRow(seeded, other));
+  const third = await seedAccount(seeded, { appSlug: 'fakeauth' });
+  await recent.open(await accountRow(seeded, third));
+  t.equal(recent.size, 2, 'the oldest entry made room');
+  recent.forget(third);
+  t.equal(recent.size, 1);
+});

@@ -1,8 +1,10 @@
 // Account use cases: list, retrieve (with fresh credentials), list one user's, delete.
 //
 // The credential hot path (retrieve with include_credentials, token fresh) is: one primary-key
-// SELECT, the app from the in-memory registry, two AES-GCM opens with the cached data key. No
-// join, no argon2, no write; the audit entry is buffered and written in batches elsewhere.
+// SELECT, the app from the in-memory registry, the opened credentials (two AES-GCM opens with the
+// cached data key, skipped while the row's ciphertexts are unchanged since a recent read: see
+// RecentCredentials). No join, no argon2, no write; the audit entry is buffered and written in
+// batches elsewhere.
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -12,7 +14,7 @@ import { accountDeadError, isOAuthApp, type CredentialRefresher, type LogSink } 
 import { isFresh } from '../refresh/schedule.ts';
 import type { ExternalUserRow } from '../users/users.repository.ts';
 import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../users/page-info.ts';
-import { openAccountCredentials } from './account-credentials.ts';
+import { RecentCredentials } from './account-credentials.ts';
 import {
   accountInScope,
   deleteAccountRow,
@@ -45,6 +47,18 @@ export const STILL_USABLE_MS = 60_000;
 /** Refreshes a list with include_credentials runs at once. */
 const LIST_REFRESH_CONCURRENCY = 4;
 
+/** One per vault (that is, per app instance), whatever deps object a route was given. */
+const recentByVault = new WeakMap<Vault, RecentCredentials>();
+
+function recentCredentials(vault: Vault): RecentCredentials {
+  let recent = recentByVault.get(vault);
+  if (recent === undefined) {
+    recent = new RecentCredentials(vault);
+    recentByVault.set(vault, recent);
+  }
+  return recent;
+}
+
 export type { AccountScope } from './account.repository.ts';
 
 /** The row whose token is usable now: as read when fresh, else after a refresh. */
@@ -64,7 +78,7 @@ async function usableRow(deps: AccountsDeps, row: AccountRow, app: RegistryApp |
 
 async function viewWithCredentials(deps: AccountsDeps, row: AccountRow, app: RegistryApp | undefined): Promise<AccountView> {
   const usable = await usableRow(deps, row, app);
-  const opened = await openAccountCredentials(deps.vault, usable);
+  const opened = await recentCredentials(deps.vault).open(usable);
   return toAccountView(usable, app, credentialsView(usable, opened.values, opened.refreshToken, app));
 }
 
@@ -132,6 +146,7 @@ export async function deleteAccount(deps: AccountsDeps, scope: AccountScope, acc
   const row = await findAccountById(deps.db, accountId);
   if (!accountInScope(row, scope)) throw notFound('account');
   await revokeAccountAtProvider(deps, row);
+  recentCredentials(deps.vault).forget(accountId);
   if (!(await deleteAccountRow(deps.db, scope, accountId))) throw notFound('account');
 }
 
@@ -139,6 +154,7 @@ export async function deleteAccount(deps: AccountsDeps, scope: AccountScope, acc
 export async function deleteAppAccounts(deps: AccountsDeps, scope: AccountScope, appSlug: string): Promise<number> {
   const rows = await listAllAccountRows(deps.db, scope, { appSlug });
   await forEachLimited(rows, LIST_REFRESH_CONCURRENCY, (row) => revokeAccountAtProvider(deps, row));
+  for (const row of rows) recentCredentials(deps.vault).forget(row.id);
   return deleteAccountRows(
     deps.db,
     scope,
@@ -151,5 +167,6 @@ export function revokeUserAccountsHook(deps: AccountsDeps): (db: Kysely<Database
   return async (db, user) => {
     const rows = await listAccountRowsOfUser(db, user.id);
     await forEachLimited(rows, LIST_REFRESH_CONCURRENCY, (row) => revokeAccountAtProvider(deps, row));
+    for (const row of rows) recentCredentials(deps.vault).forget(row.id);
   };
 }
