@@ -395,3 +395,17 @@ t.test('behind https: the binding cookie is __Host-, Secure, HttpOnly, SameSite=
   });
   t.equal(wrongName.statusCode, 400, 'only the __Host- cookie binds (a sibling subdomain cannot plant it)');
 });
+
+t.test('malformed posts are pages, not JSON errors or 500s', async (t) => {
+  const env = await startConnectEnv(t);
+  const notAForm = await fetch(`${env.publicUrl}/connect/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token":' });
+  t.equal(notAForm.status, 400);
+  t.match(notAForm.headers.get('content-type'), /^text\/html/);
+  const missing = await postForm(env, '/connect/oauth/start', { app: 'oidc-test' });
+  t.equal(missing.status, 400);
+  t.match(await missing.text(), /This link is not valid/);
+  const huge = await postForm(env, '/connect/keys', { token: 'x', app: 'keys-test', f_api_key: 'x'.repeat(2 * 1024 * 1024) });
+  t.equal(huge.status, 400);
+  t.match(huge.headers.get('content-type'), /^text\/html/);
+  t.notMatch(env.testApp.logs(), /"level":50/, 'nothing logged as a server error');
+});

@@ -70,7 +70,9 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
   return async (app) => {
     // Schema failures and surprises become pages too.
     app.setErrorHandler((error, request, reply) => {
-      const flow = (error as { validation?: unknown }).validation !== undefined ? flowError('link_invalid') : flowError('internal_error', error);
+      const status = (error as { statusCode?: number }).statusCode;
+      const clientFault = (error as { validation?: unknown }).validation !== undefined || (status !== undefined && status >= 400 && status < 500);
+      const flow = clientFault ? flowError('link_invalid') : flowError('internal_error', error);
       if (flow.kind === 'internal_error') request.log.error({ err: error }, 'connect page failed');
       return sendErrorPage(reply, flow);
     });
