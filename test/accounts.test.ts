@@ -120,6 +120,24 @@ t.test('list, retrieve, per-user list and deletes, as the SDK sees them', async 
   const keyed = await pd.accounts.retrieve(keyedId, { includeCredentials: true });
   t.same(keyed.credentials, { api_key: 'key-0123456789abcdef' }, 'a keys app returns its fields');
 
+  // In a list, an account whose token cannot be made fresh comes without credentials (and says
+  // why) instead of failing the page; the others still come with theirs.
+  await testApp.database.handle.db
+    .updateTable('accounts')
+    .set({ dead: true, healthy: false, error: 'the provider no longer accepts the refresh token (invalid_grant); reconnect the account' })
+    .where('id', '=', ids[4]!)
+    .execute();
+  const carolListed = await pd.accounts.list({ externalUserId: 'carol', includeCredentials: true });
+  t.match(carolListed.data[0], { id: ids[4], dead: true, healthy: false, error: /reconnect/ });
+  t.equal(carolListed.data[0]?.credentials, undefined, 'no (stale) credentials for a dead account');
+  t.equal((await pd.accounts.list({ externalUserId: 'bob', includeCredentials: true })).data[0]?.credentials?.oauthRefreshToken, 'rt-bob-2-0123456789');
+  const deadRetrieve = await testApp.app.server.inject({
+    method: 'GET',
+    url: `/v1/connect/${client.projectId}/accounts/${ids[4]}?include_credentials=true`,
+    headers: auth,
+  });
+  t.equal(deadRetrieve.statusCode, 409, 'retrieving it says: reconnect');
+
   // One user's accounts: a bare array (the SDK throws on an envelope).
   const alice = await pd.accounts.listByExternalUser('alice', { includeCredentials: true });
   t.same(
