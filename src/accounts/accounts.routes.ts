@@ -10,7 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { scopeGrants } from '../auth/scopes.ts';
 import { ApiError } from '../errors.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { ErrorResponseSchema, ProjectIdParamsSchema, ExternalUserIdSchema } from '../http/schemas.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../users/page-info.ts';
 import { AccountSchema, type AccountView } from './account-view.ts';
 import { deleteAccount, deleteAppAccounts, listAccounts, listUserAccounts, retrieveAccount, type AccountScope, type AccountsDeps } from './accounts.service.ts';
@@ -82,7 +82,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           querystring: Type.Object(
             {
               app: Type.Optional(APP_SLUG),
-              external_user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 250 })),
+              external_user_id: Type.Optional(ExternalUserIdSchema),
               oauth_app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
               include_credentials: INCLUDE_CREDENTIALS,
               limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: 20 })),
@@ -149,7 +149,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           tags,
           summary: "List one end user's accounts (a bare array)",
           security,
-          params: Type.Object({ project_id: PROJECT_ID, external_user_id: Type.String({ minLength: 1, maxLength: 250 }) }),
+          params: Type.Object({ project_id: PROJECT_ID, external_user_id: ExternalUserIdSchema }),
           querystring: Type.Object({ app: Type.Optional(APP_SLUG), include_credentials: INCLUDE_CREDENTIALS }, { additionalProperties: false }),
           response: { 200: Type.Array(AccountSchema), ...errors },
         },

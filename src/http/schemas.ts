@@ -19,3 +19,11 @@ export const ProjectIdParamsSchema = Type.Object({ project_id: Type.String({ pat
 export const EnvironmentHeaderSchema = Type.Object({
   'x-pd-environment': Type.Optional(Type.Union([Type.Literal('development'), Type.Literal('production')])),
 });
+
+/** An end user's id in the customer's system: 1–250 characters, no control characters (NUL included) or lone surrogates. */
+export const ExternalUserIdSchema = Type.String({
+  minLength: 1,
+  maxLength: 250,
+  pattern: '^[^\\p{Cc}\\p{Cs}]+$',
+  description: "the end user's id in your system",
+});

@@ -6,7 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Database } from '../db/types.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { ErrorResponseSchema, ProjectIdParamsSchema, ExternalUserIdSchema } from '../http/schemas.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from './page-info.ts';
 import { deleteExternalUser, listUsers, type RevokeUserAccounts } from './users.service.ts';
 
@@ -60,7 +60,7 @@ export function userRoutes(deps: {
           security,
           params: Type.Object({
             project_id: ProjectIdParamsSchema.properties.project_id,
-            external_user_id: Type.String({ minLength: 1, maxLength: 250 }),
+            external_user_id: ExternalUserIdSchema,
           }),
           response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
         },
