@@ -7,7 +7,7 @@ import { openConnectSession } from '../src/connect/connect-flow.service.ts';
 import { submitKeyForm } from '../src/connect/key-form.service.ts';
 import { s256Challenge } from '../src/oauth/pkce.ts';
 import { RegistryError, registryFromDefinitions } from '../src/registry/loader.ts';
-import { launchBrowser, openPage } from './fixtures/browser.ts';
+import { browserSkipReason, launchBrowser, openPage } from './fixtures/browser.ts';
 import { CookieJar, GOOD_KEY, callback, postForm, startConnectEnv, startOAuth, type ConnectEnv } from './fixtures/connect-env.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { testAppDefinitions } from './fixtures/test-apps/index.ts';
@@ -337,6 +337,11 @@ t.test('25. hostile registry values render as text, in the markup and in Chromiu
   const formError = await postForm(env, '/connect/keys', { token, app: 'hostile', f_api_key: '' });
   t.notMatch(await formError.text(), /<svg/, 'the label is escaped inside error messages too');
 
+  const skipBrowser = browserSkipReason();
+  if (skipBrowser !== false) {
+    t.skip(`the Chromium half of this check: ${skipBrowser}`);
+    return;
+  }
   const browser = await launchBrowser(t);
   const { page, errors } = await openPage(browser);
   const dialogs: string[] = [];
