@@ -68,6 +68,10 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   t.equal(account.name, 'alice', 'named by the test request (userinfo sub)');
   t.same(account.authorized_scopes, ['openid', 'api:read', 'offline_access']);
   t.ok(account.expires_at !== null && account.expires_at.getTime() > Date.now() + 200_000, 'expires_in → expires_at');
+  // The refresher's schedule: a 300 s token against a 300 s margin is renewed at about half
+  // its life (not at once, which a plain `expires_at - margin` would say).
+  const nextRefresh = account.next_refresh_at?.getTime() ?? 0;
+  t.ok(nextRefresh > Date.now() + 60_000 && nextRefresh < account.expires_at!.getTime(), 'next_refresh_at planned by the refresher schedule');
   const credentials = await openCredentials(env.testApp.app.vault, accountId, account.credentials_enc);
   t.equal(credentials['oauth_access_token'], env.oidc.issued.accessTokens[0]);
   t.equal(credentials['oauth_client_id'], env.oidc.clientId);

@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { toAppView } from '../apps/app-view.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { credentialsContext, insertAccount, replaceAccountCredentials, type CredentialValues } from '../accounts/account-store.ts';
+import { planNextRefresh } from '../refresh/schedule.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
@@ -402,6 +403,9 @@ export async function finishConnection(
         refreshToken: connected.refreshToken,
         authorizedScopes: connected.authorizedScopes,
         expiresAt: connected.expiresAt,
+        // The refresher's own schedule: margin with jitter, and the idle keep-alive of
+        // providers whose refresh tokens die unused (Xero, QuickBooks).
+        nextRefreshAt: connected.app.auth_type === 'oauth' ? planNextRefresh(connected.app, connected.expiresAt, Date.now()) : null,
       };
       if (target.account_id === null) {
         await insertAccount(trx, deps.vault, {
