@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { toApiError } from '../http/error-handler.ts';
 import { FLOW_ERRORS, ConnectFlowError, flowError } from '../oauth/flow-errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
 import { browserBinding, readCookie, serializeBindingCookie } from '../oauth/state.ts';
@@ -70,11 +71,17 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
   return async (app) => {
     // Schema failures and surprises become pages too.
     app.setErrorHandler((error, request, reply) => {
-      const status = (error as { statusCode?: number }).statusCode;
-      const clientFault = (error as { validation?: unknown }).validation !== undefined || (status !== undefined && status >= 400 && status < 500);
+      const apiError = toApiError(error as Error);
+      const clientFault = apiError.status < 500;
       const flow = clientFault ? flowError('link_invalid') : flowError('internal_error', error);
       if (flow.kind === 'internal_error') request.log.error({ err: error }, 'connect page failed');
-      return sendErrorPage(reply, flow);
+      // The page explains; the status still says what HTTP clients need (413 too large, 415 type).
+      return sendPage(
+        reply,
+        clientFault ? apiError.status : flow.status,
+        errorPage(flow.title, flow.message, flow.allowedOrigins, flow.kind),
+        flow.allowedOrigins,
+      );
     });
 
     const showLink = async (request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
