@@ -1,8 +1,9 @@
 // Reads and deletes of connected accounts. Writes of credentials live in account-store.ts (the
 // connect flow's contract) and in refresh/refresh.repository.ts (leases and refresh results).
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
 import type { PageRequest } from '../users/page-info.ts';
+import { keysetPage } from '../db/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -56,7 +57,6 @@ function scoped(db: Db, scope: AccountScope, filter: AccountFilter) {
  * (see users/page-info.ts toPage). A cursor is an account id of the same project environment.
  */
 export async function listAccountRows(db: Db, scope: AccountScope, filter: AccountFilter, page: PageRequest): Promise<{ rows: AccountRow[]; total: number }> {
-  const inScope = scoped(db, scope, filter);
   const cursor = (id: string) =>
     db
       .selectFrom('accounts as c')
@@ -64,23 +64,7 @@ export async function listAccountRows(db: Db, scope: AccountScope, filter: Accou
       .where('c.id', '=', id)
       .where('c.project_id', '=', scope.projectId)
       .where('c.environment', '=', scope.environment);
-  let query = inScope.selectAll();
-  if (page.after !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) > (${cursor(page.after)})`)
-      .orderBy('created_at')
-      .orderBy('id');
-  } else if (page.before !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) < (${cursor(page.before)})`)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc');
-  } else {
-    query = query.orderBy('created_at').orderBy('id');
-  }
-  const rows = await query.limit(page.limit + 1).execute();
-  const count = await inScope.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-  return { rows, total: Number(count.n) };
+  return keysetPage(scoped(db, scope, filter), cursor, page, (query) => query.selectAll());
 }
 
 /** Every account matching the filter, oldest first (one user's accounts, one app's accounts). */

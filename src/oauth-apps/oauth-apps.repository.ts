@@ -3,6 +3,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { PageRequest } from '../users/page-info.ts';
+import { keysetPage } from '../db/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -106,23 +107,5 @@ export async function listOAuthApps(db: Db, projectId: string, filter: OAuthAppF
     inScope = inScope.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('app_slug', 'ilike', pattern), eb('client_id', 'ilike', pattern)]));
   }
   const cursor = (id: string) => db.selectFrom('oauth_apps as c').select(['c.created_at', 'c.id']).where('c.id', '=', id).where('c.project_id', '=', projectId);
-  let query = inScope.selectAll();
-  if (page.after !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) > (${cursor(page.after)})`)
-      .orderBy('created_at')
-      .orderBy('id');
-  } else if (page.before !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) < (${cursor(page.before)})`)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc');
-  } else {
-    query = query.orderBy('created_at').orderBy('id');
-  }
-  const [rows, count] = await Promise.all([
-    query.limit(page.limit + 1).execute(),
-    inScope.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+  return keysetPage(inScope, cursor, page, (query) => query.selectAll());
 }

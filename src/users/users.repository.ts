@@ -1,7 +1,8 @@
 // External users: a project environment's end users, keyed by the customer's own id.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
 import type { PageRequest } from './page-info.ts';
+import { keysetPage } from '../db/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -57,23 +58,5 @@ export async function listExternalUsers(db: Db, scope: UserScope, page: PageRequ
       .where('c.id', '=', id)
       .where('c.project_id', '=', scope.projectId)
       .where('c.environment', '=', scope.environment);
-  let query = inScope.selectAll();
-  if (page.after !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) > (${cursorRow(page.after)})`)
-      .orderBy('created_at')
-      .orderBy('id');
-  } else if (page.before !== undefined) {
-    query = query
-      .where(sql<boolean>`(created_at, id) < (${cursorRow(page.before)})`)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc');
-  } else {
-    query = query.orderBy('created_at').orderBy('id');
-  }
-  const [rows, count] = await Promise.all([
-    query.limit(page.limit + 1).execute(),
-    inScope.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+  return keysetPage(inScope, cursorRow, page, (query) => query.selectAll());
 }
