@@ -6,6 +6,7 @@ import { AuthorizationCode, type AuthorizationTokenConfig } from 'simple-oauth2'
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { ConnectFlowError } from './flow-errors.ts';
+import { decodeTokenBody } from './token-body.ts';
 
 export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
@@ -54,27 +55,10 @@ export async function exchangeCode(exchange: CodeExchange): Promise<Record<strin
   if (exchange.codeVerifier !== undefined) params['code_verifier'] = exchange.codeVerifier;
   try {
     const token = await client.getToken(params as unknown as AuthorizationTokenConfig);
-    return tokenBody(token.token);
+    return decodeTokenBody(token.token);
   } catch (err) {
     throw new ConnectFlowError('provider_error', { cause: describeTokenError(err) });
   }
-}
-
-/**
- * simple-oauth2 spreads the response into its token object. A non-JSON body arrives as a Buffer,
- * so the spread holds its bytes under numeric keys: put them back together and parse them.
- */
-function tokenBody(token: Record<string, unknown>): Record<string, unknown> {
-  const keys = Object.keys(token).filter((key) => key !== 'expires_at');
-  if (keys.length === 0 || !keys.every((key) => /^\d+$/.test(key))) return token;
-  const text = Buffer.from(keys.map((key) => Number(token[key]))).toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON: application/x-www-form-urlencoded, as GitHub answers without an Accept header.
-  }
-  return Object.fromEntries(new URLSearchParams(text));
 }
 
 /** Evidence for the log only: the status and the OAuth error code, never the body (it may hold tokens). */

@@ -5,6 +5,7 @@
 // happens to the account (dead, unhealthy with backoff, or an operator alarm).
 import { AuthorizationCode } from 'simple-oauth2';
 import type { RegistryOAuth } from '../registry/registry.ts';
+import { decodeTokenBody } from '../oauth/token-body.ts';
 
 export const PROVIDER_TIMEOUT_MS = 10_000;
 export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
@@ -63,7 +64,7 @@ export async function requestRefresh(request: RefreshRequest): Promise<RefreshOu
   for (const [name, value] of Object.entries(request.oauth.refresh_params)) if (!PROTECTED_PARAMS.has(name)) params[name] = value;
   try {
     const token = await client.createToken({ refresh_token: request.refreshToken }).refresh(params);
-    return { kind: 'issued', body: tokenBody(token.token) };
+    return { kind: 'issued', body: decodeTokenBody(token.token, ['expires_at', 'refresh_token']) };
   } catch (err) {
     return classifyError(err);
   }
@@ -148,22 +149,4 @@ function findCode(err: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause ?? (current as { data?: unknown }).data;
   }
   return undefined;
-}
-
-/**
- * simple-oauth2 spreads the response into its token object. A non-JSON body arrives as a Buffer,
- * so the spread holds its bytes under numeric keys: put them back together and parse them.
- */
-function tokenBody(token: Record<string, unknown>): Record<string, unknown> {
-  const keys = Object.keys(token).filter((key) => key !== 'expires_at' && key !== 'refresh_token');
-  if (keys.length === 0 || !keys.every((key) => /^\d+$/.test(key))) return token;
-  const text = Buffer.from(keys.map((key) => Number(token[key]))).toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON: maybe application/x-www-form-urlencoded (GitHub without an Accept header).
-  }
-  if (/^\s*</.test(text)) return {};
-  return Object.fromEntries(new URLSearchParams(text));
 }
