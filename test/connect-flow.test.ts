@@ -409,7 +409,7 @@ t.test('malformed posts are pages, not JSON errors or 500s', async (t) => {
   t.equal(missing.status, 400);
   t.match(await missing.text(), /This link is not valid/);
   const huge = await postForm(env, '/connect/keys', { token: 'x', app: 'keys-test', f_api_key: 'x'.repeat(2 * 1024 * 1024) });
-  t.equal(huge.status, 400);
+  t.equal(huge.status, 413, 'too large, said in the status; the page explains');
   t.match(huge.headers.get('content-type'), /^text\/html/);
   t.notMatch(env.testApp.logs(), /"level":50/, 'nothing logged as a server error');
 });
