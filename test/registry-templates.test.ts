@@ -30,6 +30,34 @@ t.test('URL templates: host values are host characters only, path and query valu
   t.equal(fillTemplate('https://x.example/{a}', { a: '{b}', b: 'no' }), 'https://x.example/%7Bb%7D', 'values are not filled again');
 });
 
+t.test('a host a user names must be a public DNS name: no IP literal, no local-only name', async (t) => {
+  for (const host of [
+    '127.0.0.1',
+    '169.254.169.254',
+    '2130706433',
+    '0177.0.0.1',
+    'localhost',
+    'intranet',
+    'metadata.google.internal',
+    'printer.local',
+    'app.localhost',
+  ]) {
+    t.throws(
+      () => fillTemplate('https://{api_host}/v1/me', { api_host: host }),
+      { name: 'TemplateError', message: 'the value for {api_host} must name a public host' },
+      host,
+    );
+  }
+  t.equal(fillTemplate('https://{api_host}/v1/me', { api_host: 'posthog.example.com' }), 'https://posthog.example.com/v1/me');
+  t.equal(fillTemplate('https://api.{site}/api/v1/validate', { site: 'datadoghq.eu' }), 'https://api.datadoghq.eu/api/v1/validate');
+  t.equal(
+    fillTemplate('https://{subdomain}.zendesk.com/api', { subdomain: '127.0.0.1' }),
+    'https://127.0.0.1.zendesk.com/api',
+    'a label under a fixed domain stays there',
+  );
+  t.equal(fillTemplate('http://127.0.0.1:8080/{id}', { id: 'x' }), 'http://127.0.0.1:8080/x', 'fixed hosts are the operator’s choice');
+});
+
 t.test('header, form and JSON templates', async (t) => {
   t.equal(fillTemplate('Bearer {api_key}', { api_key: 'sk_123' }, 'header'), 'Bearer sk_123');
   for (const evil of ['a\r\nX-Evil: 1', 'a\nb', 'a\0b']) t.throws(() => fillTemplate('Bearer {api_key}', { api_key: evil }, 'header'), TemplateError);

@@ -38,6 +38,7 @@ export function templatePlaceholders(template: string): string[] {
 export function fillTemplate(template: string, values: TemplateValues, context: TemplateContext = 'url'): string {
   const hostEnd = context === 'url' ? authorityEnd(template) : -1;
   const pathEnd = context === 'url' ? queryStart(template, hostEnd) : -1;
+  let hostPlaceholder: string | undefined;
   const filled = template.replace(PLACEHOLDER, (_match, name: string, offset: number) => {
     const value = values[name];
     if (value === undefined || value === '') throw new TemplateError(name, `a value for {${name}} is required`);
@@ -51,6 +52,7 @@ export function fillTemplate(template: string, values: TemplateValues, context: 
       if (!HOST_VALUE.test(value) || value.startsWith('.') || value.startsWith('-') || value.includes('..')) {
         throw new TemplateError(name, `the value for {${name}} is not a valid host name part`);
       }
+      hostPlaceholder = name;
       return value;
     }
     // WHATWG URL parsing resolves `.`/`..` segments (and their %2e spellings) even mid-path.
@@ -58,13 +60,34 @@ export function fillTemplate(template: string, values: TemplateValues, context: 
     return encodeURIComponent(value);
   });
   if (context === 'url') {
+    let url: URL;
     try {
-      new URL(filled);
+      url = new URL(filled);
     } catch {
       throw new TemplateError('', 'the filled template is not a valid URL');
     }
+    if (hostPlaceholder !== undefined && !isPublicHostName(url.hostname)) {
+      throw new TemplateError(hostPlaceholder, `the value for {${hostPlaceholder}} must name a public host`);
+    }
   }
   return filled;
+}
+
+const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal', '.intranet', '.lan', '.home.arpa', '.localdomain'];
+
+/**
+ * Where a user-entered value may point a request (the test request, the token exchange) that
+ * carries a credential or a client secret: a dotted DNS name, never an IP literal (cloud
+ * metadata at 169.254.169.254, loopback; the URL parser also turns `2130706433` into
+ * 127.0.0.1) nor a local-only or single-label name. Hosts fixed in the registry are the
+ * operator's choice and not checked. A public name that resolves to a private address is not
+ * caught here; that needs an egress proxy.
+ */
+export function isPublicHostName(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  if (/^[\d.]+$/.test(host) || host.includes(':') || host.startsWith('[')) return false;
+  if (!host.includes('.') || host === 'localhost') return false;
+  return !LOCAL_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
 /** Index just past `scheme://authority` (0 when the template has no authority). */
