@@ -17,6 +17,8 @@ export interface Runtime {
   keyring: Keyring;
   database: DatabaseHandle;
   registry: AppRegistry;
+  /** Set when the admin token was generated into (or read from) the data dir. */
+  adminTokenFile: string | undefined;
 }
 
 export class StartupError extends Error {
@@ -37,9 +39,11 @@ export async function prepareRuntime(baseConfig: Config, logger: Logger, options
   }
 
   let config = baseConfig;
+  let adminTokenFile: string | undefined;
   if (config.adminToken === undefined && config.mode === 'development' && config.databaseUrl === undefined) {
     const admin = await loadOrCreateLocalSecret(config, 'admin-token', () => mintToken(TOKEN_PREFIXES.adminToken));
     config = Object.freeze({ ...config, adminToken: admin.value });
+    adminTokenFile = admin.file;
   }
 
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
@@ -52,5 +56,5 @@ export async function prepareRuntime(baseConfig: Config, logger: Logger, options
     await database.close();
     throw err;
   }
-  return { config, keyring: loaded.keyring, database, registry };
+  return { config, keyring: loaded.keyring, database, registry, adminTokenFile };
 }

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
   if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
-  printBanner(runtime.config, runtime.database.kind);
+  printBanner(runtime.config, runtime.database.kind, runtime.adminTokenFile);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -48,9 +48,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-function printBanner(config: { publicUrl: string; dataDir: string; databaseUrl: string | undefined }, kind: string): void {
-  const adminHint =
-    config.databaseUrl === undefined && process.env['LATCHKEY_ADMIN_TOKEN'] === undefined ? `$(cat ${config.dataDir}/admin-token)` : '$LATCHKEY_ADMIN_TOKEN';
+function printBanner(config: { publicUrl: string; dataDir: string }, kind: string, adminTokenFile: string | undefined): void {
+  const adminHint = adminTokenFile === undefined ? '$LATCHKEY_ADMIN_TOKEN' : `$(cat ${adminTokenFile})`;
   process.stdout.write(
     [
       '',
