@@ -43,6 +43,23 @@ export function nextRefreshAt(expiresAt: Date | null, marginSeconds = DEFAULT_RE
   return expiresAt === null ? null : new Date(expiresAt.getTime() - marginSeconds * 1000);
 }
 
+/** Columns that end a refresh attempt: the lease is free and no attempt is on record. */
+export const NO_REFRESH_IN_FLIGHT = {
+  refresh_lease_owner: null,
+  refresh_lease_until: null,
+  refresh_attempt_id: null,
+  refresh_attempt_started_at: null,
+} as const;
+
+/** Columns of an account whose credentials just proved good (a refresh or a reconnect). */
+export const HEALTHY_ACCOUNT = {
+  healthy: true,
+  dead: false,
+  error: null,
+  refresh_failures: 0,
+  refresh_backoff_until: null,
+} as const;
+
 export interface StoredCredentials {
   credentials: CredentialValues;
   refreshToken: string | null;
@@ -104,15 +121,8 @@ export async function replaceAccountCredentials(
       authorized_scopes: JSON.stringify(stored.authorizedScopes),
       expires_at: stored.expiresAt,
       next_refresh_at: stored.nextRefreshAt === undefined ? nextRefreshAt(stored.expiresAt) : stored.nextRefreshAt,
-      healthy: true,
-      dead: false,
-      error: null,
-      refresh_failures: 0,
-      refresh_backoff_until: null,
-      refresh_lease_owner: null,
-      refresh_lease_until: null,
-      refresh_attempt_id: null,
-      refresh_attempt_started_at: null,
+      ...HEALTHY_ACCOUNT,
+      ...NO_REFRESH_IN_FLIGHT,
       updated_at: sql`now()`,
       ...(account.name === undefined ? {} : { name: account.name }),
     })

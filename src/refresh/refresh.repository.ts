@@ -6,6 +6,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { AccountRow } from '../accounts/account.repository.ts';
+import { HEALTHY_ACCOUNT, NO_REFRESH_IN_FLIGHT } from '../accounts/account-store.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -128,15 +129,8 @@ export function commitRefresh(db: Db, fence: Fence, result: RefreshResult): Prom
       expires_at: result.expiresAt,
       next_refresh_at: result.nextRefreshAt,
       last_refreshed_at: sql`now()`,
-      healthy: true,
-      dead: false,
-      error: null,
-      refresh_failures: 0,
-      refresh_backoff_until: null,
-      refresh_lease_owner: null,
-      refresh_lease_until: null,
-      refresh_attempt_id: null,
-      refresh_attempt_started_at: null,
+      ...HEALTHY_ACCOUNT,
+      ...NO_REFRESH_IN_FLIGHT,
       updated_at: sql`now()`,
     })
     .where('id', '=', fence.id)
@@ -156,10 +150,7 @@ export function markAccountDead(db: Db, fence: Fence, error: string): Promise<Ac
       error,
       next_refresh_at: null,
       refresh_backoff_until: null,
-      refresh_lease_owner: null,
-      refresh_lease_until: null,
-      refresh_attempt_id: null,
-      refresh_attempt_started_at: null,
+      ...NO_REFRESH_IN_FLIGHT,
       updated_at: sql`now()`,
     })
     .where('id', '=', fence.id)
