@@ -5,25 +5,6 @@ import type { Database, EnvironmentName } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface ConnectTokenRow {
-  digest: Buffer;
-  id: string;
-  project_id: string;
-  environment: EnvironmentName;
-  external_user_id: string;
-  /** The end user's id in the customer's system. */
-  external_id: string;
-  success_redirect_uri: string | null;
-  error_redirect_uri: string | null;
-  webhook_uri: string | null;
-  allowed_origins: string[];
-  app_slug: string | null;
-  oauth_app_id: string | null;
-  expires_at: Date;
-  used_at: Date | null;
-  created_at: Date;
-}
-
 export interface NewConnectToken {
   digest: Buffer;
   id: string;
@@ -37,6 +18,13 @@ export interface NewConnectToken {
   app_slug: string | null;
   oauth_app_id: string | null;
   expires_at: Date;
+}
+
+export interface ConnectTokenRow extends NewConnectToken {
+  /** The end user's id in the customer's system. */
+  external_id: string;
+  used_at: Date | null;
+  created_at: Date;
 }
 
 export async function insertConnectToken(db: Db, token: NewConnectToken): Promise<void> {

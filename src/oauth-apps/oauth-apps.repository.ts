@@ -7,20 +7,6 @@ import { keysetPage } from '../db/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface OAuthAppRow {
-  id: string;
-  project_id: string;
-  app_slug: string;
-  name: string | null;
-  description: string | null;
-  client_id: string;
-  client_secret_enc: Buffer;
-  scopes: string[] | null;
-  additional_scopes: string[] | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
 export interface NewOAuthApp {
   id: string;
   project_id: string;
@@ -31,6 +17,11 @@ export interface NewOAuthApp {
   client_secret_enc: Buffer;
   scopes: string[] | null;
   additional_scopes: string[] | null;
+}
+
+export interface OAuthAppRow extends NewOAuthApp {
+  created_at: Date;
+  updated_at: Date;
 }
 
 export type OAuthAppChanges = Partial<Pick<NewOAuthApp, 'name' | 'description' | 'client_id' | 'client_secret_enc' | 'scopes' | 'additional_scopes'>>;
