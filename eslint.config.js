@@ -14,5 +14,7 @@ export default tseslint.config(
     },
   },
   { files: ['migrations/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  // dependency-cruiser reads its configuration as CommonJS.
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
   { files: ['test/**', 'scripts/**', 'bench/**'], rules: { 'no-console': 'off' } },
 );

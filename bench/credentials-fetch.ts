@@ -21,8 +21,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { RecentCredentials, openAccountCredentials } from '../src/accounts/account-credentials.ts';
-import { insertAccount } from '../src/accounts/account-store.ts';
+import { insertAccount } from '../src/accounts/account.repository.ts';
+import { RecentCredentials, openAccountSecrets } from '../src/accounts/account-secrets.ts';
+import { sealNewAccount } from '../src/accounts/stored-account.ts';
 import { createClient, createProject } from '../src/admin/admin.service.ts';
 import { buildApp } from '../src/app.ts';
 import { AccessTokenVerifier, issueAccessToken } from '../src/auth/access-tokens.ts';
@@ -183,7 +184,7 @@ try {
     oauth_client_id: 'bench-client',
     oauth_uid: 'bench-user@example.com',
   };
-  await insertAccount(db, app.vault, {
+  const accountRow = await sealNewAccount(app.vault, {
     id: accountId,
     projectId: project.id,
     environment: 'production',
@@ -197,6 +198,7 @@ try {
     authorizedScopes: ['read'],
     expiresAt: new Date(Date.now() + 24 * 3600 * 1000),
   });
+  await insertAccount(db, accountRow);
 
   // The baseline: bench-only routes, never part of the product.
   const key = randomBytes(32);
@@ -255,7 +257,7 @@ try {
   // The same fetch with every read decrypting (as for an account not read in the last minute).
   const reuse = RecentCredentials.prototype.open;
   RecentCredentials.prototype.open = function (this: RecentCredentials, row) {
-    return openAccountCredentials(app.vault, row);
+    return openAccountSecrets(app.vault, row);
   };
   const coldRun = await autocannon('credential fetch, decrypting every time', credentialUrl, bearer);
   RecentCredentials.prototype.open = reuse;

@@ -4,12 +4,11 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { accountsAdminRoutes } from './admin/accounts-admin.routes.ts';
+import { RecentCredentials } from './accounts/account-secrets.ts';
 import { accountsRoutes } from './accounts/accounts.routes.ts';
-import { revokeUserAccountsHook } from './accounts/accounts.service.ts';
-import { adminRoutes } from './admin/admin.routes.ts';
-import { auditRoutes } from './admin/audit.routes.ts';
-import { keysAdminRoutes } from './admin/keys-admin.routes.ts';
+import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.service.ts';
+import { adminPlugin } from './admin/admin.plugin.ts';
+import { AppViews } from './apps/app-view.ts';
 import { appsRoutes } from './apps/apps.routes.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -30,10 +29,22 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
-import { createBackgroundRefresher } from './refresh/background-refresher.ts';
-import { CredentialRefresher } from './refresh/refresher.ts';
+import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
+import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts';
+import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-account.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
+
+/**
+ * Settings a deployment never changes but a test (or an operator experimenting) may: the
+ * refresh engine's timings, the revocation deadline, and the clock the domain reads time from.
+ */
+export interface AppTuning {
+  readonly refresh?: Partial<RefreshTuning> | undefined;
+  readonly background?: Partial<BackgroundRefresherOptions> | undefined;
+  readonly revokeTimeoutMs?: number | undefined;
+  readonly now?: (() => Date) | undefined;
+}
 
 export interface AppDependencies {
   readonly config: Config;
@@ -41,17 +52,20 @@ export interface AppDependencies {
   readonly keyring: Keyring;
   readonly registry: AppRegistry;
   readonly logger?: FastifyBaseLogger;
+  readonly tuning?: AppTuning;
 }
 
+/** What buildApp hands back: each member a handle its caller needs, not the domain's internals. */
 export interface App {
   readonly server: FastifyInstance;
+  /** Seals and opens with the project data keys (the CLI's and tests' way to read what was stored). */
   readonly vault: Vault;
   /** Buffered, batched audit trail of credential reads and admin actions (flushed on close). */
   readonly auditLog: AuditLog;
-  /** The refresh engine: single-flight + PostgreSQL lease per account (forceRefresh, tests). */
-  readonly refresher: CredentialRefresher;
   /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
   readonly jobs: readonly BackgroundJob[];
+  /** The token refresher among the jobs: a round can also be run now (operators, tests). */
+  readonly tokenRefresher: TokenRefresherJob;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -91,47 +105,57 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     () => shuttingDown,
   );
 
+  const now = deps.tuning?.now ?? (() => new Date());
   const vault = new Vault(db, keyring);
   // Runs on every replica that serves requests (not a LATCHKEY_BACKGROUND_JOBS job): its timer is
   // armed only while entries are pending; closing the server writes what is buffered.
   const auditLog = new AuditLog(db, { logger: server.log, metrics });
   server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
+  const appViews = new AppViews(config.publicUrl);
+  const connectTokens = { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback };
 
-  const jobs: BackgroundJob[] = [];
-  const refresher = new CredentialRefresher({ db, vault, registry: deps.registry, logger: server.log, audit: auditLog });
-  const accountsDeps = { db, vault, registry: deps.registry, refresher, logger: server.log };
-  jobs.push(createBackgroundRefresher({ db, refresher, logger: server.log }));
+  // The domain: the refresh engine above the accounts, handed to them as functions.
+  const refresher = new CredentialRefresher({
+    db,
+    vault,
+    registry: deps.registry,
+    appViews,
+    logger: server.log,
+    audit: auditLog,
+    tuning: deps.tuning?.refresh,
+    now,
+  });
+  const revokeDeps = { db, vault, registry: deps.registry, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
+  const accounts: AccountsDeps = {
+    db,
+    registry: deps.registry,
+    appViews,
+    credentials: new RecentCredentials(vault, undefined, undefined, () => now().getTime()),
+    refresh: (row) => refresher.ensureFresh(row),
+    revoke: (row) => revokeAccountAtProvider(revokeDeps, row),
+    now,
+  };
+  const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
+  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, logger: server.log })];
 
   await server.register(oauthTokenRoutes({ db }));
-  await server.register(adminRoutes({ db, auth, auditLog }));
-  await server.register(
-    accountsAdminRoutes({
-      db,
-      auth,
-      auditLog,
-      connect: { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback },
-      forceRefresh: (accountId, projectId, environment) => refresher.forceRefresh(accountId, projectId, environment),
-    }),
-  );
-  await server.register(auditRoutes({ db, auth, auditLog }));
-  await server.register(keysAdminRoutes({ db, auth, auditLog, keyring }));
-  await server.register(connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }));
-  await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
-  await server.register(accountsRoutes({ ...accountsDeps, auth, auditLog }));
-  await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
+  await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
+  await server.register(connectTokenRoutes({ ...connectTokens, auth }));
+  await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
+  await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
+  await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
-  jobs.push(webhookDeliveryJob({ db, vault, logger: server.log }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog }));
+  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
   await server.register(sdkFrontendRoutes());
 
   return {
     server,
     vault,
     auditLog,
-    refresher,
     jobs,
+    tokenRefresher,
     beginShutdown: () => {
       shuttingDown = true;
     },

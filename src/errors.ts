@@ -1,6 +1,13 @@
-// The error catalogue: every error a client can see, with a stable code and HTTP status.
-// Messages are lower-case, name the parameter, and never contain a value the caller sent
-// or a secret; evidence for operators travels in `cause` and reaches only the log.
+// The error catalogue: every error a client can see, with a stable code and HTTP status, in
+// three tables that share it —
+//   ERROR_CATALOGUE      the JSON API's codes (the `error.code` of every error body);
+//   OAUTH_TOKEN_ERRORS   RFC 6749 §5.2's codes, the only body /v1/oauth/token answers with;
+//   CONNECT_FLOW_ERRORS  every way the hosted Connect flow can stop: the page the end user sees,
+//                        and the kind the backend gets (error_redirect_uri, CONNECTION_ERROR,
+//                        postMessage); each names the catalogue code that gives its status.
+// Messages are lower-case (pages excepted: they are sentences for people), name the parameter,
+// and never contain a value the caller sent or a secret; evidence for operators travels in
+// `cause` and reaches only the log.
 
 export const ERROR_CATALOGUE = {
   bad_request: { status: 400, title: 'the request is malformed' },
@@ -53,3 +60,113 @@ export const forbidden = (message: string): ApiError => new ApiError('forbidden'
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; request_id: string; details?: Record<string, unknown> };
 }
+
+// ─── RFC 6749 §5.2: the token endpoint's errors ─────────────────────────────────────────────
+
+/** §5.2 plus §5.2's server_error (RFC 6749 §4.1.2.1 names it; token endpoints answer it on a 500). */
+export const OAUTH_TOKEN_ERRORS = {
+  invalid_request: { status: 400 },
+  /** §5.2: 401 with WWW-Authenticate when the client authenticated (or tried to) by HTTP Basic. */
+  invalid_client: { status: 401 },
+  unsupported_grant_type: { status: 400 },
+  invalid_scope: { status: 400 },
+  server_error: { status: 500 },
+} as const;
+
+export type OAuthTokenErrorCode = keyof typeof OAUTH_TOKEN_ERRORS;
+
+// ─── the hosted Connect flow ─────────────────────────────────────────────────────────────────
+
+interface ConnectFlowErrorEntry {
+  readonly code: ErrorCode;
+  readonly title: string;
+  readonly message: string;
+}
+
+export const CONNECT_FLOW_ERRORS = {
+  link_invalid: { code: 'bad_request', title: 'This link is not valid', message: 'The link is malformed. Ask the app that sent you here for a new link.' },
+  token_missing: {
+    code: 'bad_request',
+    title: 'This link is incomplete',
+    message: 'The link has no connect token. Ask the app that sent you here for a new link.',
+  },
+  token_invalid: {
+    code: 'unauthorized',
+    title: 'This link is not valid',
+    message: 'The connect token is invalid. Ask the app that sent you here for a new link.',
+  },
+  token_expired: {
+    code: 'unauthorized',
+    title: 'This link has expired',
+    message: 'The connect token has expired. Ask the app that sent you here for a new link.',
+  },
+  token_used: {
+    code: 'gone',
+    title: 'This link was already used',
+    message: 'Each link can connect one account. Ask the app that sent you here for a new link.',
+  },
+  app_missing: { code: 'bad_request', title: 'No app was named', message: 'The link does not say which app to connect.' },
+  app_unknown: { code: 'not_found', title: 'App not found', message: 'The app this link names does not exist.' },
+  app_not_allowed: { code: 'forbidden', title: 'This link is for another app', message: 'The connect token does not allow connecting this app.' },
+  app_not_configured: {
+    code: 'conflict',
+    title: 'This app is not configured',
+    message: 'This app has no OAuth client set up for this project yet. Contact the app that sent you here.',
+  },
+  app_not_connectable: { code: 'bad_request', title: 'Nothing to connect', message: 'This app does not need an account.' },
+  account_not_allowed: {
+    code: 'forbidden',
+    title: 'This account cannot be reconnected here',
+    message: 'The account to reconnect does not belong to this link.',
+  },
+  fields_invalid: { code: 'validation_failed', title: 'Check the values you entered', message: 'Some values are missing or not in the expected format.' },
+  state_invalid: {
+    code: 'bad_request',
+    title: 'This sign-in could not be verified',
+    message: 'The response does not match a sign-in started in this browser. Start again from the app that sent you here.',
+  },
+  state_expired: { code: 'bad_request', title: 'This sign-in took too long', message: 'The sign-in expired. Start again from the app that sent you here.' },
+  issuer_mismatch: {
+    code: 'bad_request',
+    title: 'This sign-in could not be verified',
+    message: 'The response came from a different authorization server than the one we sent you to.',
+  },
+  access_denied: { code: 'forbidden', title: 'Access was not granted', message: 'You declined the authorization request, so no account was connected.' },
+  provider_error: { code: 'provider_error', title: 'Connection failed', message: 'The provider returned an error. Please try again later.' },
+  result_unknown: { code: 'not_found', title: 'Nothing to show', message: 'This result is no longer available. You can close this window.' },
+  internal_error: { code: 'internal_error', title: 'Something went wrong', message: 'The connection could not be completed. Please try again later.' },
+  test_request_failed: {
+    code: 'validation_failed',
+    title: 'Connection failed',
+    message: 'Test request failed. Please verify your credentials and try again.',
+  },
+} as const satisfies Record<string, ConnectFlowErrorEntry>;
+
+export type ConnectFlowErrorKind = keyof typeof CONNECT_FLOW_ERRORS;
+
+export function isConnectFlowErrorKind(value: string): value is ConnectFlowErrorKind {
+  return Object.hasOwn(CONNECT_FLOW_ERRORS, value);
+}
+
+export class ConnectFlowError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  /** The connect token's allowed_origins once it is known: the error page may be framed by and postMessage to them. */
+  allowedOrigins: readonly string[] = [];
+
+  constructor(
+    readonly kind: ConnectFlowErrorKind,
+    options?: { cause?: unknown; detail?: string },
+  ) {
+    const entry: ConnectFlowErrorEntry = CONNECT_FLOW_ERRORS[kind];
+    super(options?.detail ?? entry.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConnectFlowError';
+    this.code = entry.code;
+    this.status = ERROR_CATALOGUE[entry.code].status;
+    this.title = entry.title;
+  }
+}
+
+export const flowError = (kind: ConnectFlowErrorKind, cause?: unknown): ConnectFlowError =>
+  new ConnectFlowError(kind, cause === undefined ? undefined : { cause });

@@ -4,8 +4,9 @@
 import { PipedreamClient } from '@pipedream/sdk';
 import type { KyselyPlugin, RootOperationNode } from 'kysely';
 import t from 'tap';
-import { RecentCredentials } from '../src/accounts/account-credentials.ts';
-import { replaceAccountCredentials } from '../src/accounts/account-store.ts';
+import { replaceAccountCredentials } from '../src/accounts/account.repository.ts';
+import { RecentCredentials, type SecretOpener } from '../src/accounts/account-secrets.ts';
+import { sealReplacement } from '../src/accounts/stored-account.ts';
 import { createClient } from '../src/admin/admin.service.ts';
 import { createProjectClient } from './fixtures/app.ts';
 import { createTestDatabase } from './fixtures/database.ts';
@@ -320,16 +321,15 @@ t.test('recently opened credentials are reused only while the ciphertexts are un
   const vault = seeded.testApp.app.vault;
   const db = seeded.testApp.database.handle.db;
   let clock = 1_000_000;
-  const recent = new RecentCredentials(vault, 60_000, 2, () => clock);
   let opens = 0;
-  const original = vault.openCached.bind(vault);
-  vault.openCached = (context, sealed) => {
-    opens += 1;
-    return original(context, sealed);
+  // Counts every ciphertext opened through the vault (each account has two).
+  const countingVault: SecretOpener = {
+    open: (context, sealed) => {
+      opens += 1;
+      return vault.open(context, sealed);
+    },
   };
-  t.teardown(() => {
-    vault.openCached = original;
-  });
+  const recent = new RecentCredentials(countingVault, 60_000, 2, () => clock);
   const id = await seedAccount(seeded, { appSlug: 'fakeauth', accessToken: 'at-first-0123456789', refreshToken: 'rt-first-0123456789' });
   const first = await recent.open(await accountRow(seeded, id));
   t.equal(first.values['oauth_access_token'], 'at-first-0123456789');
@@ -342,14 +342,17 @@ t.test('recently opened credentials are reused only while the ciphertexts are un
   // A rewrite of the ciphertext (a refresh, a reconnect) is seen at once.
   await replaceAccountCredentials(
     db,
-    vault,
-    { id, projectId: seeded.client.projectId },
-    {
-      credentials: { oauth_access_token: 'at-second-0123456789' },
-      refreshToken: 'rt-second-0123456789',
-      authorizedScopes: ['read'],
-      expiresAt: null,
-    },
+    id,
+    await sealReplacement(
+      vault,
+      { id, projectId: seeded.client.projectId },
+      {
+        credentials: { oauth_access_token: 'at-second-0123456789' },
+        refreshToken: 'rt-second-0123456789',
+        authorizedScopes: ['read'],
+        expiresAt: null,
+      },
+    ),
   );
   const changed = await recent.open(await accountRow(seeded, id));
   t.same(changed, { values: { oauth_access_token: 'at-second-0123456789' }, refreshToken: 'rt-second-0123456789' });

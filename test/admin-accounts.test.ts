@@ -1,5 +1,7 @@
 import t from 'tap';
-import { insertAccount, openCredentials } from '../src/accounts/account-store.ts';
+import { insertAccount } from '../src/accounts/account.repository.ts';
+import { openAccountSecrets } from '../src/accounts/account-secrets.ts';
+import { sealNewAccount } from '../src/accounts/stored-account.ts';
 import { mintId } from '../src/crypto/tokens.ts';
 import type { EnvironmentName } from '../src/db/types.ts';
 import { normalizeApp } from '../src/registry/normalize.ts';
@@ -43,20 +45,23 @@ async function seedAccount(
     .where('external_id', '=', spec.externalId)
     .executeTakeFirstOrThrow();
   const id = mintId('apn_');
-  await insertAccount(database, testApp.app.vault, {
-    id,
-    projectId,
-    environment: spec.environment,
-    externalUserId: user.id,
-    externalId: spec.externalId,
-    appSlug: spec.app,
-    oauthAppId: null,
-    name: spec.name ?? null,
-    credentials: spec.credentials ?? { oauth_access_token: `SECRET-ACCESS-${id}` },
-    refreshToken: spec.credentials === undefined ? `SECRET-REFRESH-${id}` : null,
-    authorizedScopes: ['repo'],
-    expiresAt: new Date(Date.now() + HOUR),
-  });
+  await insertAccount(
+    database,
+    await sealNewAccount(testApp.app.vault, {
+      id,
+      projectId,
+      environment: spec.environment,
+      externalUserId: user.id,
+      externalId: spec.externalId,
+      appSlug: spec.app,
+      oauthAppId: null,
+      name: spec.name ?? null,
+      credentials: spec.credentials ?? { oauth_access_token: `SECRET-ACCESS-${id}` },
+      refreshToken: spec.credentials === undefined ? `SECRET-REFRESH-${id}` : null,
+      authorizedScopes: ['repo'],
+      expiresAt: new Date(Date.now() + HOUR),
+    }),
+  );
   if (spec.state === 'unhealthy') {
     await database.updateTable('accounts').set({ healthy: false, error: 'provider answered 503', refresh_failures: 3 }).where('id', '=', id).execute();
   }
@@ -356,9 +361,9 @@ t.test("reconnect end to end: the link's form replaces the dead account's creden
   const replaced = rows.find((r) => r.id === account.id)!;
   t.match(replaced, { dead: false, healthy: true, error: null });
   t.equal(Number(replaced.credentials_version), 2);
-  t.same(await openCredentials(testApp.app.vault, account.id, replaced.credentials_enc), { api_key: 'new-key-456' });
+  t.same((await openAccountSecrets(testApp.app.vault, replaced)).values, { api_key: 'new-key-456' });
   const untouched = rows.find((r) => r.id === other.id)!;
-  t.same(await openCredentials(testApp.app.vault, other.id, untouched.credentials_enc), { api_key: 'other-key' });
+  t.same((await openAccountSecrets(testApp.app.vault, untouched)).values, { api_key: 'other-key' });
 
   const listed = await server.inject({ method: 'GET', url: `/v1/admin/projects/${projectId}/accounts?health=dead`, headers: admin });
   t.equal(listed.json().data.length, 0, 'no longer listed as dead');

@@ -1,10 +1,9 @@
 // Provider quirks, through the real code exchange (simple-oauth2 over @hapi/wreck), token
 // response normalisation and test request runner, against a hand-written fake endpoint.
 import t from 'tap';
-import { exchangeCode } from '../src/oauth/code-exchange.ts';
-import { ConnectFlowError } from '../src/oauth/flow-errors.ts';
+import { exchangeCode, readTokenResponse } from '../src/oauth/code-exchange.ts';
+import { ConnectFlowError } from '../src/errors.ts';
 import { runTestRequest } from '../src/oauth/test-request.ts';
-import { normaliseTokenResponse } from '../src/oauth/token-response.ts';
 import { registryFromDefinitions } from '../src/registry/loader.ts';
 import type { RegistryApp, RegistryOAuthApp } from '../src/registry/registry.ts';
 import { startFakeProvider } from './fixtures/fake-provider.ts';
@@ -34,7 +33,7 @@ async function exchange(origin: string, tokenPath: string, oauth: Record<string,
     codeVerifier: 'v'.repeat(43),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
-  return normaliseTokenResponse(definition.oauth, response, ['read'], NOW);
+  return readTokenResponse(definition.oauth, response, ['read'], NOW);
 }
 
 async function failure(promise: Promise<unknown>): Promise<ConnectFlowError> {

@@ -1,7 +1,7 @@
 // The connect flow over HTTP (fetch, no browser) against the real oidc-provider: pages, headers,
 // the OAuth round trip, the stored account, the webhooks, key forms and reconnects.
 import t from 'tap';
-import { openCredentials, openRefreshToken } from '../src/accounts/account-store.ts';
+import { openAccountSecrets } from '../src/accounts/account-secrets.ts';
 import { buildTestApp, createProjectClient } from './fixtures/app.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { loadTestApps } from './fixtures/test-apps/index.ts';
@@ -72,10 +72,10 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   // its life (not at once, which a plain `expires_at - margin` would say).
   const nextRefresh = account.next_refresh_at?.getTime() ?? 0;
   t.ok(nextRefresh > Date.now() + 60_000 && nextRefresh < account.expires_at!.getTime(), 'next_refresh_at planned by the refresher schedule');
-  const credentials = await openCredentials(env.testApp.app.vault, accountId, account.credentials_enc);
+  const credentials = (await openAccountSecrets(env.testApp.app.vault, account)).values;
   t.equal(credentials['oauth_access_token'], env.oidc.issued.accessTokens[0]);
   t.equal(credentials['oauth_client_id'], env.oidc.clientId);
-  t.equal(await openRefreshToken(env.testApp.app.vault, accountId, account.refresh_token_enc), env.oidc.issued.refreshTokens[0]);
+  t.equal((await openAccountSecrets(env.testApp.app.vault, account)).refreshToken, env.oidc.issued.refreshTokens[0]);
 
   const tokenRow = await db.selectFrom('connect_tokens').select(['used_at', 'id']).executeTakeFirstOrThrow();
   t.ok(tokenRow.used_at !== null, 'the connect token is used');
@@ -154,7 +154,7 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
   const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
   t.equal(account.name, 'keys@example.com');
   t.equal(account.oauth_app_id, null);
-  t.same(await openCredentials(env.testApp.app.vault, account.id, account.credentials_enc), { api_key: GOOD_KEY }, 'trimmed; empty optional fields left out');
+  t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { api_key: GOOD_KEY }, 'trimmed; empty optional fields left out');
   t.equal(account.refresh_token_enc, null);
 
   const result = await fetch(`${env.publicUrl}${resultPath}`);
@@ -298,7 +298,7 @@ t.test('reconnect replaces the credentials in place; only for the same user, app
   t.equal(accounts.length, 1, 'no second account');
   t.equal(accounts[0]!.id, original.id);
   t.equal(Number(accounts[0]!.credentials_version), 2, 'credentials_version bumped');
-  t.same(await openCredentials(env.testApp.app.vault, original.id, accounts[0]!.credentials_enc), { api_key: GOOD_KEY, region: 'eu' });
+  t.same((await openAccountSecrets(env.testApp.app.vault, accounts[0]!)).values, { api_key: GOOD_KEY, region: 'eu' });
 });
 
 t.test('fields asked before authorizing; no declared issuer checks iss against the AS origin', async (t) => {
@@ -325,7 +325,7 @@ t.test('fields asked before authorizing; no declared issuer checks iss against t
   t.equal(done.status, 303);
   const db = env.testApp.database.handle.db;
   const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
-  const credentials = await openCredentials(env.testApp.app.vault, account.id, account.credentials_enc);
+  const credentials = (await openAccountSecrets(env.testApp.app.vault, account)).values;
   t.equal(credentials['tenant'], 'acme-co', 'entered fields are kept as credentials');
   t.same(account.authorized_scopes, ['api:read', 'offline_access']);
 });

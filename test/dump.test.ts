@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { insertAccount } from '../src/accounts/account-store.ts';
+import { insertAccount } from '../src/accounts/account.repository.ts';
+import { sealNewAccount } from '../src/accounts/stored-account.ts';
 import { mintId } from '../src/crypto/tokens.ts';
 import { openDatabase } from '../src/db/connect.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
@@ -108,20 +109,23 @@ t.test('no secret in plaintext: every column, pg_dump, the data files', async (t
     api_key: `sk_live_${randomBytes(12).toString('hex')}`,
   };
   const refreshToken = `xoxe-refresh-${randomBytes(12).toString('hex')}`;
-  await insertAccount(db, testApp.app.vault, {
-    id: mintId('apn_'),
-    projectId: client.projectId,
-    environment: 'production',
-    externalUserId,
-    externalId: `${canary}-external-id`,
-    appSlug: 'slack',
-    oauthAppId: null,
-    name: `${canary}-account-name`,
-    credentials: { ...accountSecrets, oauth_client_id: 'public-client-id' },
-    refreshToken,
-    authorizedScopes: ['chat:write'],
-    expiresAt: new Date(Date.now() + 3600_000),
-  });
+  await insertAccount(
+    db,
+    await sealNewAccount(testApp.app.vault, {
+      id: mintId('apn_'),
+      projectId: client.projectId,
+      environment: 'production',
+      externalUserId,
+      externalId: `${canary}-external-id`,
+      appSlug: 'slack',
+      oauthAppId: null,
+      name: `${canary}-account-name`,
+      credentials: { ...accountSecrets, oauth_client_id: 'public-client-id' },
+      refreshToken,
+      authorizedScopes: ['chat:write'],
+      expiresAt: new Date(Date.now() + 3600_000),
+    }),
+  );
 
   const secrets: Record<string, string> = {
     'API client secret': client.clientSecret,

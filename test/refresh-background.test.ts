@@ -3,8 +3,7 @@
 // each account at most once per round, and keeps idle refresh tokens alive.
 import t from 'tap';
 import { sql } from 'kysely';
-import { createBackgroundRefresher } from '../src/refresh/background-refresher.ts';
-import { ACCOUNT_ERRORS } from '../src/refresh/refresher.ts';
+import { ACCOUNT_FAILURE_TEXTS } from '../src/accounts/refresh-outcome.ts';
 import { buildTestApp } from './fixtures/app.ts';
 import { startFakeProvider } from './fixtures/refresh-fake-provider.ts';
 import { accountRow, oauthTestApp, outboxEvents, seedAccount, seedProject, setProjectWebhook, storedTokens } from './fixtures/refresh-seed.ts';
@@ -20,7 +19,8 @@ t.test('rounds refresh what is due, once, and move next_refresh_at ahead with ji
   const db = seeded.testApp.database.handle.db;
   const job = seeded.testApp.app.jobs.find((j) => j.name === 'token-refresher');
   t.ok(job, 'the app schedules the refresher as a background job');
-  const refresher = createBackgroundRefresher({ db, refresher: seeded.testApp.app.refresher });
+  const refresher = seeded.testApp.app.tokenRefresher;
+  t.equal(refresher, job, 'the same job');
 
   const grant = (id: string) => {
     const token = `rt-${id}-0123456789`;
@@ -91,7 +91,8 @@ t.test('rounds refresh what is due, once, and move next_refresh_at ahead with ji
     .where('id', '=', noRefresh)
     .execute();
   await refresher.runRefreshRound();
-  t.equal((await accountRow(seeded, noRefresh)).error, ACCOUNT_ERRORS.expiredWithoutRefreshToken);
+  t.equal((await accountRow(seeded, noRefresh)).error, ACCOUNT_FAILURE_TEXTS.expired_without_refresh_token);
+  t.equal((await accountRow(seeded, noRefresh)).error_code, 'expired_without_refresh_token');
   t.ok((await outboxEvents(seeded)).some((e) => e.event === 'ACCOUNT_DEAD' && (e.payload['account'] as { id: string }).id === noRefresh));
 });
 
@@ -105,7 +106,7 @@ t.test('an account is refreshed at most once per round, even when it is due agai
   });
   provider.grant('rt-short-lived-0123456789');
   const id = await seedAccount(seeded, { appSlug: 'fakeauth', refreshToken: 'rt-short-lived-0123456789', expiresInSeconds: 1 });
-  const refresher = createBackgroundRefresher({ db: seeded.testApp.database.handle.db, refresher: seeded.testApp.app.refresher });
+  const refresher = seeded.testApp.app.tokenRefresher;
   t.same(await refresher.runRefreshRound(), { claimed: 1, refreshed: 1, failed: 0 });
   t.ok((await accountRow(seeded, id)).next_refresh_at!.getTime() < Date.now() + 60_000, 'due again within the lookahead');
   t.equal(provider.calls.length, 1, 'but not refreshed twice in the round');
@@ -118,7 +119,9 @@ t.test('replicas share the work: each due account is refreshed exactly once', as
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
   });
-  const replicaB = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry });
+  const tuning = { background: { concurrency: 2 } };
+  const replicaA = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning });
+  const replicaB = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning });
   const ids: string[] = [];
   for (let i = 0; i < 12; i++) {
     provider.grant(`rt-shared-${i}-0123456789`);
@@ -127,9 +130,8 @@ t.test('replicas share the work: each due account is refreshed exactly once', as
   provider.defaultBehaviour = 'rotate';
   // Slow answers so both replicas' rounds overlap.
   for (let i = 0; i < 12; i++) provider.queue.push({ delayMs: 40, then: 'rotate' });
-  const db = seeded.testApp.database.handle.db;
-  const a = createBackgroundRefresher({ db, refresher: seeded.testApp.app.refresher }, { concurrency: 2 });
-  const b = createBackgroundRefresher({ db: replicaB.database.handle.db, refresher: replicaB.app.refresher }, { concurrency: 2 });
+  const a = replicaA.app.tokenRefresher;
+  const b = replicaB.app.tokenRefresher;
   const [ra, rb] = await Promise.all([a.runRefreshRound(), b.runRefreshRound()]);
   t.equal(ra.claimed + rb.claimed, 12, `the work was split (${ra.claimed} + ${rb.claimed})`);
   t.equal(provider.calls.length, 12, 'one provider call per account');
@@ -156,7 +158,7 @@ t.test('keep-alive: idle refresh tokens are used before half their idle lifetime
     .set({ next_refresh_at: sql`now() - interval '1 second'` })
     .where('id', '=', id)
     .execute();
-  const refresher = createBackgroundRefresher({ db, refresher: seeded.testApp.app.refresher });
+  const refresher = seeded.testApp.app.tokenRefresher;
   t.same(await refresher.runRefreshRound(), { claimed: 1, refreshed: 1, failed: 0 });
   const row = await accountRow(seeded, id);
   t.equal(row.expires_at, null, 'the provider sent no expiry');

@@ -3,9 +3,11 @@
 // an interrupted refresh, and a dump of the database with no token in plaintext.
 import t, { type Test } from 'tap';
 import { sql } from 'kysely';
-import { replaceAccountCredentials } from '../src/accounts/account-store.ts';
-import { ACCOUNT_ERRORS } from '../src/refresh/refresher.ts';
-import { buildTestApp } from './fixtures/app.ts';
+import type { FastifyInstance } from 'fastify';
+import { replaceAccountCredentials } from '../src/accounts/account.repository.ts';
+import { ACCOUNT_FAILURE_TEXTS } from '../src/accounts/refresh-outcome.ts';
+import { sealReplacement } from '../src/accounts/stored-account.ts';
+import { TEST_ADMIN_TOKEN, buildTestApp } from './fixtures/app.ts';
 import { startFakeProvider, type FakeProvider } from './fixtures/refresh-fake-provider.ts';
 import {
   accountRow,
@@ -23,7 +25,8 @@ import {
 interface Fixture {
   provider: FakeProvider;
   seeded: Seeded;
-  fetch(id: string): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | undefined }>;
+  /** Through the seeded app, or another replica on its database. */
+  fetch(id: string, server?: FastifyInstance): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | undefined }>;
   /** `issuedSecondsAgo` backdates the token's issue time (its lifetime bounds the margin). */
   account(options?: {
     expiresInSeconds?: number | null;
@@ -48,8 +51,8 @@ async function setup(t: Test): Promise<Fixture> {
     provider,
     seeded,
     secrets,
-    fetch: async (id) => {
-      const res = await server.inject({
+    fetch: async (id, through = server) => {
+      const res = await through.inject({
         method: 'GET',
         url: `/v1/connect/${seeded.client.projectId}/accounts/${id}?include_credentials=true`,
         headers: { authorization: `Bearer ${seeded.client.accessToken}` },
@@ -183,15 +186,12 @@ t.test('fresh credentials and every failure class', async (t) => {
   }
 
   t.test('timeout → 503; the attempt stays recorded because the outcome is unknown', async (t) => {
-    seeded.testApp.app.refresher.tuning.providerTimeoutMs = 300;
-    t.teardown(() => {
-      seeded.testApp.app.refresher.tuning.providerTimeoutMs = 10_000;
-    });
+    const impatient = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning: { refresh: { providerTimeoutMs: 300 } } });
     for (const behaviour of ['hang', 'stall_body'] as const) {
       const { id } = await f.account();
       provider.queue.push(behaviour);
       const started = Date.now();
-      const res = await f.fetch(id);
+      const res = await f.fetch(id, impatient.app.server);
       t.equal(res.status, 503, behaviour);
       t.ok(Date.now() - started < 3000, 'aborted by the deadline');
       const row = await accountRow(seeded, id);
@@ -213,7 +213,8 @@ t.test('fresh credentials and every failure class', async (t) => {
     const row = await accountRow(seeded, id);
     t.equal(row.dead, true);
     t.equal(row.healthy, false);
-    t.equal(row.error, ACCOUNT_ERRORS.grantRevoked);
+    t.equal(row.error, ACCOUNT_FAILURE_TEXTS.grant_revoked);
+    t.equal(row.error_code, 'grant_revoked');
     t.equal(row.next_refresh_at, null);
     const dead = (await outboxEvents(seeded)).filter((e) => e.event === 'ACCOUNT_DEAD' && (e.payload['account'] as { id: string }).id === id);
     t.equal(dead.length, 1, 'ACCOUNT_DEAD enqueued once');
@@ -221,22 +222,29 @@ t.test('fresh credentials and every failure class', async (t) => {
 
     const count = calls();
     t.equal((await f.fetch(id)).status, 409);
-    const force = await seeded.testApp.app.refresher.forceRefresh(id, seeded.client.projectId, 'production').catch((err: { code: string }) => err.code);
-    t.equal(force, 'account_dead', 'a forced refresh does not retry a dead account either');
+    const force = await seeded.testApp.app.server.inject({
+      method: 'POST',
+      url: `/v1/admin/projects/${seeded.client.projectId}/accounts/${id}/refresh`,
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    t.equal(force.json<{ error: { code: string } }>().error.code, 'account_dead', 'a forced refresh does not retry a dead account either');
     t.equal(calls(), count, 'no further provider calls');
 
     // A reconnect replaces the credentials and clears the state.
     provider.grant('rt-after-reconnect-0001');
     await replaceAccountCredentials(
       seeded.testApp.database.handle.db,
-      seeded.testApp.app.vault,
-      { id, projectId: seeded.client.projectId },
-      {
-        credentials: { oauth_access_token: 'at-after-reconnect-0001' },
-        refreshToken: 'rt-after-reconnect-0001',
-        authorizedScopes: ['read'],
-        expiresAt: new Date(Date.now() - 1000),
-      },
+      id,
+      await sealReplacement(
+        seeded.testApp.app.vault,
+        { id, projectId: seeded.client.projectId },
+        {
+          credentials: { oauth_access_token: 'at-after-reconnect-0001' },
+          refreshToken: 'rt-after-reconnect-0001',
+          authorizedScopes: ['read'],
+          expiresAt: new Date(Date.now() - 1000),
+        },
+      ),
     );
     const back = await f.fetch(id);
     t.equal(back.status, 200);
@@ -253,7 +261,8 @@ t.test('fresh credentials and every failure class', async (t) => {
     const row = await accountRow(seeded, id);
     t.equal(row.dead, false);
     t.equal(row.healthy, false);
-    t.equal(row.error, ACCOUNT_ERRORS.clientRejected);
+    t.equal(row.error, ACCOUNT_FAILURE_TEXTS.client_rejected);
+    t.equal(row.error_code, 'client_rejected');
     const count = calls();
     const again = await f.fetch(id);
     t.equal(again.status, 502, 'still the operator error during the backoff');
@@ -265,15 +274,12 @@ t.test('fresh credentials and every failure class', async (t) => {
     // over and rotates; A's call then meets invalid_grant, re-reads, and returns B's token.
     const replicaB = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry });
     const { id } = await f.account();
-    const a = seeded.testApp.app.refresher;
-    a.tuning.leaseMs = 200;
-    t.teardown(() => {
-      a.tuning.leaseMs = 30_000;
-    });
+    // Replica A's leases are short.
+    const replicaA = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning: { refresh: { leaseMs: 200 } } });
     let releaseA: () => void = () => {};
     provider.queue.push({ gate: new Promise<void>((resolve) => (releaseA = resolve)), then: 'rotate' });
     const count = calls();
-    const slow = f.fetch(id);
+    const slow = f.fetch(id, replicaA.app.server);
     await provider.waitForCalls(count + 1);
     // Let A's lease run out while its call is still with the provider.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -331,12 +337,9 @@ t.test('fresh credentials and every failure class', async (t) => {
       .where('id', '=', id)
       .execute();
     const before = await accountRow(seeded, id);
-    seeded.testApp.app.refresher.tuning.waitLimitMs = 300;
-    t.teardown(() => {
-      seeded.testApp.app.refresher.tuning.waitLimitMs = 15_000;
-    });
+    const hurried = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning: { refresh: { waitLimitMs: 300 } } });
     const count = calls();
-    const res = await f.fetch(id);
+    const res = await f.fetch(id, hurried.app.server);
     t.equal(res.status, 503);
     t.equal((res.body['error'] as { code: string }).code, 'refresh_in_progress');
     t.ok(Number(res.retryAfter) >= 1);
@@ -398,7 +401,8 @@ t.test('fresh credentials and every failure class', async (t) => {
     t.equal(calls(), before + 1, 'exactly one retry');
     const deadRow = await accountRow(seeded, strict.id);
     t.equal(deadRow.dead, true);
-    t.equal(deadRow.error, ACCOUNT_ERRORS.grantLostInInterruptedRefresh);
+    t.equal(deadRow.error, ACCOUNT_FAILURE_TEXTS.grant_lost_in_interrupted_refresh);
+    t.equal(deadRow.error_code, 'grant_lost_in_interrupted_refresh');
     t.equal((await f.fetch(strict.id)).status, 409);
     t.equal(calls(), before + 1, 'never loops');
   });
@@ -411,7 +415,8 @@ t.test('fresh credentials and every failure class', async (t) => {
     const count = calls();
     const gone = await f.fetch(expired.id);
     t.equal(gone.status, 409);
-    t.equal((await accountRow(seeded, expired.id)).error, ACCOUNT_ERRORS.expiredWithoutRefreshToken);
+    t.equal((await accountRow(seeded, expired.id)).error, ACCOUNT_FAILURE_TEXTS.expired_without_refresh_token);
+    t.equal((await accountRow(seeded, expired.id)).error_code, 'expired_without_refresh_token');
     t.equal(calls(), count);
     const unknown = await f.account({ refreshToken: null, expiresInSeconds: null });
     t.equal((await f.fetch(unknown.id)).status, 200, 'unknown expiry: returned as is');

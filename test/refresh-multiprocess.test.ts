@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PipedreamClient } from '@pipedream/sdk';
 import t from 'tap';
 import { sql } from 'kysely';
-import { insertAccount } from '../src/accounts/account-store.ts';
+import { insertAccount } from '../src/accounts/account.repository.ts';
+import { sealNewAccount } from '../src/accounts/stored-account.ts';
 import { mintId } from '../src/crypto/tokens.ts';
 import { createOAuthApp } from '../src/oauth-apps/oauth-apps.service.ts';
 import { loadRegistry } from '../src/registry/loader.ts';
@@ -83,21 +84,24 @@ t.test('3 processes, 150 concurrent retrieves, one refresh; 100 forced refreshes
 
   const user = await ensureExternalUser(db, { projectId: client.projectId, environment: 'production' }, 'alice');
   const accountId = mintId('apn_');
-  await insertAccount(db, seeder.app.vault, {
-    id: accountId,
-    projectId: client.projectId,
-    environment: 'production',
-    externalUserId: user.id,
-    externalId: user.external_id,
-    appSlug: 'oidc-refresh',
-    oauthAppId: oauthApp.id,
-    name: null,
-    credentials: { oauth_access_token: grant.access_token, oauth_client_id: oidc.clientId, oauth_uid: 'alice' },
-    refreshToken: grant.refresh_token,
-    authorizedScopes: grant.scope.split(' '),
-    // Expired: every retrieve must refresh first.
-    expiresAt: new Date(Date.now() - 10_000),
-  });
+  await insertAccount(
+    db,
+    await sealNewAccount(seeder.app.vault, {
+      id: accountId,
+      projectId: client.projectId,
+      environment: 'production',
+      externalUserId: user.id,
+      externalId: user.external_id,
+      appSlug: 'oidc-refresh',
+      oauthAppId: oauthApp.id,
+      name: null,
+      credentials: { oauth_access_token: grant.access_token, oauth_client_id: oidc.clientId, oauth_uid: 'alice' },
+      refreshToken: grant.refresh_token,
+      authorizedScopes: grant.scope.split(' '),
+      // Expired: every retrieve must refresh first.
+      expiresAt: new Date(Date.now() - 10_000),
+    }),
+  );
 
   const processes = await Promise.all([0, 1, 2].map(() => startLatchkey(t, { databaseUrl: database.url!, registryDir: dir })));
   const clients = processes.map(

@@ -1,25 +1,13 @@
 // The Account object of Pipedream's API (what @pipedream/sdk parses), built from a row and the
-// registry entry. Credentials only appear when the caller asked for them and may see them.
+// app's one view (apps/app-view.ts): API responses and ACCOUNT_* webhooks carry the same object.
+// Credentials only appear when the caller asked for them and may see them.
 import { Type } from '@sinclair/typebox';
-import { toAppSummary, type AppSummary } from '../oauth-apps/app-summary.ts';
+import { AppSchema, type AppView } from '../apps/app-view.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import type { AccountRow } from './account.repository.ts';
-import type { CredentialValues } from './account-store.ts';
+import type { CredentialValues } from './account-secrets.ts';
 
 const DATE_OR_NULL = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
-
-export const AccountAppSchema = Type.Object({
-  id: Type.String(),
-  name_slug: Type.String(),
-  name: Type.String(),
-  auth_type: Type.Union([Type.Literal('oauth'), Type.Literal('keys'), Type.Literal('none')]),
-  description: Type.Union([Type.String(), Type.Null()]),
-  img_src: Type.String(),
-  custom_fields_json: Type.String({ description: 'JSON array of the fields the user enters, as a string (as the SDK expects)' }),
-  categories: Type.Array(Type.String()),
-  featured_weight: Type.Number(),
-  scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
-});
 
 export const AccountCredentialsSchema = Type.Object(
   {
@@ -39,7 +27,7 @@ export const AccountSchema = Type.Object(
     external_id: Type.String({ description: "The end user's id in your system" }),
     healthy: Type.Boolean({ description: 'false: the last refresh failed for a reason that may pass (retry later)' }),
     dead: Type.Boolean({ description: 'true: the provider no longer accepts the grant; only a reconnect helps' }),
-    app: AccountAppSchema,
+    app: AppSchema,
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
     authorized_scopes: Type.Array(Type.String()),
@@ -58,7 +46,7 @@ export interface AccountView {
   external_id: string;
   healthy: boolean;
   dead: boolean;
-  app: AppSummary;
+  app: AppView;
   created_at: string;
   updated_at: string;
   authorized_scopes: string[];
@@ -69,43 +57,16 @@ export interface AccountView {
   credentials?: Record<string, string | null>;
 }
 
-const summaries = new WeakMap<RegistryApp, AppSummary>();
-
-/** Registry entries are frozen, so each one's summary is built once. */
-export function appSummaryOf(app: RegistryApp | undefined, slug: string): AppSummary {
-  if (app === undefined) {
-    // An app removed from the registry after accounts were connected still lists, minimally.
-    return {
-      id: slug,
-      name_slug: slug,
-      name: slug,
-      auth_type: 'oauth',
-      description: null,
-      img_src: '',
-      custom_fields_json: '[]',
-      categories: [],
-      featured_weight: 0,
-      scope_profiles: [],
-    };
-  }
-  let summary = summaries.get(app);
-  if (summary === undefined) {
-    summary = toAppSummary(app);
-    summaries.set(app, summary);
-  }
-  return summary;
-}
-
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
-export function toAccountView(row: AccountRow, app: RegistryApp | undefined, credentials?: Record<string, string | null>): AccountView {
+export function toAccountView(row: AccountRow, app: AppView, credentials?: Record<string, string | null>): AccountView {
   const view: AccountView = {
     id: row.id,
     name: row.name,
     external_id: row.external_id,
     healthy: row.healthy,
     dead: row.dead,
-    app: appSummaryOf(app, row.app_slug),
+    app,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
     authorized_scopes: row.authorized_scopes,
@@ -121,7 +82,7 @@ export function toAccountView(row: AccountRow, app: RegistryApp | undefined, cre
 /** The credentials object: the sealed values plus the refresh token and the expiry. */
 export function credentialsView(
   row: AccountRow,
-  values: CredentialValues,
+  values: Readonly<CredentialValues>,
   refreshToken: string | null,
   app: RegistryApp | undefined,
 ): Record<string, string | null> {

@@ -10,14 +10,25 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { scopeGrants } from '../auth/scopes.ts';
 import { ApiError } from '../errors.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema, ExternalUserIdSchema } from '../http/schemas.ts';
-import { MAX_PAGE_LIMIT, PageInfoSchema } from '../users/page-info.ts';
+import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
+import { AccountIdSchema, AppSlugSchema, EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { refreshFailureError } from './account-errors.ts';
 import { AccountSchema, type AccountView } from './account-view.ts';
-import { deleteAccount, deleteAppAccounts, listAccounts, listUserAccounts, retrieveAccount, type AccountScope, type AccountsDeps } from './accounts.service.ts';
+import {
+  deleteAccount,
+  deleteAppAccounts,
+  listAccounts,
+  listUserAccounts,
+  retrieveAccount,
+  retrieveAccountCredentials,
+  type AccountScope,
+  type AccountsDeps,
+} from './accounts.service.ts';
 
-const ACCOUNT_ID = Type.String({ pattern: '^apn_[A-Za-z0-9]{1,64}$' });
-const APP_SLUG = Type.String({ pattern: '^[a-z0-9_-]{1,64}$' });
+const ACCOUNT_ID = AccountIdSchema;
+const APP_SLUG = AppSlugSchema;
 const PROJECT_ID = ProjectIdParamsSchema.properties.project_id;
+const headers = EnvironmentHeaderSchema;
 const INCLUDE_CREDENTIALS = Type.Optional(Type.Boolean({ description: 'Return fresh credentials (needs scope connect:credentials:read)' }));
 const CREDENTIALS_SCOPE = 'connect:credentials:read';
 
@@ -78,6 +89,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           description:
             'Ordered by creation time. With include_credentials=true each OAuth token is fresh (refreshed first when within its margin); an account whose token cannot be made fresh is listed without credentials.',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           querystring: Type.Object(
             {
@@ -121,6 +133,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           description:
             'An OAuth token is returned only when valid for at least the refresh margin; otherwise it is refreshed first. 409 account_dead: reconnect. 503 provider_unavailable / refresh_in_progress: retry after Retry-After.',
           security,
+          headers,
           params: Type.Object({ project_id: PROJECT_ID, account_id: ACCOUNT_ID }),
           querystring: Type.Object({ include_credentials: INCLUDE_CREDENTIALS }, { additionalProperties: false }),
           response: { 200: AccountSchema, ...errors },
@@ -129,15 +142,20 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
       async (request) => {
         const includeCredentials = checkCredentialsScope(request, request.query.include_credentials);
         const scope = scopeOf(request);
-        if (!includeCredentials) return retrieveAccount(deps, scope, request.params.account_id, false);
+        if (!includeCredentials) return retrieveAccount(deps, scope, request.params.account_id);
+        let error: unknown;
         try {
-          const view = await retrieveAccount(deps, scope, request.params.account_id, true);
-          recordRead(request, scope, view.id, 'ok');
-          return view;
+          const read = await retrieveAccountCredentials(deps, scope, request.params.account_id);
+          if (read.ok) {
+            recordRead(request, scope, read.view.id, 'ok');
+            return read.view;
+          }
+          error = refreshFailureError(read.failure);
         } catch (err) {
-          recordRead(request, scope, request.params.account_id, auditResultOf(err), err instanceof ApiError ? err.code : 'internal_error');
-          throw err;
+          error = err;
         }
+        recordRead(request, scope, request.params.account_id, auditResultOf(error), error instanceof ApiError ? error.code : 'internal_error');
+        throw error;
       },
     );
 
@@ -149,6 +167,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           tags,
           summary: "List one end user's accounts (a bare array)",
           security,
+          headers,
           params: Type.Object({ project_id: PROJECT_ID, external_user_id: ExternalUserIdSchema }),
           querystring: Type.Object({ app: Type.Optional(APP_SLUG), include_credentials: INCLUDE_CREDENTIALS }, { additionalProperties: false }),
           response: { 200: Type.Array(AccountSchema), ...errors },
@@ -171,6 +190,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           tags,
           summary: 'Delete an account, revoking its tokens at the provider when it supports RFC 7009',
           security,
+          headers,
           params: Type.Object({ project_id: PROJECT_ID, account_id: ACCOUNT_ID }),
           response: { 204: Type.Null(), ...errors },
         },
@@ -198,6 +218,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           tags,
           summary: 'Delete every account of one app in the project environment',
           security,
+          headers,
           params: Type.Object({ project_id: PROJECT_ID, app: APP_SLUG }),
           response: { 204: Type.Null(), ...errors },
         },

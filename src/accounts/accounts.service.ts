@@ -5,16 +5,15 @@
 // cached data key, skipped while the row's ciphertexts are unchanged since a recent read: see
 // RecentCredentials). No join, no argon2, no write; the audit entry is buffered and written in
 // batches elsewhere.
+//
+// The provider calls this needs (refresh, revocation) are the refresh engine's, above this
+// folder: app.ts passes them in, so the read goes route → here → repository / secrets → view.
 import type { Kysely } from 'kysely';
+import type { AppViews } from '../apps/app-view.ts';
 import type { Database } from '../db/types.ts';
-import { ApiError, notFound } from '../errors.ts';
-import type { Vault } from '../keys/vault.ts';
+import { notFound } from '../errors.ts';
+import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../http/page-info.ts';
 import type { AppRegistry, RegistryApp } from '../registry/registry.ts';
-import { accountDeadError, isOAuthApp, type CredentialRefresher, type LogSink } from '../refresh/refresher.ts';
-import { isFresh } from '../refresh/schedule.ts';
-import type { ExternalUserRow } from '../users/users.repository.ts';
-import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../users/page-info.ts';
-import { RecentCredentials } from './account-credentials.ts';
 import {
   accountInScope,
   deleteAccountRow,
@@ -27,15 +26,23 @@ import {
   type AccountRow,
   type AccountScope,
 } from './account.repository.ts';
+import type { RecentCredentials } from './account-secrets.ts';
 import { credentialsView, toAccountView, type AccountView } from './account-view.ts';
-import { forEachLimited, revokeAccountAtProvider } from './revoke-account.ts';
+import type { RefreshAccount, RefreshFailure } from './refresh-outcome.ts';
+import { isFresh, isOAuthApp } from './token-schedule.ts';
+
+/** Revokes an account's grant at its provider (RFC 7009), best effort; never throws for the provider's answer. */
+export type RevokeAccount = (row: AccountRow) => Promise<unknown>;
 
 export interface AccountsDeps {
-  db: Kysely<Database>;
-  vault: Vault;
-  registry: AppRegistry;
-  refresher: CredentialRefresher;
-  logger?: LogSink | undefined;
+  readonly db: Kysely<Database>;
+  readonly registry: AppRegistry;
+  readonly appViews: AppViews;
+  /** The app's recently-opened credentials (one instance per app). */
+  readonly credentials: RecentCredentials;
+  readonly refresh: RefreshAccount;
+  readonly revoke: RevokeAccount;
+  readonly now: () => Date;
 }
 
 /**
@@ -44,74 +51,68 @@ export interface AccountsDeps {
  * it works, and a 503 would not.
  */
 export const STILL_USABLE_MS = 60_000;
-/** Refreshes a list with include_credentials runs at once. */
-const LIST_REFRESH_CONCURRENCY = 4;
-
-/** One per vault (that is, per app instance), whatever deps object a route was given. */
-const recentByVault = new WeakMap<Vault, RecentCredentials>();
-
-function recentCredentials(vault: Vault): RecentCredentials {
-  let recent = recentByVault.get(vault);
-  if (recent === undefined) {
-    recent = new RecentCredentials(vault);
-    recentByVault.set(vault, recent);
-  }
-  return recent;
-}
+/** Refreshes (or revocations) a list runs at once. */
+const LIST_CONCURRENCY = 4;
 
 export type { AccountScope } from './account.repository.ts';
 
-/** The row whose token is usable now: as read when fresh, else after a refresh. */
-async function usableRow(deps: AccountsDeps, row: AccountRow, app: RegistryApp | undefined): Promise<AccountRow> {
-  if (!isOAuthApp(app)) return row;
+/** A credential read: the account with usable credentials, or why there are none. */
+export type CredentialRead = { readonly ok: true; readonly view: AccountView } | { readonly ok: false; readonly failure: RefreshFailure };
+
+/** The row whose token is usable now (as read when fresh, else after a refresh), or why there is none. */
+async function usableRow(
+  deps: AccountsDeps,
+  row: AccountRow,
+  app: RegistryApp | undefined,
+): Promise<{ ok: true; row: AccountRow } | { ok: false; failure: RefreshFailure }> {
+  if (!isOAuthApp(app)) return { ok: true, row };
   // An expired token that cannot be refreshed is never handed out as if it worked.
-  if (row.dead) throw accountDeadError();
-  if (isFresh(row, app, Date.now())) return row;
-  try {
-    return await deps.refresher.ensureFresh(row);
-  } catch (err) {
-    const transient = err instanceof ApiError && (err.code === 'provider_unavailable' || err.code === 'refresh_in_progress');
-    if (transient && row.expires_at !== null && row.expires_at.getTime() - Date.now() >= STILL_USABLE_MS) return row;
-    throw err;
-  }
+  if (row.dead) return { ok: false, failure: { kind: 'dead', code: row.error_code ?? 'grant_revoked' } };
+  const nowMs = deps.now().getTime();
+  if (isFresh(row, app, nowMs)) return { ok: true, row };
+  const outcome = await deps.refresh(row);
+  if (outcome.kind === 'fresh' || outcome.kind === 'refreshed') return { ok: true, row: outcome.row };
+  const transient = outcome.kind === 'busy' || (outcome.kind === 'unavailable' && outcome.code === 'provider_unavailable');
+  if (transient && row.expires_at !== null && row.expires_at.getTime() - deps.now().getTime() >= STILL_USABLE_MS) return { ok: true, row };
+  return { ok: false, failure: outcome };
 }
 
-async function viewWithCredentials(deps: AccountsDeps, row: AccountRow, app: RegistryApp | undefined): Promise<AccountView> {
+async function readCredentials(deps: AccountsDeps, row: AccountRow, app: RegistryApp | undefined): Promise<CredentialRead> {
   const usable = await usableRow(deps, row, app);
-  const opened = await recentCredentials(deps.vault).open(usable);
-  return toAccountView(usable, app, credentialsView(usable, opened.values, opened.refreshToken, app));
+  if (!usable.ok) return usable;
+  const opened = await deps.credentials.open(usable.row);
+  const view = toAccountView(usable.row, deps.appViews.of(app, usable.row.app_slug), credentialsView(usable.row, opened.values, opened.refreshToken, app));
+  return { ok: true, view };
 }
 
-export async function retrieveAccount(deps: AccountsDeps, scope: AccountScope, accountId: string, includeCredentials: boolean): Promise<AccountView> {
+export async function retrieveAccount(deps: AccountsDeps, scope: AccountScope, accountId: string): Promise<AccountView> {
   const row = await findAccountById(deps.db, accountId);
   if (!accountInScope(row, scope)) throw notFound('account');
-  const app = deps.registry.get(row.app_slug);
-  return includeCredentials ? viewWithCredentials(deps, row, app) : toAccountView(row, app);
+  return toAccountView(row, deps.appViews.of(deps.registry.get(row.app_slug), row.app_slug));
+}
+
+/** include_credentials=true: the account with fresh credentials, or the refresh failure the route reports. */
+export async function retrieveAccountCredentials(deps: AccountsDeps, scope: AccountScope, accountId: string): Promise<CredentialRead> {
+  const row = await findAccountById(deps.db, accountId);
+  if (!accountInScope(row, scope)) throw notFound('account');
+  return readCredentials(deps, row, deps.registry.get(row.app_slug));
 }
 
 /**
  * In a list, an account whose token cannot be made fresh (dead, provider down) comes without
- * `credentials` (its healthy/dead/error say why) instead of failing the whole page. A stale
- * token is never included.
+ * `credentials` (its healthy/dead/error say why, as the refresh left them) instead of failing
+ * the whole page. A stale token is never included.
  */
 async function viewsOf(deps: AccountsDeps, rows: AccountRow[], includeCredentials: boolean): Promise<AccountView[]> {
+  const plain = (row: AccountRow): AccountView => toAccountView(row, deps.appViews.of(deps.registry.get(row.app_slug), row.app_slug));
+  if (!includeCredentials) return rows.map(plain);
   const views: AccountView[] = new Array<AccountView>(rows.length);
-  if (!includeCredentials) {
-    rows.forEach((row, i) => (views[i] = toAccountView(row, deps.registry.get(row.app_slug))));
-    return views;
-  }
   await forEachLimited(
     rows.map((row, index) => ({ row, index })),
-    LIST_REFRESH_CONCURRENCY,
+    LIST_CONCURRENCY,
     async ({ row, index }) => {
-      const app = deps.registry.get(row.app_slug);
-      try {
-        views[index] = await viewWithCredentials(deps, row, app);
-      } catch (err) {
-        if (!(err instanceof ApiError) || err.status === 500) throw err;
-        const current = (await findAccountById(deps.db, row.id)) ?? row;
-        views[index] = toAccountView(current, app);
-      }
+      const read = await readCredentials(deps, row, deps.registry.get(row.app_slug));
+      views[index] = read.ok ? read.view : plain((await findAccountById(deps.db, row.id)) ?? row);
     },
   );
   return views;
@@ -145,16 +146,15 @@ export async function listUserAccounts(
 export async function deleteAccount(deps: AccountsDeps, scope: AccountScope, accountId: string): Promise<void> {
   const row = await findAccountById(deps.db, accountId);
   if (!accountInScope(row, scope)) throw notFound('account');
-  await revokeAccountAtProvider(deps, row);
-  recentCredentials(deps.vault).forget(accountId);
+  await deps.revoke(row);
+  deps.credentials.forget(accountId);
   if (!(await deleteAccountRow(deps.db, scope, accountId))) throw notFound('account');
 }
 
 /** Deletes every account of one app in the project environment (204 also when there were none). */
 export async function deleteAppAccounts(deps: AccountsDeps, scope: AccountScope, appSlug: string): Promise<number> {
   const rows = await listAllAccountRows(deps.db, scope, { appSlug });
-  await forEachLimited(rows, LIST_REFRESH_CONCURRENCY, (row) => revokeAccountAtProvider(deps, row));
-  for (const row of rows) recentCredentials(deps.vault).forget(row.id);
+  await revokeAll(deps, rows);
   return deleteAccountRows(
     deps.db,
     scope,
@@ -162,11 +162,27 @@ export async function deleteAppAccounts(deps: AccountsDeps, scope: AccountScope,
   );
 }
 
-/** The users feature's hook (deleteExternalUser): revoke a user's accounts before the rows go. */
-export function revokeUserAccountsHook(deps: AccountsDeps): (db: Kysely<Database>, user: ExternalUserRow) => Promise<void> {
-  return async (db, user) => {
-    const rows = await listAccountRowsOfUser(db, user.id);
-    await forEachLimited(rows, LIST_REFRESH_CONCURRENCY, (row) => revokeAccountAtProvider(deps, row));
-    for (const row of rows) recentCredentials(deps.vault).forget(row.id);
+/**
+ * Before an end user is deleted (their rows go by ON DELETE CASCADE): revoke their accounts at
+ * the providers. The users feature calls it through the hook app.ts gives it.
+ */
+export async function revokeAccountsOfUser(deps: AccountsDeps, externalUserRowId: string): Promise<void> {
+  await revokeAll(deps, await listAccountRowsOfUser(deps.db, externalUserRowId));
+}
+
+async function revokeAll(deps: AccountsDeps, rows: readonly AccountRow[]): Promise<void> {
+  await forEachLimited(rows, LIST_CONCURRENCY, (row) => deps.revoke(row));
+  for (const row of rows) deps.credentials.forget(row.id);
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
   };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

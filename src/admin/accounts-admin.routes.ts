@@ -3,24 +3,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
+import { refreshFailureError } from '../accounts/account-errors.ts';
+import type { RefreshAccount } from '../accounts/refresh-outcome.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { audited, recordDeniedAdminAccess } from '../audit/audited.ts';
-import type { Authenticator } from '../auth/authenticate.ts';
+import { audited } from '../audit/audited.ts';
 import type { ConnectTokenDeps } from '../connect/connect-tokens.service.ts';
 import { MAX_ALLOWED_ORIGINS, MAX_EXPIRES_IN_SECONDS, MIN_EXPIRES_IN_SECONDS } from '../connect/connect-tokens.service.ts';
 import type { Database } from '../db/types.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
-import {
-  ADMIN_MAX_LIMIT,
-  createReconnectLink,
-  forceRefreshForAdmin,
-  listAccountsForAdmin,
-  renameAccountForAdmin,
-  type ForceRefresh,
-} from './accounts-admin.service.ts';
+import { PageInfoSchema } from '../http/page-info.ts';
+import { AccountIdSchema, AppSlugSchema, EnvironmentSchema, ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { ADMIN_MAX_LIMIT, createReconnectLink, forceRefreshForAdmin, listAccountsForAdmin, renameAccountForAdmin } from './accounts-admin.service.ts';
 
-const ACCOUNT_ID = Type.String({ pattern: '^apn_[A-Za-z0-9]{1,64}$' });
-const ENVIRONMENT = Type.Union([Type.Literal('development'), Type.Literal('production')]);
+const ACCOUNT_ID = AccountIdSchema;
+const ENVIRONMENT = EnvironmentSchema;
 const DATE_OR_NULL = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
 export const AdminAccountSchema = Type.Object(
@@ -47,21 +42,18 @@ const AccountParams = Type.Object({ project_id: ProjectIdParamsSchema.properties
 
 export interface AccountsAdminDeps {
   db: Kysely<Database>;
-  auth: Authenticator;
   auditLog: AuditLog;
   connect: ConnectTokenDeps;
-  /** The refresh engine; absent only in a build without it (refresh then answers 503). */
-  forceRefresh?: ForceRefresh | undefined;
+  /** The refresh engine's forced refresh. */
+  forceRefresh: RefreshAccount;
 }
 
+/** Registered inside the /v1/admin parent plugin (admin.plugin.ts), which authenticates. */
 export function accountsAdminRoutes(deps: AccountsAdminDeps): FastifyPluginAsyncTypebox {
-  const { db, auth, auditLog } = deps;
+  const { db, auditLog } = deps;
   const security = [{ adminToken: [] }];
   const tags = ['admin'];
   return async (app) => {
-    app.addHook('preHandler', auth.requireAdmin);
-    app.addHook('onResponse', recordDeniedAdminAccess(auditLog));
-
     app.get(
       '/v1/admin/projects/:project_id/accounts',
       {
@@ -74,22 +66,14 @@ export function accountsAdminRoutes(deps: AccountsAdminDeps): FastifyPluginAsync
             {
               environment: Type.Optional(ENVIRONMENT),
               health: Type.Optional(Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('dead')])),
-              app: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' })),
+              app: Type.Optional(AppSlugSchema),
               limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ADMIN_MAX_LIMIT })),
               after: Type.Optional(ACCOUNT_ID),
             },
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Object({
-              data: Type.Array(AdminAccountSchema),
-              page_info: Type.Object({
-                count: Type.Integer(),
-                total_count: Type.Integer(),
-                start_cursor: Type.Union([Type.String(), Type.Null()]),
-                end_cursor: Type.Union([Type.String(), Type.Null()]),
-              }),
-            }),
+            200: Type.Object({ data: Type.Array(AdminAccountSchema), page_info: PageInfoSchema }),
             '4xx': ErrorResponseSchema,
           },
         },
@@ -136,7 +120,11 @@ export function accountsAdminRoutes(deps: AccountsAdminDeps): FastifyPluginAsync
         return audited(
           auditLog,
           { projectId, accountId, actor: 'admin', action: 'account.refresh' },
-          () => forceRefreshForAdmin(db, deps.forceRefresh, projectId, accountId),
+          async () => {
+            const refreshed = await forceRefreshForAdmin(db, deps.forceRefresh, projectId, accountId);
+            if (!refreshed.ok) throw refreshFailureError(refreshed.failure);
+            return refreshed.account;
+          },
           (account) => ({ healthy: account.healthy, dead: account.dead }),
         );
       },

@@ -1,18 +1,20 @@
 // Admin use cases on accounts: list by health across a project, rename, force a refresh, and a
 // reconnect link bound to one account. Nothing here reads or returns a credential.
 import type { Kysely } from 'kysely';
-import { createConnectToken, type ConnectTokenDeps, type CreatedConnectToken } from '../connect/connect-tokens.service.ts';
-import type { Database, EnvironmentName } from '../db/types.ts';
-import { ApiError, notFound } from '../errors.ts';
-import { requireProject } from './admin.service.ts';
 import {
-  countAdminAccounts,
+  findAccountById,
   findAdminAccount,
   listAdminAccounts,
   renameAccount,
   type AccountHealth,
   type AdminAccountRow,
-} from './accounts-admin.repository.ts';
+} from '../accounts/account.repository.ts';
+import type { RefreshAccount, RefreshFailure } from '../accounts/refresh-outcome.ts';
+import { createConnectToken, type ConnectTokenDeps, type CreatedConnectToken } from '../connect/connect-tokens.service.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
+import { notFound } from '../errors.ts';
+import { toPage, type PageInfo } from '../http/page-info.ts';
+import { requireProject } from './admin.service.ts';
 
 export interface AdminAccountView {
   id: string;
@@ -29,13 +31,6 @@ export interface AdminAccountView {
   refresh_failures: number;
   created_at: string;
   updated_at: string;
-}
-
-export interface AdminPageInfo {
-  count: number;
-  total_count: number;
-  start_cursor: string | null;
-  end_cursor: string | null;
 }
 
 export const ADMIN_DEFAULT_LIMIT = 50;
@@ -74,21 +69,13 @@ export async function listAccountsForAdmin(
   db: Kysely<Database>,
   projectId: string,
   query: ListAdminAccountsQuery,
-): Promise<{ data: AdminAccountView[]; page_info: AdminPageInfo }> {
+): Promise<{ data: AdminAccountView[]; page_info: PageInfo }> {
   await requireProject(db, projectId);
-  const limit = query.limit ?? ADMIN_DEFAULT_LIMIT;
+  const page = { limit: query.limit ?? ADMIN_DEFAULT_LIMIT, after: query.after };
   const filter = { projectId, environment: query.environment, health: query.health, appSlug: query.app };
-  const [rows, total] = await Promise.all([listAdminAccounts(db, filter, { limit, after: query.after }), countAdminAccounts(db, filter)]);
-  const page = rows.slice(0, limit).map(toAdminAccountView);
-  return {
-    data: page,
-    page_info: {
-      count: page.length,
-      total_count: total,
-      start_cursor: page[0]?.id ?? null,
-      end_cursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null,
-    },
-  };
+  const { rows, total } = await listAdminAccounts(db, filter, page);
+  const result = toPage(rows, page, total);
+  return { data: result.data.map(toAdminAccountView), page_info: result.page_info };
 }
 
 export async function requireAccount(db: Kysely<Database>, projectId: string, accountId: string): Promise<AdminAccountRow> {
@@ -104,24 +91,22 @@ export async function renameAccountForAdmin(db: Kysely<Database>, projectId: str
   return toAdminAccountView(await requireAccount(db, projectId, accountId));
 }
 
-/** The refresh engine's entry point (src/refresh): refreshes now, whatever the margin says. */
-export type ForceRefresh = (accountId: string, projectId: string, environment: EnvironmentName) => Promise<unknown>;
-
 /**
- * Forces a refresh and returns the account's state afterwards. The engine's errors already speak
- * the catalogue (account_dead → 409, provider_unavailable / refresh_in_progress → 503); anything
- * else is an internal error and stays one.
+ * Forces a refresh (the engine's, passed in by app.ts): the account's state afterwards, or the
+ * refresh failure for the route to report.
  */
 export async function forceRefreshForAdmin(
   db: Kysely<Database>,
-  forceRefresh: ForceRefresh | undefined,
+  forceRefresh: RefreshAccount,
   projectId: string,
   accountId: string,
-): Promise<AdminAccountView> {
-  const account = await requireAccount(db, projectId, accountId);
-  if (forceRefresh === undefined) throw new ApiError('service_unavailable', 'refresh is not available on this server');
-  await forceRefresh(account.id, projectId, account.environment);
-  return toAdminAccountView(await requireAccount(db, projectId, accountId));
+): Promise<{ ok: true; account: AdminAccountView } | { ok: false; failure: RefreshFailure }> {
+  await requireAccount(db, projectId, accountId);
+  const row = await findAccountById(db, accountId);
+  if (row === undefined) throw notFound('account');
+  const outcome = await forceRefresh(row);
+  if (outcome.kind !== 'fresh' && outcome.kind !== 'refreshed') return { ok: false, failure: outcome };
+  return { ok: true, account: toAdminAccountView(await requireAccount(db, projectId, accountId)) };
 }
 
 export interface ReconnectInput {

@@ -3,8 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { audited, recordDeniedAdminAccess } from '../audit/audited.ts';
-import type { Authenticator } from '../auth/authenticate.ts';
+import { audited } from '../audit/audited.ts';
 import { KNOWN_SCOPES } from '../auth/scopes.ts';
 import type { Database } from '../db/types.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema as ProjectIdParams } from '../http/schemas.ts';
@@ -23,12 +22,9 @@ const ClientSchema = Type.Object({
 
 const security = [{ adminToken: [] }];
 
-export function adminRoutes(deps: { db: Kysely<Database>; auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
-  const { db, auth, auditLog } = deps;
+export function adminRoutes(deps: { db: Kysely<Database>; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
+  const { db, auditLog } = deps;
   return async (app) => {
-    app.addHook('preHandler', auth.requireAdmin);
-    app.addHook('onResponse', recordDeniedAdminAccess(auditLog));
-
     app.post(
       '/v1/admin/projects',
       {

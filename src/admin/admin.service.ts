@@ -5,7 +5,7 @@ import { hashSecret } from '../crypto/passwords.ts';
 import { TOKEN_PREFIXES, mintId, mintToken } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import { badRequest, notFound } from '../errors.ts';
-import { insertClient, listClientsOfProject, revokeClient, type ClientRow } from './clients.repository.ts';
+import { insertClient, listClientsOfProject, revokeClient, type ClientRow } from '../auth/clients.repository.ts';
 import { findProjectById, insertProjectWithEnvironments, listProjects, type ProjectRow } from './projects.repository.ts';
 
 export interface ProjectView {

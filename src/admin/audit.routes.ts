@@ -3,9 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { recordDeniedAdminAccess } from '../audit/audited.ts';
 import { AUDIT_MAX_LIMIT, listAuditEntries } from '../audit/audit.service.ts';
-import type { Authenticator } from '../auth/authenticate.ts';
 import type { Database } from '../db/types.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 
@@ -24,12 +22,9 @@ const AuditEntrySchema = Type.Object(
   { $id: 'AuditEntry' },
 );
 
-export function auditRoutes(deps: { db: Kysely<Database>; auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
-  const { db, auth, auditLog } = deps;
+export function auditRoutes(deps: { db: Kysely<Database>; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
+  const { db, auditLog } = deps;
   return async (app) => {
-    app.addHook('preHandler', auth.requireAdmin);
-    app.addHook('onResponse', recordDeniedAdminAccess(auditLog));
-
     app.get(
       '/v1/admin/audit',
       {

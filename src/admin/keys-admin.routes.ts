@@ -3,9 +3,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { recordDeniedAdminAccess } from '../audit/audited.ts';
-import type { Authenticator } from '../auth/authenticate.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Database } from '../db/types.ts';
 import { ErrorResponseSchema } from '../http/schemas.ts';
@@ -26,12 +23,9 @@ const KeyStatusSchema = Type.Object(
   { $id: 'KeyStatus' },
 );
 
-export function keysAdminRoutes(deps: { db: Kysely<Database>; auth: Authenticator; auditLog: AuditLog; keyring: Keyring }): FastifyPluginAsyncTypebox {
-  const { db, auth, auditLog, keyring } = deps;
+export function keysAdminRoutes(deps: { db: Kysely<Database>; keyring: Keyring }): FastifyPluginAsyncTypebox {
+  const { db, keyring } = deps;
   return async (app) => {
-    app.addHook('preHandler', auth.requireAdmin);
-    app.addHook('onResponse', recordDeniedAdminAccess(auditLog));
-
     app.get(
       '/v1/admin/keys/status',
       {

@@ -1,6 +1,7 @@
-// A registry app as Pipedream's `App` object: what GET /v1/connect/apps returns and what other
-// responses (accounts, OAuth apps, token validation) embed. Descriptive fields only: endpoints,
-// parameters and test requests stay inside latchkey.
+// A registry app as Pipedream's `App` object: the one view of an app. GET /v1/connect/apps
+// returns it, and every other response that names an app embeds the same object (accounts,
+// ACCOUNT_* and CONNECTION_* webhooks, OAuth apps, token validation). Descriptive fields only:
+// endpoints, parameters and test requests stay inside latchkey.
 import { Type, type Static } from '@sinclair/typebox';
 import type { RegistryApp } from '../registry/registry.ts';
 
@@ -47,6 +48,47 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     featured_weight: app.featured_weight,
     custom_fields_json: customFieldsJson(app),
     scope_profiles: app.scope_profiles.map((profile) => ({ ...profile, scopes: [...profile.scopes] })),
+  };
+}
+
+/**
+ * The app view of every registry entry, built once per entry (entries are frozen; the credential
+ * hot path embeds it in every account). An app removed from the registry after accounts or
+ * OAuth clients were made for it still lists, minimally, under its slug.
+ */
+export class AppViews {
+  private readonly built = new WeakMap<RegistryApp, AppView>();
+
+  constructor(private readonly publicUrl: string) {}
+
+  of(app: RegistryApp | undefined, slug: string): AppView {
+    if (app === undefined) return removedAppView(slug);
+    let view = this.built.get(app);
+    if (view === undefined) {
+      view = toAppView(app, this.publicUrl);
+      this.built.set(app, view);
+    }
+    return view;
+  }
+}
+
+/** The same view, uncached, for callers off the hot path. */
+export function appViewOf(app: RegistryApp | undefined, slug: string, publicUrl: string): AppView {
+  return app === undefined ? removedAppView(slug) : toAppView(app, publicUrl);
+}
+
+function removedAppView(slug: string): AppView {
+  return {
+    id: slug,
+    name_slug: slug,
+    name: slug,
+    auth_type: 'oauth',
+    description: null,
+    img_src: '',
+    categories: [],
+    featured_weight: 0,
+    custom_fields_json: '[]',
+    scope_profiles: [],
   };
 }
 

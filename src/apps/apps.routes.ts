@@ -4,14 +4,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Authenticator } from '../auth/authenticate.ts';
+import { PageInfoSchema } from '../http/page-info.ts';
 import { ErrorResponseSchema } from '../http/schemas.ts';
-import type { AppRegistry } from '../registry/registry.ts';
-import { AppSchema, toAppView } from './app-view.ts';
+import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
+import { AppSchema, type AppViews } from './app-view.ts';
 import { DEFAULT_APPS_LIMIT, MAX_APPS_LIMIT, findApp, listApps } from './apps.service.ts';
 import { monogramSvg } from './monogram.ts';
 
 const AppIdParamsSchema = Type.Object({
-  app_id: Type.String({ pattern: '^(?:app_)?[a-z0-9_-]{1,64}$', description: 'the app slug (github) or id (app_github)' }),
+  // The slug pattern, optionally after app_: lookups never reach anything but the registry.
+  app_id: Type.String({ pattern: `^(?:app_)?${SLUG_REGEX.source.slice(1)}`, description: 'the app slug (github) or id (app_github)' }),
 });
 
 const CursorSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$', description: 'page_info.start_cursor or end_cursor of another page' });
@@ -32,17 +34,10 @@ const ListAppsQuerySchema = Type.Object({
   has_triggers: Type.Optional(Type.Boolean()),
 });
 
-const PageInfoSchema = Type.Object({
-  count: Type.Integer(),
-  total_count: Type.Integer(),
-  start_cursor: Type.Union([Type.String(), Type.Null()]),
-  end_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
-});
-
 const security = [{ bearerAuth: [] }];
 
-export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; publicUrl: string }): FastifyPluginAsyncTypebox {
-  const { registry, auth, publicUrl } = deps;
+export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; appViews: AppViews }): FastifyPluginAsyncTypebox {
+  const { registry, auth, appViews } = deps;
   return async (app) => {
     app.get(
       '/v1/connect/apps',
@@ -58,7 +53,7 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; p
       },
       async (request) => {
         const page = listApps(registry, request.query);
-        return { data: page.data.map((entry) => toAppView(entry, publicUrl)), page_info: page.page_info };
+        return { data: page.data.map((entry) => appViews.of(entry, entry.slug)), page_info: page.page_info };
       },
     );
 
@@ -74,7 +69,10 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; p
           response: { 200: Type.Object({ data: AppSchema }), '4xx': ErrorResponseSchema },
         },
       },
-      async (request) => ({ data: toAppView(findApp(registry, request.params.app_id), publicUrl) }),
+      async (request) => {
+        const entry = findApp(registry, request.params.app_id);
+        return { data: appViews.of(entry, entry.slug) };
+      },
     );
 
     // Public: browsers load img_src in <img> tags, which carry no bearer token.

@@ -2,6 +2,7 @@
 // runs, so a cursor is simply the slug of an edge item (base64url, opaque to clients) and a page
 // is a slice of the filtered, sorted list.
 import { badRequest, notFound } from '../errors.ts';
+import type { PageInfo } from '../http/page-info.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp } from '../registry/registry.ts';
 import { APP_ID_PREFIX } from './app-view.ts';
 
@@ -23,7 +24,7 @@ export interface AppListQuery {
 
 export interface AppPage {
   data: RegistryApp[];
-  page_info: { count: number; total_count: number; start_cursor: string | null; end_cursor: string | null };
+  page_info: PageInfo;
 }
 
 export function listApps(registry: AppRegistry, query: AppListQuery): AppPage {

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { findClientById } from '../admin/clients.repository.ts';
+import { findClientById } from './clients.repository.ts';
 import { decoyHash, verifySecret } from '../crypto/passwords.ts';
 import type { Database } from '../db/types.ts';
 import { toApiError } from '../http/error-handler.ts';

@@ -1,5 +1,4 @@
-// SQL of the connect flow beyond the shared contracts: attempt results (what the result page
-// shows and postMessages) and the ownership of an account being reconnected.
+// The connect flow's attempt results: what the result page shows and postMessages.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
 
@@ -39,32 +38,4 @@ export async function deleteExpiredConnectResults(db: Db): Promise<void> {
     .deleteFrom('connect_results')
     .where('expires_at', '<', sql<Date>`now()`)
     .execute();
-}
-
-export interface AccountOwnerRow {
-  id: string;
-  project_id: string;
-  environment: EnvironmentName;
-  external_user_id: string;
-  app_slug: string;
-  oauth_app_id: string | null;
-  name: string | null;
-}
-
-export function findAccountOwner(db: Db, accountId: string): Promise<AccountOwnerRow | undefined> {
-  return db
-    .selectFrom('accounts')
-    .select(['id', 'project_id', 'environment', 'external_user_id', 'app_slug', 'oauth_app_id', 'name'])
-    .where('id', '=', accountId)
-    .executeTakeFirst();
-}
-
-export interface AccountTimestamps {
-  created_at: Date;
-  updated_at: Date;
-  name: string | null;
-}
-
-export function findAccountTimestamps(db: Db, accountId: string): Promise<AccountTimestamps | undefined> {
-  return db.selectFrom('accounts').select(['created_at', 'updated_at', 'name']).where('id', '=', accountId).executeTakeFirst();
 }

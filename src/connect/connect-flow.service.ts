@@ -9,8 +9,10 @@
 import type { Kysely } from 'kysely';
 import { toAppView } from '../apps/app-view.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { credentialsContext, insertAccount, replaceAccountCredentials, type CredentialValues } from '../accounts/account-store.ts';
-import { planNextRefresh } from '../refresh/schedule.ts';
+import { findAccountOwner, insertAccount, replaceAccountCredentials, type StoredAccountStamp } from '../accounts/account.repository.ts';
+import type { CredentialValues } from '../accounts/account-secrets.ts';
+import { sealNewAccount, sealReplacement, type StoredCredentials } from '../accounts/stored-account.ts';
+import { planNextRefresh } from '../accounts/token-schedule.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
@@ -27,19 +29,18 @@ import {
   requireState,
   type CallbackQuery,
 } from '../oauth/callback-checks.ts';
-import { exchangeCode } from '../oauth/code-exchange.ts';
-import { ConnectFlowError, FLOW_ERRORS, flowError, type FlowErrorKind } from '../oauth/flow-errors.ts';
+import { exchangeCode, readTokenResponse } from '../oauth/code-exchange.ts';
+import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
-import { normaliseTokenResponse } from '../oauth/token-response.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
 import { TemplateError } from '../registry/templates.ts';
 import { enqueueConnectionEvent } from '../webhooks/events.ts';
 import { consumeConnectToken, findConnectTokenByDigest, type ConnectTokenRow } from './connect-token.repository.ts';
 import { resolveConnectToken } from './connect-tokens.service.ts';
-import { deleteExpiredConnectResults, findAccountOwner, findAccountTimestamps, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
+import { deleteExpiredConnectResults, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
 import { FieldValidationError, checkFieldValues, hasControlCharacter, keepNonSecret } from './field-values.ts';
 
 /** How the page was opened by /sdk/connect.js; a plain Connect Link has none. */
@@ -308,7 +309,7 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
     const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(rowId), entry.code_verifier_enc);
     const response = await exchangeCode({ oauth: app.oauth, client, fields: meta.fields, code, redirectUri: entry.redirect_uri, codeVerifier });
-    const tokens = normaliseTokenResponse(app.oauth, response, meta.scopes, now(deps));
+    const tokens = readTokenResponse(app.oauth, response, meta.scopes, now(deps));
     const credentials: CredentialValues = {
       ...meta.fields,
       ...tokens.extras,
@@ -332,7 +333,7 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
   }
 }
 
-function failWith(kind: FlowErrorKind): never {
+function failWith(kind: ConnectFlowErrorKind): never {
   throw flowError(kind);
 }
 
@@ -392,44 +393,48 @@ export async function finishConnection(
 ): Promise<ConnectOutcome> {
   const { tokenRow } = attempt;
   const accountId = target.account_id ?? mintId('apn_');
-  // The vault may need a query to load the project's data key; do it now, not inside the transaction.
-  await deps.vault.seal(tokenRow.project_id, credentialsContext(accountId), '{}');
+  const stored: StoredCredentials = {
+    credentials: connected.credentials,
+    refreshToken: connected.refreshToken,
+    authorizedScopes: connected.authorizedScopes,
+    expiresAt: connected.expiresAt,
+    // The refresher's own schedule: margin with jitter, and the idle keep-alive of
+    // providers whose refresh tokens die unused (Xero, QuickBooks).
+    nextRefreshAt: connected.app.auth_type === 'oauth' ? planNextRefresh(connected.app, connected.expiresAt, now(deps).getTime()) : null,
+  };
+  // Sealed before the transaction: loading the project's data key may need a query.
+  const sealed =
+    target.account_id === null
+      ? {
+          kind: 'insert' as const,
+          row: await sealNewAccount(deps.vault, {
+            id: accountId,
+            projectId: tokenRow.project_id,
+            environment: tokenRow.environment,
+            externalUserId: tokenRow.external_user_id,
+            externalId: tokenRow.external_id,
+            appSlug: connected.app.slug,
+            oauthAppId: connected.oauthAppId,
+            name: connected.name,
+            ...stored,
+          }),
+        }
+      : {
+          kind: 'replace' as const,
+          row: await sealReplacement(deps.vault, { id: accountId, projectId: tokenRow.project_id, name: connected.name ?? undefined }, stored),
+        };
   const resultId = mintId('cres_', 24);
   try {
     await deps.db.transaction().execute(async (trx) => {
       if ((await consumeConnectToken(trx, tokenRow.digest)) === undefined) throw flowError('token_used');
-      const stored = {
-        credentials: connected.credentials,
-        refreshToken: connected.refreshToken,
-        authorizedScopes: connected.authorizedScopes,
-        expiresAt: connected.expiresAt,
-        // The refresher's own schedule: margin with jitter, and the idle keep-alive of
-        // providers whose refresh tokens die unused (Xero, QuickBooks).
-        nextRefreshAt: connected.app.auth_type === 'oauth' ? planNextRefresh(connected.app, connected.expiresAt, Date.now()) : null,
-      };
-      if (target.account_id === null) {
-        await insertAccount(trx, deps.vault, {
-          id: accountId,
-          projectId: tokenRow.project_id,
-          environment: tokenRow.environment,
-          externalUserId: tokenRow.external_user_id,
-          externalId: tokenRow.external_id,
-          appSlug: connected.app.slug,
-          oauthAppId: connected.oauthAppId,
-          name: connected.name,
-          ...stored,
-        });
+      let account: StoredAccountStamp | undefined;
+      if (sealed.kind === 'insert') {
+        account = await insertAccount(trx, sealed.row);
       } else {
         const owner = await findAccountOwner(trx, accountId);
         if (owner === undefined || owner.external_user_id !== tokenRow.external_user_id) throw flowError('account_not_allowed');
-        await replaceAccountCredentials(
-          trx,
-          deps.vault,
-          { id: accountId, projectId: tokenRow.project_id, ...(connected.name === null ? {} : { name: connected.name }) },
-          stored,
-        );
+        account = await replaceAccountCredentials(trx, accountId, sealed.row);
       }
-      const account = await findAccountTimestamps(trx, accountId);
       await reportConnection(trx, tokenRow, 'CONNECTION_SUCCESS', {
         account: {
           id: accountId,
@@ -466,7 +471,7 @@ export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, er
   auditFailure(deps, attempt, error.kind);
   const resultId = mintId('cres_', 24);
   await deps.db.transaction().execute(async (trx) => {
-    await reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[error.kind].message });
+    await reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: CONNECT_FLOW_ERRORS[error.kind].message });
     await insertConnectResult(trx, resultRow(resultId, attempt, 'error', null, error.kind, now(deps)));
   });
   const redirect = attempt.embed === null ? attempt.tokenRow.error_redirect_uri : null;
@@ -475,12 +480,12 @@ export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, er
 }
 
 /** For failures that stay on the page (a key form whose test request failed): the event and the audit entry only. */
-export async function recordConnectionError(deps: ConnectFlowDeps, attempt: Attempt, kind: FlowErrorKind): Promise<void> {
+export async function recordConnectionError(deps: ConnectFlowDeps, attempt: Attempt, kind: ConnectFlowErrorKind): Promise<void> {
   auditFailure(deps, attempt, kind);
-  await deps.db.transaction().execute((trx) => reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: FLOW_ERRORS[kind].message }));
+  await deps.db.transaction().execute((trx) => reportConnection(trx, attempt.tokenRow, 'CONNECTION_ERROR', { error: CONNECT_FLOW_ERRORS[kind].message }));
 }
 
-function auditFailure(deps: ConnectFlowDeps, attempt: Attempt, kind: FlowErrorKind): void {
+function auditFailure(deps: ConnectFlowDeps, attempt: Attempt, kind: ConnectFlowErrorKind): void {
   deps.audit?.record({
     projectId: attempt.tokenRow.project_id,
     environment: attempt.tokenRow.environment,

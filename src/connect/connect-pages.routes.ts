@@ -2,13 +2,14 @@
 // posts, the OAuth callback and the result page. HTML only — every failure is a page, never
 // the JSON error body — and every response carries the no-leak headers (the URLs hold tokens,
 // codes and states).
+import cookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from '../http/error-handler.ts';
-import { FLOW_ERRORS, ConnectFlowError, flowError } from '../oauth/flow-errors.ts';
+import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, isConnectFlowErrorKind } from '../errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
-import { browserBinding, readCookie, serializeBindingCookie } from '../oauth/state.ts';
+import { browserBinding, serializeBindingCookie } from '../oauth/state.ts';
 import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, type LinkParameters } from '../pages/connect-pages.ts';
 import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
@@ -69,6 +70,8 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
   const binding = browserBinding(deps.publicUrl);
 
   return async (app) => {
+    // Only the pages read a cookie (the OAuth browser binding); parsing only, our Set-Cookie is written by serializeBindingCookie.
+    await app.register(cookie);
     // Schema failures and surprises become pages too.
     app.setErrorHandler((error, request, reply) => {
       const apiError = toApiError(error as Error);
@@ -117,7 +120,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         let session: ConnectSession | undefined;
         try {
           session = await openConnectSession(deps, request.body);
-          const start = await startAuthorization(deps, session, request.body, readCookie(request.headers.cookie, binding.cookieName));
+          const start = await startAuthorization(deps, session, request.body, request.cookies[binding.cookieName]);
           applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
@@ -139,7 +142,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       },
       async (request, reply) => {
         try {
-          const outcome = await completeAuthorization(deps, request.query, readCookie(request.headers.cookie, binding.cookieName));
+          const outcome = await completeAuthorization(deps, request.query, request.cookies[binding.cookieName]);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
           return handleFlowError(request, reply, err);
@@ -188,8 +191,8 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         if (result.outcome === 'success' && result.account_id !== null) {
           return sendPage(reply, 200, successPage(appName, result.account_id, result.allowed_origins), result.allowed_origins);
         }
-        const kind = result.error !== null && result.error in FLOW_ERRORS ? (result.error as keyof typeof FLOW_ERRORS) : 'provider_error';
-        const failure = FLOW_ERRORS[kind];
+        const kind = result.error !== null && isConnectFlowErrorKind(result.error) ? result.error : 'provider_error';
+        const failure = CONNECT_FLOW_ERRORS[kind];
         return sendPage(reply, 200, errorPage(failure.title, failure.message, result.allowed_origins, kind), result.allowed_origins);
       },
     );

@@ -78,11 +78,3 @@ export async function deleteExpiredConnectTokens(db: Db, olderThan: Date): Promi
   const result = await db.deleteFrom('connect_tokens').where('expires_at', '<', olderThan).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
-
-/** Who owns an account, for checking that a reconnect link names an account of its own user. */
-export function findAccountOwner(
-  db: Db,
-  accountId: string,
-): Promise<{ project_id: string; environment: EnvironmentName; external_user_id: string; app_slug: string } | undefined> {
-  return db.selectFrom('accounts').select(['project_id', 'environment', 'external_user_id', 'app_slug']).where('id', '=', accountId).executeTakeFirst();
-}

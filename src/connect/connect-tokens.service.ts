@@ -8,9 +8,10 @@ import { badRequest } from '../errors.ts';
 import { oauthAppBelongsTo } from '../oauth-apps/oauth-apps.service.ts';
 import { toAppView, type AppView } from '../apps/app-view.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
-import type { AppRegistry } from '../registry/registry.ts';
+import { findAccountOwner } from '../accounts/account.repository.ts';
+import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
-import { findAccountOwner, findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
+import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
 import { checkOrigin, checkRedirectUri, type UriPolicy } from './redirect-uris.ts';
 
 export const MIN_EXPIRES_IN_SECONDS = 60;
@@ -18,11 +19,9 @@ export const MAX_EXPIRES_IN_SECONDS = 4 * 60 * 60;
 export const DEFAULT_EXPIRES_IN_SECONDS = MAX_EXPIRES_IN_SECONDS;
 export const MAX_ALLOWED_ORIGINS = 20;
 
-const SLUG_PATTERN = /^[a-z0-9_-]{1,64}$/;
-
 /** A registry app by slug or by id (`app_<slug>`, Pipedream's "app ID or slug"). */
 function findRegistryApp(registry: AppRegistry, idOrSlug: string) {
-  if (!SLUG_PATTERN.test(idOrSlug)) return undefined;
+  if (!SLUG_REGEX.test(idOrSlug)) return undefined;
   return registry.get(idOrSlug) ?? (idOrSlug.startsWith('app_') ? registry.get(idOrSlug.slice(4)) : undefined);
 }
 

@@ -2,7 +2,7 @@
 // subdomain): required unless optional, the registry pattern matched in full, no control
 // characters (they would end up in URLs and headers), bounded length. Checked on the server;
 // the browser's own checks are a convenience.
-import { FLOW_ERRORS, ConnectFlowError } from '../oauth/flow-errors.ts';
+import { CONNECT_FLOW_ERRORS, ConnectFlowError } from '../errors.ts';
 import { fieldValueMatches, type RegistryField } from '../registry/registry.ts';
 
 export const FIELD_VALUE_MAX_LENGTH = 4096;
@@ -12,7 +12,7 @@ export class FieldValidationError extends ConnectFlowError {
   constructor(
     readonly fieldErrors: Readonly<Record<string, string>>,
     readonly keptValues: Readonly<Record<string, string>>,
-    readonly formMessage: string = FLOW_ERRORS.fields_invalid.message,
+    readonly formMessage: string = CONNECT_FLOW_ERRORS.fields_invalid.message,
     cause?: unknown,
   ) {
     super('fields_invalid', cause === undefined ? undefined : { cause });

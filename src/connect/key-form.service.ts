@@ -1,7 +1,7 @@
 // Key-based apps: the form's values are checked against the registry's fields, then proven by the
 // app's test request, and only then stored. A failed test request saves nothing: the user sees
 // the form again with the reason, the backend gets CONNECTION_ERROR, the token stays usable.
-import { ConnectFlowError, FLOW_ERRORS, flowError } from '../oauth/flow-errors.ts';
+import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError } from '../errors.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import {
   finishConnection,
@@ -42,6 +42,6 @@ async function testKeys(deps: ConnectFlowDeps, attempt: Attempt, app: RegistryAp
   } catch (err) {
     if (!(err instanceof ConnectFlowError) || err.kind !== 'test_request_failed') throw err;
     await recordConnectionError(deps, attempt, 'test_request_failed');
-    throw new FieldValidationError({}, keepNonSecret(app.fields, values), FLOW_ERRORS.test_request_failed.message, err.cause);
+    throw new FieldValidationError({}, keepNonSecret(app.fields, values), CONNECT_FLOW_ERRORS.test_request_failed.message, err.cause);
   }
 }

@@ -11,6 +11,10 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 
 export type EnvironmentName = 'development' | 'production';
 
+/** accounts.error_code: why an account failed (its human text is accounts.error). */
+export type AccountErrorCode =
+  'grant_revoked' | 'grant_lost_in_interrupted_refresh' | 'expired_without_refresh_token' | 'client_rejected' | 'oauth_app_missing' | 'provider_unavailable';
+
 export interface Database {
   projects: {
     id: string;
@@ -122,6 +126,7 @@ export interface Database {
     healthy: ColumnType<boolean, boolean | undefined, boolean>;
     dead: ColumnType<boolean, boolean | undefined, boolean>;
     error: string | null;
+    error_code: AccountErrorCode | null;
     last_refreshed_at: NullableTimestamp;
     next_refresh_at: NullableTimestamp;
     refresh_failures: ColumnType<number, number | undefined, number | RawBuilder<unknown>>;

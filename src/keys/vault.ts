@@ -59,6 +59,15 @@ export class Vault {
     return sealValue(dek, context, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
   }
 
+  /**
+   * Loads (or, for a new project, creates) the project's data key, so that a later seal needs no
+   * query: the refresher calls it before a provider call, whose answer it must seal and commit
+   * without anything slow in between.
+   */
+  async loadProjectKey(projectId: string | null): Promise<void> {
+    await this.dataKeyForProject(projectId);
+  }
+
   async open(context: SealContext, sealed: Buffer): Promise<Buffer> {
     const dek = this.keysById.get(readSealedKeyId(sealed)) ?? (await this.loadDataKey(readSealedKeyId(sealed)));
     return openValue(dek, context, sealed);
@@ -66,12 +75,6 @@ export class Vault {
 
   async openString(context: SealContext, sealed: Buffer): Promise<string> {
     return (await this.open(context, sealed)).toString('utf8');
-  }
-
-  /** Synchronous open for callers that already warmed the key (the credential hot path). */
-  openCached(context: SealContext, sealed: Buffer): Buffer | undefined {
-    const dek = this.keysById.get(readSealedKeyId(sealed));
-    return dek === undefined ? undefined : openValue(dek, context, sealed);
   }
 
   private async dataKeyForProject(projectId: string | null): Promise<DataKey> {

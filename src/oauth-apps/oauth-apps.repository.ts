@@ -2,8 +2,8 @@
 // to (oauth_apps, client_secret_enc, id); this file never sees the plaintext.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
-import type { PageRequest } from '../users/page-info.ts';
-import { keysetPage } from '../db/keyset-page.ts';
+import type { PageRequest } from '../http/page-info.ts';
+import { keysetPage } from '../http/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -74,14 +74,10 @@ export async function deleteOAuthApp(db: Db, projectId: string, id: string): Pro
   return result.numDeletedRows > 0n;
 }
 
-export async function countAccountsUsingOAuthApp(db: Db, projectId: string, id: string): Promise<number> {
-  const row = await db
-    .selectFrom('accounts')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('project_id', '=', projectId)
-    .where('oauth_app_id', '=', id)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+/** The registry apps a project has OAuth clients for. */
+export async function listOAuthAppSlugs(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db.selectFrom('oauth_apps').select('app_slug').distinct().where('project_id', '=', projectId).execute();
+  return rows.map((row) => row.app_slug);
 }
 
 export interface OAuthAppFilter {

@@ -6,7 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
-import { MAX_PAGE_LIMIT, PageInfoSchema } from '../users/page-info.ts';
+import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
 import { createOAuthApp, deleteProjectOAuthApp, getOAuthApp, listProjectOAuthApps, updateProjectOAuthApp, type OAuthAppDeps } from './oauth-apps.service.ts';
 
 const SLUG = Type.String({ pattern: '^[a-z0-9_-]{1,64}$' });

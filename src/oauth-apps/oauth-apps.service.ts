@@ -7,10 +7,10 @@ import type { Database } from '../db/types.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
 import type { AppRegistry } from '../registry/registry.ts';
-import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../users/page-info.ts';
-import { toAppView, type AppView } from '../apps/app-view.ts';
+import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../http/page-info.ts';
+import { countAccountsUsingOAuthApp } from '../accounts/account.repository.ts';
+import { appViewOf, type AppView } from '../apps/app-view.ts';
 import {
-  countAccountsUsingOAuthApp,
   deleteOAuthApp,
   findNewestOAuthAppForApp,
   findOAuthApp,
@@ -72,23 +72,8 @@ function oauthRegistryApp(registry: AppRegistry, slug: string) {
 }
 
 function toView(deps: OAuthAppDeps, row: OAuthAppRow): OAuthAppView {
-  const app = deps.registry.get(row.app_slug);
   // An app removed from the registry after its client was registered still lists, minimally.
-  const summary: AppView =
-    app === undefined
-      ? {
-          id: row.app_slug,
-          name_slug: row.app_slug,
-          name: row.app_slug,
-          auth_type: 'oauth',
-          description: null,
-          img_src: '',
-          custom_fields_json: '[]',
-          categories: [],
-          featured_weight: 0,
-          scope_profiles: [],
-        }
-      : toAppView(app, deps.publicUrl);
+  const summary: AppView = appViewOf(deps.registry.get(row.app_slug), row.app_slug, deps.publicUrl);
   return {
     ...summary,
     id: row.id,

@@ -1,7 +1,7 @@
 // The checks a callback must pass before we spend its code, each a named step (after
 // panva/oauth4webapi's validateAuthResponse). Any failure means no token request is made.
 import { digestsEqual } from '../crypto/tokens.ts';
-import { ConnectFlowError, flowError } from './flow-errors.ts';
+import { ConnectFlowError, flowError } from '../errors.ts';
 import { isCookieNonceShaped, isStateShaped } from './state.ts';
 
 export interface CallbackQuery {

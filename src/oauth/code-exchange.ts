@@ -5,8 +5,9 @@
 import { AuthorizationCode, type AuthorizationTokenConfig } from 'simple-oauth2';
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
-import { ConnectFlowError } from './flow-errors.ts';
+import { ConnectFlowError } from '../errors.ts';
 import { decodeTokenBody } from './token-body.ts';
+import { normaliseTokenResponse, type NormalisedTokens } from './token-response.ts';
 
 export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
@@ -73,4 +74,11 @@ function describeTokenError(err: unknown): Error {
     return new Error(`token request failed with status ${boom.output?.statusCode ?? 'none'}${oauthError}`);
   }
   return new Error(`token request failed: ${err instanceof Error ? err.name : typeof err}`);
+}
+
+/** The exchange's answer as tokens to store; one the registry's paths cannot read is the provider's error. */
+export function readTokenResponse(oauth: RegistryOAuth, response: Record<string, unknown>, requestedScopes: readonly string[], now: Date): NormalisedTokens {
+  const parsed = normaliseTokenResponse(oauth, response, requestedScopes, now);
+  if (!parsed.ok) throw new ConnectFlowError('provider_error', { cause: new Error(parsed.problem) });
+  return parsed.tokens;
 }

@@ -45,13 +45,3 @@ export function serializeBindingCookie(binding: BrowserBinding, nonce: string): 
     '; ',
   );
 }
-
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const separator = part.indexOf('=');
-    if (separator === -1) continue;
-    if (part.slice(0, separator).trim() === name) return part.slice(separator + 1).trim();
-  }
-  return undefined;
-}

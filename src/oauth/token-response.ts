@@ -1,8 +1,8 @@
 // Turns a provider's token response into what we store, per the registry entry's
 // token_response paths (RFC 6749 §5.1 names by default). A response that does not give us a
-// usable bearer token is an error, not an account.
+// usable bearer token is a `malformed` result, not an account: the connect flow shows it as a
+// provider error, the refresher backs off. The problem names no value from the response.
 import type { RegistryOAuth } from '../registry/registry.ts';
-import { ConnectFlowError } from './flow-errors.ts';
 import { readPath, readString } from './json-path.ts';
 
 export interface NormalisedTokens {
@@ -15,53 +15,60 @@ export interface NormalisedTokens {
   readonly accountName: string | null;
 }
 
-const malformed = (why: string): ConnectFlowError => new ConnectFlowError('provider_error', { cause: new Error(`token response ${why}`) });
+export type TokenResponseResult = { readonly ok: true; readonly tokens: NormalisedTokens } | { readonly ok: false; readonly problem: string };
+
+const malformed = (why: string): TokenResponseResult => ({ ok: false, problem: `token response ${why}` });
 
 export function normaliseTokenResponse(
   oauth: RegistryOAuth,
   response: Record<string, unknown>,
   requestedScopes: readonly string[],
   now: Date,
-): NormalisedTokens {
+): TokenResponseResult {
   const paths = oauth.token_response;
-  checkNoErrorInBody(response, paths.error_path);
+  const error = errorInBody(response, paths.error_path);
+  if (error !== undefined) return malformed(`carries error ${error}`);
 
   const accessToken = readPath(response, paths.access_token_path);
-  if (typeof accessToken !== 'string' || accessToken.trim() === '') throw malformed('has no access token');
+  if (typeof accessToken !== 'string' || accessToken.trim() === '') return malformed('has no access token');
   // RFC 6749 §7.1: we only know how to use bearer tokens. Nested token objects (Slack's
   // authed_user) use token_type for other things, so only the standard top-level shape is checked.
-  if (paths.access_token_path === 'access_token') checkBearer(response['token_type']);
+  if (paths.access_token_path === 'access_token' && !isBearerOrAbsent(response['token_type'])) return malformed('has a token_type other than bearer');
 
+  const expiry = expiresAt(readPath(response, paths.expires_in_path), oauth.default_expires_in_seconds, now);
+  if (expiry === 'invalid') return malformed('has an invalid expires_in');
   const refreshToken = readPath(response, paths.refresh_token_path);
   return {
-    accessToken,
-    refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : null,
-    expiresAt: expiresAt(readPath(response, paths.expires_in_path), oauth.default_expires_in_seconds, now),
-    authorizedScopes: grantedScopes(readPath(response, paths.scope_path), requestedScopes),
-    extras: extras(response, paths.extra),
-    accountName: paths.account_name_path === undefined ? null : (readString(response, paths.account_name_path) ?? null),
+    ok: true,
+    tokens: {
+      accessToken,
+      refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : null,
+      expiresAt: expiry,
+      authorizedScopes: grantedScopes(readPath(response, paths.scope_path), requestedScopes),
+      extras: extras(response, paths.extra),
+      accountName: paths.account_name_path === undefined ? null : (readString(response, paths.account_name_path) ?? null),
+    },
   };
 }
 
-/** Slack answers 200 `{ok:false, error}`; others put an RFC 6749 `error` in a 200 body. */
-function checkNoErrorInBody(response: Record<string, unknown>, errorPath: string | undefined): void {
+/** Slack answers 200 `{ok:false, error}`; others put an RFC 6749 `error` in a 200 body. The code, when it is one. */
+function errorInBody(response: Record<string, unknown>, errorPath: string | undefined): string | undefined {
   const error = readPath(response, errorPath ?? 'error');
-  if (error === undefined || error === null || error === false || error === '') return;
-  const code = typeof error === 'string' && /^[\w.-]{1,64}$/.test(error) ? error : 'unknown';
-  throw malformed(`carries error ${code}`);
+  if (error === undefined || error === null || error === false || error === '') return undefined;
+  return typeof error === 'string' && /^[\w.-]{1,64}$/.test(error) ? error : 'unknown';
 }
 
-function checkBearer(tokenType: unknown): void {
-  if (tokenType === undefined || tokenType === null) return;
-  if (typeof tokenType !== 'string' || tokenType.trim().toLowerCase() !== 'bearer') throw malformed('has a token_type other than bearer');
+function isBearerOrAbsent(tokenType: unknown): boolean {
+  if (tokenType === undefined || tokenType === null) return true;
+  return typeof tokenType === 'string' && tokenType.trim().toLowerCase() === 'bearer';
 }
 
-function expiresAt(raw: unknown, fallbackSeconds: number | undefined, now: Date): Date | null {
+function expiresAt(raw: unknown, fallbackSeconds: number | undefined, now: Date): Date | null | 'invalid' {
   let seconds: number | undefined;
   if (raw === undefined || raw === null || raw === '') seconds = fallbackSeconds;
   else {
     seconds = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 10 * 365 * 86400) throw malformed('has an invalid expires_in');
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 10 * 365 * 86400) return 'invalid';
     // 0 is what a few providers send for "does not expire".
     if (seconds === 0) seconds = fallbackSeconds;
   }

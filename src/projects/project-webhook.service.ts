@@ -9,17 +9,19 @@ import { checkRedirectUri } from '../connect/redirect-uris.ts';
 import type { Database } from '../db/types.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { Vault } from '../keys/vault.ts';
+import { appId } from '../apps/app-view.ts';
 import type { AppRegistry } from '../registry/registry.ts';
 import { generateSigningKey, openSigningKey, sealSigningKey } from '../webhooks/signing-key.ts';
+import { listAccountAppSlugs } from '../accounts/account.repository.ts';
+import { listOAuthAppSlugs } from '../oauth-apps/oauth-apps.repository.ts';
 import {
   clearWebhookUrl,
   findEnvironment,
-  listProjectAppSlugs,
   replaceSigningKey,
   setWebhookUrl,
   type EnvironmentKey,
   type EnvironmentRow,
-} from './environments.repository.ts';
+} from '../webhooks/environments.repository.ts';
 
 export interface ProjectWebhookDeps {
   db: Kysely<Database>;
@@ -93,7 +95,9 @@ export async function regenerateSigningKey(deps: ProjectWebhookDeps, key: Enviro
   return { ...toView(key, row), signing_key: signingKey };
 }
 
+/** Registry apps this project environment uses: apps with accounts here, or with a project OAuth app. */
 export async function projectInfo(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<{ apps: { id: string; name_slug: string }[] }> {
-  const slugs = await listProjectAppSlugs(deps.db, key);
-  return { apps: slugs.map((slug) => ({ id: `app_${slug}`, name_slug: slug })) };
+  const [withAccounts, withClients] = await Promise.all([listAccountAppSlugs(deps.db, key), listOAuthAppSlugs(deps.db, key.projectId)]);
+  const slugs = [...new Set([...withAccounts, ...withClients])].sort();
+  return { apps: slugs.map((slug) => ({ id: appId(slug), name_slug: slug })) };
 }

@@ -6,9 +6,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import { intervalJob, type BackgroundJob } from '../jobs.ts';
-import { claimDueAccounts } from './refresh.repository.ts';
+import { claimDueAccounts } from '../accounts/account-lease.repository.ts';
+import { REFRESH_LOOKAHEAD_MS } from '../accounts/token-schedule.ts';
 import type { CredentialRefresher, LogSink } from './refresher.ts';
-import { REFRESH_LOOKAHEAD_MS } from './schedule.ts';
 
 export interface BackgroundRefresherOptions {
   intervalMs: number;
@@ -31,10 +31,12 @@ export interface RoundReport {
   failed: number;
 }
 
+export type TokenRefresherJob = BackgroundJob & { runRefreshRound(): Promise<RoundReport> };
+
 export function createBackgroundRefresher(
   deps: { db: Kysely<Database>; refresher: CredentialRefresher; logger?: LogSink | undefined },
   options: Partial<BackgroundRefresherOptions> = {},
-): BackgroundJob & { runRefreshRound(): Promise<RoundReport> } {
+): TokenRefresherJob {
   const settings = { ...DEFAULT_BACKGROUND_OPTIONS, ...options };
 
   async function runRefreshRound(): Promise<RoundReport> {
@@ -54,8 +56,8 @@ export function createBackgroundRefresher(
       await Promise.all(
         batch.map((row) =>
           deps.refresher.refreshClaimed(row).then(
-            () => (report.refreshed += 1),
-            // Already recorded on the account (unhealthy/dead) and logged by the engine.
+            // A failure is already recorded on the account (unhealthy/dead) and logged by the engine.
+            (outcome) => (outcome.kind === 'fresh' || outcome.kind === 'refreshed' ? (report.refreshed += 1) : (report.failed += 1)),
             () => (report.failed += 1),
           ),
         ),

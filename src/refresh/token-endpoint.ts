@@ -18,7 +18,7 @@ export interface ProviderClient {
 /** RFC 6749 §5.2 codes (and provider spellings of them) that mean: this grant is gone. */
 const GRANT_GONE = new Set(['invalid_grant', 'invalid_refresh_token', 'token_revoked', 'token_expired', 'refresh_token_expired']);
 
-export type RefreshOutcome =
+export type TokenEndpointOutcome =
   /** The provider issued tokens: the parsed body, for token_response normalisation. */
   | { kind: 'issued'; body: Record<string, unknown> }
   /** The refresh token is no longer valid (invalid_grant). */
@@ -53,7 +53,7 @@ function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, tim
   });
 }
 
-export async function requestRefresh(request: RefreshRequest): Promise<RefreshOutcome> {
+export async function requestRefresh(request: RefreshRequest): Promise<TokenEndpointOutcome> {
   let client: AuthorizationCode;
   try {
     client = oauthClient(request.oauth, request.url, request.client, request.timeoutMs, request.maxBytes);
@@ -110,7 +110,7 @@ function statusOf(err: unknown): number | null {
   return boom.data?.res?.statusCode ?? null;
 }
 
-function classifyError(err: unknown): RefreshOutcome {
+function classifyError(err: unknown): TokenEndpointOutcome {
   const boom = err as BoomLike;
   const status = statusOf(err);
   if (status === null) {

@@ -1,8 +1,8 @@
 // External users: a project environment's end users, keyed by the customer's own id.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
-import type { PageRequest } from './page-info.ts';
-import { keysetPage } from '../db/keyset-page.ts';
+import type { PageRequest } from '../http/page-info.ts';
+import { keysetPage } from '../http/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -7,7 +7,7 @@ import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Database } from '../db/types.ts';
 import { ErrorResponseSchema, ProjectIdParamsSchema, ExternalUserIdSchema } from '../http/schemas.ts';
-import { MAX_PAGE_LIMIT, PageInfoSchema } from './page-info.ts';
+import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
 import { deleteExternalUser, listUsers, type RevokeUserAccounts } from './users.service.ts';
 
 const USER_ID = Type.String({ pattern: '^exu_[A-Za-z0-9]{1,64}$' });

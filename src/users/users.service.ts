@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import { badRequest, notFound } from '../errors.ts';
-import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from './page-info.ts';
+import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../http/page-info.ts';
 import { deleteExternalUserRow, findExternalUser, listExternalUsers, upsertExternalUser, type ExternalUserRow, type UserScope } from './users.repository.ts';
 
 export type { UserScope } from './users.repository.ts';

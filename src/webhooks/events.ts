@@ -4,6 +4,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { mintId } from '../crypto/tokens.ts';
 import type { Database, EnvironmentName } from '../db/types.ts';
+import { findWebhookUrl } from './environments.repository.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -31,14 +32,9 @@ export async function enqueueWebhook(db: Db, target: EventTarget & { url: string
 
 /** Sends to the project environment's own webhook, when one is configured. */
 export async function enqueueProjectEvent(db: Db, target: EventTarget, event: WebhookEvent, payload: Record<string, unknown>): Promise<void> {
-  const environment = await db
-    .selectFrom('environments')
-    .select('webhook_url')
-    .where('project_id', '=', target.projectId)
-    .where('name', '=', target.environment)
-    .executeTakeFirst();
-  if (environment?.webhook_url == null) return;
-  await enqueueWebhook(db, { ...target, url: environment.webhook_url }, event, payload);
+  const url = await findWebhookUrl(db, target);
+  if (url === undefined) return;
+  await enqueueWebhook(db, { ...target, url }, event, payload);
 }
 
 /**

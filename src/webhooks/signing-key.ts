@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
-import { findEnvironment, setSigningKeyIfAbsent, type EnvironmentKey } from '../projects/environments.repository.ts';
+import { findEnvironment, setSigningKeyIfAbsent, type EnvironmentKey } from './environments.repository.ts';
 
 export const SIGNING_KEY_PREFIX = 'whsec_';
 const SIGNING_KEY_BYTES = 32;

@@ -1,4 +1,4 @@
-// Keyset pagination in Pipedream's envelope: `{data, page_info: {count, total_count,
+// Keyset pagination in Pipedream's envelope (every list endpoint): `{data, page_info: {count, total_count,
 // start_cursor, end_cursor}}`. The SDK keeps paging while end_cursor is a non-empty string and
 // sends it back as `after`, so end_cursor is null on the last page. Cursors are row ids.
 import { Type } from '@sinclair/typebox';

@@ -1,12 +1,11 @@
-// The refresh lease: the only SQL of the refresh engine. A replica that wants to call a
+// The refresh lease: the SQL of the refresh engine (refresh/refresher.ts). A replica that wants to call a
 // provider first takes the account's lease with one atomic UPDATE (no transaction is held while
 // the provider answers: PGlite has one connection, and a pool connection per waiter does not
 // scale). Every write of a refresh result is fenced by (lease owner, attempt id), so a holder
 // whose lease expired can never overwrite the work of the replica that took over.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../db/types.ts';
-import type { AccountRow } from '../accounts/account.repository.ts';
-import { HEALTHY_ACCOUNT, NO_REFRESH_IN_FLIGHT } from '../accounts/account-store.ts';
+import type { AccountErrorCode, Database } from '../db/types.ts';
+import { HEALTHY_ACCOUNT, NO_REFRESH_IN_FLIGHT, type AccountRow } from './account.repository.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -140,14 +139,21 @@ export function commitRefresh(db: Db, fence: Fence, result: RefreshResult): Prom
     .executeTakeFirst();
 }
 
+/** Why an account failed: the stable code behaviour switches on, and the text people read. */
+export interface AccountFailure {
+  code: AccountErrorCode;
+  text: string;
+}
+
 /** The account needs a reconnect: no more attempts until replaceAccountCredentials resets it. */
-export function markAccountDead(db: Db, fence: Fence, error: string): Promise<AccountRow | undefined> {
+export function markAccountDead(db: Db, fence: Fence, failure: AccountFailure): Promise<AccountRow | undefined> {
   return db
     .updateTable('accounts')
     .set({
       dead: true,
       healthy: false,
-      error,
+      error: failure.text,
+      error_code: failure.code,
       next_refresh_at: null,
       refresh_backoff_until: null,
       ...NO_REFRESH_IN_FLIGHT,
@@ -169,13 +175,14 @@ export function markAccountDead(db: Db, fence: Fence, error: string): Promise<Ac
 export function markRefreshFailed(
   db: Db,
   fence: Fence,
-  failure: { error: string; failures: number; backoffUntil: Date; keepAttempt: boolean },
+  failure: AccountFailure & { failures: number; backoffUntil: Date; keepAttempt: boolean },
 ): Promise<AccountRow | undefined> {
   return db
     .updateTable('accounts')
     .set({
       healthy: false,
-      error: failure.error,
+      error: failure.text,
+      error_code: failure.code,
       refresh_failures: failure.failures,
       refresh_backoff_until: failure.backoffUntil,
       next_refresh_at: failure.backoffUntil,

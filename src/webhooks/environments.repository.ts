@@ -1,17 +1,11 @@
-// A project environment's own webhook: its URL and its sealed Standard Webhooks signing key.
-import { sql, type Kysely, type Transaction } from 'kysely';
+// A project environment's own webhook: its URL and its sealed Standard Webhooks signing key
+// (the environments table's only columns besides its key; projects.repository creates the rows).
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface EnvironmentRow {
-  project_id: string;
-  name: EnvironmentName;
-  webhook_url: string | null;
-  webhook_signing_key_enc: Buffer | null;
-  created_at: Date;
-  updated_at: Date;
-}
+export type EnvironmentRow = Selectable<Database['environments']>;
 
 export interface EnvironmentKey {
   projectId: string;
@@ -20,6 +14,17 @@ export interface EnvironmentKey {
 
 export function findEnvironment(db: Db, key: EnvironmentKey): Promise<EnvironmentRow | undefined> {
   return db.selectFrom('environments').selectAll().where('project_id', '=', key.projectId).where('name', '=', key.environment).executeTakeFirst();
+}
+
+/** Where the environment's own events go; undefined when none is set (or no such environment). */
+export async function findWebhookUrl(db: Db, key: EnvironmentKey): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('environments')
+    .select('webhook_url')
+    .where('project_id', '=', key.projectId)
+    .where('name', '=', key.environment)
+    .executeTakeFirst();
+  return row?.webhook_url ?? undefined;
 }
 
 /** Sets the URL; stores `signingKeyIfAbsent` only when the environment has no key yet. */
@@ -68,17 +73,4 @@ export async function replaceSigningKey(db: Db, key: EnvironmentKey, sealed: Buf
     .where('name', '=', key.environment)
     .returningAll()
     .executeTakeFirst();
-}
-
-/** Registry apps this project environment uses: apps with accounts here, or with a project OAuth app. */
-export async function listProjectAppSlugs(db: Db, key: EnvironmentKey): Promise<string[]> {
-  const rows = await db
-    .selectFrom('accounts')
-    .select('app_slug')
-    .where('project_id', '=', key.projectId)
-    .where('environment', '=', key.environment)
-    .union(db.selectFrom('oauth_apps').select('app_slug').where('project_id', '=', key.projectId))
-    .orderBy('app_slug')
-    .execute();
-  return rows.map((row) => row.app_slug);
 }

@@ -8,10 +8,10 @@ import type { Vault } from '../keys/vault.ts';
 import { resolveOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
 import type { AppRegistry } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
-import type { LogSink } from '../refresh/refresher.ts';
-import { requestRevocation } from '../refresh/token-endpoint.ts';
-import type { AccountRow } from './account.repository.ts';
-import { openAccountCredentials } from './account-credentials.ts';
+import type { AccountRow } from '../accounts/account.repository.ts';
+import { openAccountSecrets } from '../accounts/account-secrets.ts';
+import type { LogSink } from './refresher.ts';
+import { requestRevocation } from './token-endpoint.ts';
 
 export const REVOKE_TIMEOUT_MS = 5_000;
 const RETRY_DELAY_MS = 500;
@@ -34,7 +34,7 @@ export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow)
     return 'failed';
   };
   try {
-    const opened = await openAccountCredentials(deps.vault, row);
+    const opened = await openAccountSecrets(deps.vault, row);
     const accessToken = opened.values['oauth_access_token'];
     const token = opened.refreshToken ?? accessToken;
     if (token === undefined || token === '') return 'not_supported';
@@ -58,16 +58,4 @@ export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow)
   } catch (err) {
     return warn(err instanceof Error ? err.name : 'unexpected error');
   }
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,7 +1,10 @@
-// When a token counts as fresh, when the background refresher should renew it, and how long to
-// back off after a failure. Pure functions of the row, the registry entry and the clock.
-import { DEFAULT_REFRESH_MARGIN_SECONDS } from '../accounts/account-store.ts';
-import type { RegistryOAuthApp } from '../registry/registry.ts';
+// When an account's token counts as fresh, when the background refresher should renew it, and
+// how long to back off after a failure. Pure functions of the row, the registry entry and the
+// clock: the credential read decides with them whether to ask for a refresh at all.
+import type { RegistryApp, RegistryOAuthApp } from '../registry/registry.ts';
+
+/** The default refresh margin: a token handed out is valid for at least this long. */
+export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
 
 /** How far ahead of next_refresh_at the background refresher picks an account up. */
 export const REFRESH_LOOKAHEAD_MS = 60_000;
@@ -69,6 +72,10 @@ export function backoffMs(failures: number, random: () => number = Math.random):
 
 export function backoffActive(row: { refresh_backoff_until: Date | null }, nowMs: number): boolean {
   return row.refresh_backoff_until !== null && row.refresh_backoff_until.getTime() > nowMs;
+}
+
+export function isOAuthApp(app: RegistryApp | undefined): app is RegistryOAuthApp {
+  return app !== undefined && app.auth_type === 'oauth';
 }
 
 export function secondsUntil(date: Date | null, nowMs: number, minimum = 1): number {
