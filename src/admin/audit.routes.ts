@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { AUDIT_MAX_LIMIT, listAuditEntries } from '../audit/audit.service.ts';
 import type { Database } from '../db/types.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { AccountIdSchema, ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 
 const AuditEntrySchema = Type.Object(
   {
@@ -35,7 +35,7 @@ export function auditRoutes(deps: { db: Kysely<Database>; auditLog: AuditLog }):
           querystring: Type.Object(
             {
               project_id: Type.Optional(ProjectIdParamsSchema.properties.project_id),
-              account_id: Type.Optional(Type.String({ pattern: '^apn_[A-Za-z0-9]{1,64}$' })),
+              account_id: Type.Optional(AccountIdSchema),
               action: Type.Optional(Type.String({ pattern: '^[a-z_]+(\\.[a-z_]+)*$', maxLength: 100 })),
               since: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive' })),
               until: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive' })),

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { PageInfoSchema } from '../http/page-info.ts';
-import { ErrorResponseSchema } from '../http/schemas.ts';
+import { EnvironmentHeaderSchema, ErrorResponseSchema } from '../http/schemas.ts';
 import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { AppSchema, type AppViews } from './app-view.ts';
 import { DEFAULT_APPS_LIMIT, MAX_APPS_LIMIT, findApp, listApps } from './apps.service.ts';
@@ -35,6 +35,7 @@ const ListAppsQuerySchema = Type.Object({
 });
 
 const security = [{ bearerAuth: [] }];
+const headers = EnvironmentHeaderSchema;
 
 export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; appViews: AppViews }): FastifyPluginAsyncTypebox {
   const { registry, auth, appViews } = deps;
@@ -47,6 +48,7 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
           tags: ['apps'],
           summary: 'List the apps of the registry, with search and cursor pagination',
           security,
+          headers,
           querystring: ListAppsQuerySchema,
           response: { 200: Type.Object({ data: Type.Array(AppSchema), page_info: PageInfoSchema }), '4xx': ErrorResponseSchema },
         },
@@ -65,6 +67,7 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
           tags: ['apps'],
           summary: 'One app of the registry, by slug or id',
           security,
+          headers,
           params: AppIdParamsSchema,
           response: { 200: Type.Object({ data: AppSchema }), '4xx': ErrorResponseSchema },
         },

@@ -3,8 +3,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Authenticator } from '../auth/authenticate.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
-import { MAX_EXTERNAL_USER_ID_LENGTH } from '../users/users.service.ts';
+import { AppSchema } from '../apps/app-view.ts';
+import { EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import {
   MAX_ALLOWED_ORIGINS,
   MAX_EXPIRES_IN_SECONDS,
@@ -18,13 +18,7 @@ const Uri = (description: string) => Type.String({ minLength: 1, maxLength: 2048
 
 const CreateTokenBodySchema = Type.Object(
   {
-    external_user_id: Type.String({
-      minLength: 1,
-      maxLength: MAX_EXTERNAL_USER_ID_LENGTH,
-      // No control characters (NUL included) and no lone surrogates; everything else byte-exact.
-      pattern: '^[^\\p{Cc}\\p{Cs}]+$',
-      description: "the end user's id in your system",
-    }),
+    external_user_id: ExternalUserIdSchema,
     success_redirect_uri: Type.Optional(Uri('absolute http(s) URL the user is sent to after connecting; https in production')),
     error_redirect_uri: Type.Optional(Uri('absolute http(s) URL the user is sent to after a failure; https in production')),
     webhook_uri: Type.Optional(Uri('absolute http(s) URL that receives CONNECTION_SUCCESS / CONNECTION_ERROR')),
@@ -43,25 +37,12 @@ const CreateTokenBodySchema = Type.Object(
   { additionalProperties: false },
 );
 
-const AppSummarySchema = Type.Object({
-  id: Type.String(),
-  name_slug: Type.String(),
-  name: Type.String(),
-  auth_type: Type.String(),
-  description: Type.Union([Type.String(), Type.Null()]),
-  img_src: Type.String(),
-  custom_fields_json: Type.String(),
-  categories: Type.Array(Type.String()),
-  featured_weight: Type.Number(),
-  scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
-});
-
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
 const ValidateResponseSchema = Type.Object({
   success: Type.Boolean(),
   error: NullableString,
-  app: Type.Optional(AppSummarySchema),
+  app: Type.Optional(AppSchema),
   oauth_app_id: NullableString,
   project_id: NullableString,
   project_environment: NullableString,
@@ -82,6 +63,7 @@ export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticato
           tags: ['connect tokens'],
           summary: 'Mint a single-use connect token for an end user',
           security: [{ bearerAuth: [] }],
+          headers: EnvironmentHeaderSchema,
           params: ProjectIdParamsSchema,
           body: CreateTokenBodySchema,
           response: {

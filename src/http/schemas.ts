@@ -38,9 +38,12 @@ export const EnvironmentHeaderSchema = Type.Object({
 /** A registry app's slug: the registry's own pattern, the one definition. */
 export const AppSlugSchema = Type.String({ pattern: SLUG_REGEX.source });
 
-export const AccountIdSchema = Type.String({ pattern: '^apn_[A-Za-z0-9]{1,64}$' });
+/** An account id as latchkey mints it (apn_ + base62); anything else names no account. */
+export const ACCOUNT_ID_REGEX = /^apn_[A-Za-z0-9]{1,64}$/;
 
-/** An end user's id in the customer's system: 1–250 characters, no control characters (NUL included) or lone surrogates. */
+export const AccountIdSchema = Type.String({ pattern: ACCOUNT_ID_REGEX.source });
+
+/** An end user's id in the customer's system: 1–250 characters (users.service MAX_EXTERNAL_USER_ID_LENGTH), no control characters (NUL included) or lone surrogates. */
 export const ExternalUserIdSchema = Type.String({
   minLength: 1,
   maxLength: 250,

@@ -5,11 +5,12 @@ import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { AppSchema } from '../apps/app-view.ts';
+import { AppSlugSchema, EnvironmentHeaderSchema, ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
 import { createOAuthApp, deleteProjectOAuthApp, getOAuthApp, listProjectOAuthApps, updateProjectOAuthApp, type OAuthAppDeps } from './oauth-apps.service.ts';
 
-const SLUG = Type.String({ pattern: '^[a-z0-9_-]{1,64}$' });
+const SLUG = AppSlugSchema;
 const OAUTH_APP_ID = Type.String({ pattern: '^oa_[A-Za-z0-9]{1,64}$' });
 // Visible ASCII only: client ids, secrets and scopes are tokens, never free text.
 const CLIENT_ID = Type.String({ minLength: 1, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' });
@@ -18,28 +19,25 @@ const SCOPES = Type.Array(Type.String({ minLength: 1, maxLength: 512, pattern: '
 const NAME = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
 const DESCRIPTION = Type.String({ maxLength: 1000, pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$' });
 
-export const OAuthAppSchema = Type.Object(
-  {
-    id: Type.String(),
-    app: Type.String(),
-    name_slug: Type.String(),
-    name: Type.String(),
-    description: Type.Union([Type.String(), Type.Null()]),
-    client_id: Type.String(),
-    client_secret_set: Type.Boolean({ description: 'always true; the secret itself is never returned' }),
-    scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
-    additional_scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
-    redirect_uri: Type.String(),
-    owner_id: Type.String(),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-    auth_type: Type.String(),
-    img_src: Type.String(),
-    custom_fields_json: Type.String(),
-    categories: Type.Array(Type.String()),
-    featured_weight: Type.Number(),
-    scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
-  },
+/** Pipedream's OauthApp: the app's one view (apps/app-view.ts) with the client's own fields in place of id, name and description. */
+export const OAuthAppSchema = Type.Composite(
+  [
+    Type.Omit(AppSchema, ['id', 'name', 'description']),
+    Type.Object({
+      id: Type.String(),
+      app: Type.String(),
+      name: Type.String(),
+      description: Type.Union([Type.String(), Type.Null()]),
+      client_id: Type.String(),
+      client_secret_set: Type.Boolean({ description: 'always true; the secret itself is never returned' }),
+      scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
+      additional_scopes: Type.Union([Type.Array(Type.String()), Type.Null()]),
+      redirect_uri: Type.String(),
+      owner_id: Type.String(),
+      created_at: Type.String({ format: 'date-time' }),
+      updated_at: Type.String({ format: 'date-time' }),
+    }),
+  ],
   { $id: 'OauthApp', description: "A project's own OAuth client for a registry app" },
 );
 
@@ -62,6 +60,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
   const { auth, auditLog } = deps;
   const security = [{ bearerAuth: [] }];
   const tags = ['oauth apps'];
+  const headers = EnvironmentHeaderSchema;
   return async (app) => {
     app.get(
       '/v1/connect/:project_id/oauth_apps',
@@ -71,6 +70,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
           tags,
           summary: "List the project's OAuth clients (never their secrets)",
           security,
+          headers,
           params: ProjectIdParamsSchema,
           querystring: Type.Object(
             {
@@ -96,6 +96,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
           tags,
           summary: 'Register an OAuth client for a registry app; the secret is sealed and never returned',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           body: Type.Object(
             {
@@ -129,7 +130,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
       '/v1/connect/:project_id/oauth_apps/:id',
       {
         preHandler: auth.requireProjectScope('connect:project:read'),
-        schema: { tags, summary: 'One OAuth client', security, params: IdParams, response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema } },
+        schema: { tags, summary: 'One OAuth client', security, headers, params: IdParams, response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema } },
       },
       async (request) => getOAuthApp(deps, request.params.project_id, request.params.id),
     );
@@ -144,6 +145,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
           tags,
           summary: 'Update an OAuth client; fields left out keep their value (client_secret included)',
           security,
+          headers,
           params: IdParams,
           body: UpdateBody,
           response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema },
@@ -166,6 +168,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
           tags,
           summary: 'Delete an OAuth client no account uses',
           security,
+          headers,
           params: IdParams,
           response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
         },

@@ -6,7 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator, Principal } from '../auth/authenticate.ts';
 import type { EnvironmentName } from '../db/types.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { EnvironmentHeaderSchema, ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import {
   deleteProjectWebhook,
   getProjectWebhook,
@@ -37,6 +37,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     action,
   });
   const security = [{ bearerAuth: [] }];
+  const headers = EnvironmentHeaderSchema;
   const tags = ['project'];
   return async (app) => {
     app.get(
@@ -47,6 +48,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
           tags,
           summary: "The project environment's webhook (data is null when none is set)",
           security,
+          headers,
           params: ProjectIdParamsSchema,
           response: { 200: Type.Object({ data: Type.Union([WebhookSchema, Type.Null()]) }), '4xx': ErrorResponseSchema },
         },
@@ -62,6 +64,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
           tags,
           summary: 'Set the webhook URL; the first time, the response carries the signing key',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           body: Type.Object({ url: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
           response: { 200: Type.Object({ data: WebhookSchema }), '4xx': ErrorResponseSchema },
@@ -83,6 +86,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
           tags,
           summary: 'Remove the webhook URL (the signing key stays: it also signs connect-token webhooks)',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           response: { 204: Type.Null(), '4xx': ErrorResponseSchema },
         },
@@ -103,6 +107,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
           tags,
           summary: 'Replace the signing key; the new key is in this response only',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           response: { 200: Type.Object({ data: WebhookSchema }), '4xx': ErrorResponseSchema },
         },
@@ -123,6 +128,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
           tags,
           summary: 'Apps the project environment uses (accounts or OAuth apps)',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           response: { 200: Type.Object({ apps: Type.Array(Type.Object({ id: Type.String(), name_slug: Type.String() })) }), '4xx': ErrorResponseSchema },
         },

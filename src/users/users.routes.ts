@@ -6,7 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Database } from '../db/types.ts';
-import { ErrorResponseSchema, ProjectIdParamsSchema, ExternalUserIdSchema } from '../http/schemas.ts';
+import { EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
 import { deleteExternalUser, listUsers, type RevokeUserAccounts } from './users.service.ts';
 
@@ -25,6 +25,7 @@ export function userRoutes(deps: {
 }): FastifyPluginAsyncTypebox {
   const { db, auth, auditLog } = deps;
   const security = [{ bearerAuth: [] }];
+  const headers = EnvironmentHeaderSchema;
   const tags = ['users'];
   return async (app) => {
     app.get(
@@ -35,6 +36,7 @@ export function userRoutes(deps: {
           tags,
           summary: 'List the end users of the project environment',
           security,
+          headers,
           params: ProjectIdParamsSchema,
           querystring: Type.Object(
             {
@@ -58,6 +60,7 @@ export function userRoutes(deps: {
           tags,
           summary: 'Delete an end user with all their accounts',
           security,
+          headers,
           params: Type.Object({
             project_id: ProjectIdParamsSchema.properties.project_id,
             external_user_id: ExternalUserIdSchema,
