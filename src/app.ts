@@ -109,11 +109,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const vault = new Vault(db, keyring);
   // Runs on every replica that serves requests (not a LATCHKEY_BACKGROUND_JOBS job): its timer is
   // armed only while entries are pending; closing the server writes what is buffered.
-  const auditLog = new AuditLog(db, { logger: server.log, metrics });
+  const auditLog = new AuditLog(db, { logger: server.log, metrics, now });
   server.addHook('onClose', async () => auditLog.stop());
-  const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
+  const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);
-  const connectTokens = { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback };
+  const connectTokens = { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback, now };
 
   // The domain: the refresh engine above the accounts, handed to them as functions.
   const refresher = new CredentialRefresher({
@@ -139,7 +139,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, logger: server.log })];
 
-  await server.register(oauthTokenRoutes({ db }));
+  await server.register(oauthTokenRoutes({ db, now }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));

@@ -1,13 +1,9 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface ProjectRow {
-  id: string;
-  name: string;
-  created_at: Date;
-}
+export type ProjectRow = Selectable<Database['projects']>;
 
 export async function insertProjectWithEnvironments(db: Kysely<Database>, project: { id: string; name: string }): Promise<ProjectRow> {
   return db.transaction().execute(async (trx) => {

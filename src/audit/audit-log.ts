@@ -35,6 +35,8 @@ export interface AuditLogOptions {
   maxBuffered?: number;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   metrics?: Registry;
+  /** When an entry happened (the app's clock). */
+  now?: () => Date;
 }
 
 export const FLUSH_INTERVAL_MS = 250;
@@ -91,7 +93,7 @@ export class AuditLog implements BackgroundJob {
 
   record(entry: AuditEntry): void {
     this.push({
-      at: new Date(),
+      at: this.options.now?.() ?? new Date(),
       project_id: entry.projectId ?? null,
       environment: entry.environment ?? null,
       actor: entry.actor,

@@ -1,15 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+// API clients: a project's backends, authenticated at /v1/oauth/token (secret as an argon2id hash).
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../db/types.ts';
 
-export interface ClientRow {
-  id: string;
-  project_id: string;
-  name: string;
-  scopes: string;
-  secret_hash: string;
-  created_at: Date;
-  revoked_at: Date | null;
-}
+export type ClientRow = Selectable<Database['api_clients']>;
 
 export async function insertClient(db: Kysely<Database>, client: Omit<ClientRow, 'created_at' | 'revoked_at'>): Promise<ClientRow> {
   return db.insertInto('api_clients').values(client).returningAll().executeTakeFirstOrThrow();

@@ -8,11 +8,10 @@ import type { Kysely } from 'kysely';
 import { findClientById } from './clients.repository.ts';
 import { decoyHash, verifySecret } from '../crypto/passwords.ts';
 import type { Database } from '../db/types.ts';
+import { OAUTH_TOKEN_ERRORS, type OAuthTokenErrorCode } from '../errors.ts';
 import { toApiError } from '../http/error-handler.ts';
 import { issueAccessToken } from './access-tokens.ts';
 import { isKnownScope, parseScopeList, scopesWithin } from './scopes.ts';
-
-type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope';
 
 const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
 
@@ -23,9 +22,10 @@ const TokenRequestSchema = Type.Object({
   scope: Type.Optional(Type.String({ maxLength: 1000 })),
 });
 
-function oauthError(reply: FastifyReply, status: number, error: OAuthErrorCode, description: string): FastifyReply {
+/** RFC 6749 §5.2's error body, with the catalogue's status for the code. */
+function oauthError(reply: FastifyReply, error: OAuthTokenErrorCode, description: string): FastifyReply {
   if (error === 'invalid_client') void reply.header('www-authenticate', 'Basic realm="latchkey"');
-  return reply.code(status).header('cache-control', 'no-store').send({ error, error_description: description });
+  return reply.code(OAUTH_TOKEN_ERRORS[error].status).header('cache-control', 'no-store').send({ error, error_description: description });
 }
 
 const MALFORMED = Symbol('malformed');
@@ -50,8 +50,8 @@ function basicCredentials(request: FastifyRequest): { id: string; secret: string
 // database (a NUL byte in a text parameter is a PostgreSQL error, not an unknown client).
 const CLIENT_ID_PATTERN = /^lkc_[A-Za-z0-9]{1,64}$/;
 
-export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginAsyncTypebox {
-  const { db } = deps;
+export function oauthTokenRoutes(deps: { db: Kysely<Database>; now: () => Date }): FastifyPluginAsyncTypebox {
+  const { db, now } = deps;
   return async (app) => {
     app.post(
       '/v1/oauth/token',
@@ -62,9 +62,10 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
           const apiError = toApiError(error);
           if (apiError.status >= 500) {
             request.log.error({ err: error }, 'token request failed');
-            return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
+            return oauthError(reply, 'server_error', 'internal error');
           }
-          return reply.code(apiError.status).send({ error: 'invalid_request', error_description: apiError.message });
+          // The body parser's own status (413 too large, 415 content type) says more than 400 would.
+          return reply.code(apiError.status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: apiError.message });
         },
         schema: {
           tags: ['auth'],
@@ -86,38 +87,39 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
       },
       async (request, reply) => {
         if (request.validationError !== undefined || request.body === null || typeof request.body !== 'object') {
-          return oauthError(reply, 400, 'invalid_request', 'the token request body is malformed');
+          return oauthError(reply, 'invalid_request', 'the token request body is malformed');
         }
         const body = request.body;
         if (body.grant_type !== 'client_credentials') {
           return body.grant_type === undefined
-            ? oauthError(reply, 400, 'invalid_request', 'grant_type is required')
-            : oauthError(reply, 400, 'unsupported_grant_type', 'only client_credentials is supported');
+            ? oauthError(reply, 'invalid_request', 'grant_type is required')
+            : oauthError(reply, 'unsupported_grant_type', 'only client_credentials is supported');
         }
         const basic = basicCredentials(request);
-        if (basic === MALFORMED) return oauthError(reply, 401, 'invalid_client', 'the basic authorization header is malformed');
+        if (basic === MALFORMED) return oauthError(reply, 'invalid_client', 'the basic authorization header is malformed');
         // §2.3: a client must not use more than one authentication method in a request.
         if (basic !== undefined && body.client_secret !== undefined) {
-          return oauthError(reply, 400, 'invalid_request', 'use either basic authentication or client_secret in the body, not both');
+          return oauthError(reply, 'invalid_request', 'use either basic authentication or client_secret in the body, not both');
         }
         const credentials =
           basic ?? (body.client_id !== undefined && body.client_secret !== undefined ? { id: body.client_id, secret: body.client_secret } : undefined);
-        if (credentials === undefined) return oauthError(reply, 401, 'invalid_client', 'client authentication is required');
+        if (credentials === undefined) return oauthError(reply, 'invalid_client', 'client authentication is required');
 
         const client = CLIENT_ID_PATTERN.test(credentials.id) ? await findClientById(db, credentials.id) : undefined;
         // Verify against a decoy for unknown clients so the answer's timing reveals nothing.
         const secretMatches = await verifySecret(client?.secret_hash ?? (await decoyHash()), credentials.secret);
         if (client === undefined || client.revoked_at !== null || !secretMatches) {
-          return oauthError(reply, 401, 'invalid_client', 'client authentication failed');
+          return oauthError(reply, 'invalid_client', 'client authentication failed');
         }
 
         const allowed = parseScopeList(client.scopes);
         const requested = body.scope === undefined ? allowed : parseScopeList(body.scope);
         if (requested.length === 0 || !requested.every(isKnownScope) || !scopesWithin(requested, allowed)) {
-          return oauthError(reply, 400, 'invalid_scope', 'the requested scope exceeds the client scopes');
+          return oauthError(reply, 'invalid_scope', 'the requested scope exceeds the client scopes');
         }
 
-        const issued = await issueAccessToken(db, { clientId: client.id, projectId: client.project_id, scopes: requested });
+        const issuedAt = now();
+        const issued = await issueAccessToken(db, { clientId: client.id, projectId: client.project_id, scopes: requested }, issuedAt);
         return reply
           .header('cache-control', 'no-store')
           .header('pragma', 'no-cache')
@@ -126,7 +128,7 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database> }): FastifyPluginA
             token_type: 'Bearer' as const,
             expires_in: issued.expiresIn,
             scope: requested.join(' '),
-            created_at: Math.floor(Date.now() / 1000),
+            created_at: Math.floor(issuedAt.getTime() / 1000),
           });
       },
     );

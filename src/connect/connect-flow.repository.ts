@@ -1,21 +1,10 @@
 // The connect flow's attempt results: what the result page shows and postMessages.
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, EnvironmentName } from '../db/types.ts';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface ConnectResultRow {
-  id: string;
-  project_id: string;
-  environment: EnvironmentName;
-  connect_token_id: string;
-  app_slug: string;
-  outcome: 'success' | 'error';
-  account_id: string | null;
-  error: string | null;
-  allowed_origins: string[];
-  expires_at: Date;
-}
+export type ConnectResultRow = Omit<Selectable<Database['connect_results']>, 'created_at'>;
 
 export async function insertConnectResult(db: Db, row: ConnectResultRow): Promise<void> {
   await db

@@ -15,6 +15,7 @@ import { sealNewAccount, sealReplacement, type StoredCredentials } from '../acco
 import { planNextRefresh } from '../accounts/token-schedule.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
+import { ACCOUNT_ID_REGEX } from '../http/schemas.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
 import { oauthAppBelongsTo, oauthCallbackUrl, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
@@ -91,7 +92,7 @@ const now = (deps: ConnectFlowDeps): Date => deps.now?.() ?? new Date();
 
 export async function openConnectSession(deps: ConnectFlowDeps, request: ConnectRequest): Promise<ConnectSession> {
   const token = requireToken(request.token);
-  const tokenRow = await checkTokenUsable(deps.db, token);
+  const tokenRow = await checkTokenUsable(deps.db, token, now(deps));
   try {
     const app = checkAppAllowed(deps.registry, request.app, tokenRow);
     const owner = await checkReconnectTarget(deps.db, tokenRow, app, request.accountId);
@@ -107,8 +108,8 @@ function requireToken(token: string | undefined): string {
   return token;
 }
 
-async function checkTokenUsable(db: Kysely<Database>, token: string): Promise<ConnectTokenRow> {
-  const resolution = await resolveConnectToken(db, token);
+async function checkTokenUsable(db: Kysely<Database>, token: string, at: Date): Promise<ConnectTokenRow> {
+  const resolution = await resolveConnectToken(db, token, at);
   switch (resolution.status) {
     case 'ok':
       return resolution.row;
@@ -145,7 +146,7 @@ function checkOAuthAppAllowed(tokenRow: ConnectTokenRow, requested: string | und
 /** Reconnect only the same external user's account of the same app, in the same project environment. */
 async function checkReconnectTarget(db: Kysely<Database>, tokenRow: ConnectTokenRow, app: RegistryApp, accountId: string | undefined) {
   if (accountId === undefined || accountId === '') return undefined;
-  const owner = /^apn_[A-Za-z0-9]{1,64}$/.test(accountId) ? await findAccountOwner(db, accountId) : undefined;
+  const owner = ACCOUNT_ID_REGEX.test(accountId) ? await findAccountOwner(db, accountId) : undefined;
   if (
     owner === undefined ||
     owner.project_id !== tokenRow.project_id ||

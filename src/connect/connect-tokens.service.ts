@@ -30,6 +30,7 @@ export interface ConnectTokenDeps {
   registry: AppRegistry;
   publicUrl: string;
   insecureLoopback: boolean;
+  now?: (() => Date) | undefined;
 }
 
 export interface TokenScope {
@@ -82,7 +83,7 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
 
   const user = await ensureExternalUser(deps.db, scope, input.external_user_id);
   const token = mintToken(TOKEN_PREFIXES.connectToken);
-  const expiresAt = new Date(Date.now() + expiresIn * 1000);
+  const expiresAt = new Date((deps.now?.() ?? new Date()).getTime() + expiresIn * 1000);
   await insertConnectToken(deps.db, {
     digest: digestToken(token),
     id: mintId('ctid_', 24),
@@ -140,12 +141,12 @@ export type ConnectTokenResolution = { status: 'ok'; row: ConnectTokenRow } | { 
  * What a presented connect token is worth. The checksum is checked first, so junk never costs a
  * query. A used token reports `used` even once it has also expired (the more useful message).
  */
-export async function resolveConnectToken(db: Kysely<Database>, token: string): Promise<ConnectTokenResolution> {
+export async function resolveConnectToken(db: Kysely<Database>, token: string, now: Date = new Date()): Promise<ConnectTokenResolution> {
   if (!hasValidTokenShape(token, TOKEN_PREFIXES.connectToken)) return { status: 'unknown' };
   const row = await findConnectTokenByDigest(db, digestToken(token));
   if (row === undefined) return { status: 'unknown' };
   if (row.used_at !== null) return { status: 'used', row };
-  if (row.expires_at.getTime() <= Date.now()) return { status: 'expired', row };
+  if (row.expires_at.getTime() <= now.getTime()) return { status: 'expired', row };
   return { status: 'ok', row };
 }
 
@@ -192,7 +193,7 @@ const failed = (error: string): TokenValidation => ({
  * a `success: false` answer with a message fit for the end user, never an HTTP error.
  */
 export async function validateConnectToken(deps: ConnectTokenDeps, token: string, query: ValidateQuery): Promise<TokenValidation> {
-  const resolution = await resolveConnectToken(deps.db, token);
+  const resolution = await resolveConnectToken(deps.db, token, deps.now?.());
   if (resolution.status !== 'ok') return failed(CONNECT_TOKEN_ERRORS[resolution.status]);
   const row = resolution.row;
   const requestedApp = query.app_id === undefined || query.app_id === '' ? (row.app_slug ?? undefined) : query.app_id;

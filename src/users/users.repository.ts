@@ -1,19 +1,12 @@
 // External users: a project environment's end users, keyed by the customer's own id.
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, EnvironmentName } from '../db/types.ts';
 import type { PageRequest } from '../http/page-info.ts';
 import { keysetPage } from '../http/keyset-page.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface ExternalUserRow {
-  id: string;
-  project_id: string;
-  environment: EnvironmentName;
-  external_id: string;
-  created_at: Date;
-  updated_at: Date;
-}
+export type ExternalUserRow = Selectable<Database['external_users']>;
 
 export interface UserScope {
   projectId: string;
