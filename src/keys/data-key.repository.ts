@@ -1,14 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface DataKeyRow {
-  id: string;
-  project_id: string | null;
-  kek_id: string;
-  wrapped_key: Buffer;
-}
+export type DataKeyRow = Pick<Selectable<Database['data_keys']>, 'id' | 'project_id' | 'kek_id' | 'wrapped_key'>;
 
 export function findDataKeyById(db: Db, id: string): Promise<DataKeyRow | undefined> {
   return db.selectFrom('data_keys').select(['id', 'project_id', 'kek_id', 'wrapped_key']).where('id', '=', id).executeTakeFirst();

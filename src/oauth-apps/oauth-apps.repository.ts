@@ -1,6 +1,6 @@
 // A project's own OAuth clients at providers. client_secret_enc is sealed by the vault, bound
 // to (oauth_apps, client_secret_enc, id); this file never sees the plaintext.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { PageRequest } from '../http/page-info.ts';
 import { keysetPage } from '../http/keyset-page.ts';
@@ -19,10 +19,7 @@ export interface NewOAuthApp {
   additional_scopes: string[] | null;
 }
 
-export interface OAuthAppRow extends NewOAuthApp {
-  created_at: Date;
-  updated_at: Date;
-}
+export type OAuthAppRow = Selectable<Database['oauth_apps']>;
 
 export type OAuthAppChanges = Partial<Pick<NewOAuthApp, 'name' | 'description' | 'client_id' | 'client_secret_enc' | 'scopes' | 'additional_scopes'>>;
 
