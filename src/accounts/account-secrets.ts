@@ -49,7 +49,7 @@ function refreshTokenContext(accountId: string): SealContext {
 export async function sealAccountSecrets(vault: Vault, projectId: string, accountId: string, secrets: AccountSecrets): Promise<SealedAccountSecrets> {
   const refreshToken = secrets.refreshToken;
   return {
-    credentials_enc: await vault.seal(projectId, credentialsContext(accountId), JSON.stringify(secrets.credentials)),
+    credentials_enc: await sealCredentials(vault, projectId, accountId, secrets.credentials),
     refresh_token_enc:
       refreshToken === undefined || refreshToken === null || refreshToken === '' ? null : await sealRefreshToken(vault, projectId, accountId, refreshToken),
   };
