@@ -43,6 +43,8 @@ export interface AppTuning {
   readonly refresh?: Partial<RefreshTuning> | undefined;
   readonly background?: Partial<BackgroundRefresherOptions> | undefined;
   readonly revokeTimeoutMs?: number | undefined;
+  /** How long an audit entry may wait in the buffer before a batch is written. */
+  readonly auditFlushIntervalMs?: number | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -109,7 +111,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const vault = new Vault(db, keyring);
   // Runs on every replica that serves requests (not a LATCHKEY_BACKGROUND_JOBS job): its timer is
   // armed only while entries are pending; closing the server writes what is buffered.
-  const auditLog = new AuditLog(db, { logger: server.log, metrics, now });
+  const auditFlushIntervalMs = deps.tuning?.auditFlushIntervalMs;
+  const auditLog = new AuditLog(db, {
+    logger: server.log,
+    metrics,
+    now,
+    ...(auditFlushIntervalMs === undefined ? {} : { flushIntervalMs: auditFlushIntervalMs }),
+  });
   server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);

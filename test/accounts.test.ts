@@ -265,7 +265,8 @@ t.test('the credential hot path: one primary-key SELECT, no write', async (t) =>
   const seeded = await seedProject(t, {
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
-    app: { database },
+    // No timer flush while the 25 reads run, however slow the machine: only the batch size or flush() writes.
+    app: { database, tuning: { auditFlushIntervalMs: 60_000 } },
   });
   const id = await seedAccount(seeded, { appSlug: 'fakeauth', expiresInSeconds: 3600 });
   const server = seeded.testApp.app.server;
