@@ -34,6 +34,8 @@ import { createBackgroundRefresher } from './refresh/background-refresher.ts';
 import { CredentialRefresher } from './refresh/refresher.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
+import { createEgressGuard, type EgressGuard } from './egress/egress-guard.ts';
+import type { HostResolver } from './egress/resolver.ts';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -41,6 +43,8 @@ export interface AppDependencies {
   readonly keyring: Keyring;
   readonly registry: AppRegistry;
   readonly logger?: FastifyBaseLogger;
+  /** How the egress guard resolves names (default: the system resolver); tests inject one. */
+  readonly resolveHost?: HostResolver;
 }
 
 export interface App {
@@ -50,6 +54,8 @@ export interface App {
   readonly auditLog: AuditLog;
   /** The refresh engine: single-flight + PostgreSQL lease per account (forceRefresh, tests). */
   readonly refresher: CredentialRefresher;
+  /** The one way out: every outbound request (webhooks now; token, refresh, test request, proxy). */
+  readonly egress: EgressGuard;
   /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
   readonly jobs: readonly BackgroundJob[];
   /** Flags readiness down so load balancers drain this replica before it closes. */
@@ -97,6 +103,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const auditLog = new AuditLog(db, { logger: server.log, metrics });
   server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db), config.adminToken);
+  const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
+  server.addHook('onClose', async () => egress.close());
 
   const jobs: BackgroundJob[] = [];
   const refresher = new CredentialRefresher({ db, vault, registry: deps.registry, logger: server.log, audit: auditLog });
@@ -110,19 +118,21 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       db,
       auth,
       auditLog,
-      connect: { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback },
+      connect: { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback, egress },
       forceRefresh: (accountId, projectId, environment) => refresher.forceRefresh(accountId, projectId, environment),
     }),
   );
   await server.register(auditRoutes({ db, auth, auditLog }));
   await server.register(keysAdminRoutes({ db, auth, auditLog, keyring }));
-  await server.register(connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback }));
+  await server.register(
+    connectTokenRoutes({ db, auth, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback, egress }),
+  );
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: revokeUserAccountsHook(accountsDeps) }));
   await server.register(accountsRoutes({ ...accountsDeps, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
-  await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
-  jobs.push(webhookDeliveryJob({ db, vault, logger: server.log }));
+  await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
+  jobs.push(webhookDeliveryJob({ db, vault, egress, logger: server.log }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog }));
   await server.register(sdkFrontendRoutes());
 
@@ -131,6 +141,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     vault,
     auditLog,
     refresher,
+    egress,
     jobs,
     beginShutdown: () => {
       shuttingDown = true;

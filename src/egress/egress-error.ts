@@ -8,13 +8,7 @@ export type EgressErrorCode = 'host_not_allowed' | 'upstream_unreachable' | 'ups
 
 /** Why a destination was refused before any byte was sent. */
 export type RefusalReason =
-  | 'invalid_url'
-  | 'scheme_not_allowed'
-  | 'userinfo_not_allowed'
-  | 'name_single_label'
-  | 'name_local_only'
-  | 'name_embeds_ip'
-  | `address_${AddressRefusal}`;
+  'invalid_url' | 'scheme_not_allowed' | 'userinfo_not_allowed' | 'name_single_label' | 'name_local_only' | 'name_embeds_ip' | `address_${AddressRefusal}`;
 
 /** Why an IP address is not one latchkey connects to (see address-policy.ts). */
 export type AddressRefusal =

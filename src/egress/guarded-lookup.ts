@@ -83,6 +83,10 @@ function deliver(addresses: readonly ResolvedAddress[], lookupOptions: LookupOpt
     callback(new EgressError('upstream_unreachable', 'ENOTFOUND') as NodeJS.ErrnoException, '');
     return;
   }
-  if (lookupOptions.all === true) callback(null, usable.map((entry): LookupAddress => ({ address: entry.address, family: entry.family })));
+  if (lookupOptions.all === true)
+    callback(
+      null,
+      usable.map((entry): LookupAddress => ({ address: entry.address, family: entry.family })),
+    );
   else callback(null, first.address, first.family);
 }
