@@ -24,6 +24,7 @@ export interface Destination {
 /** Every step, in order: the URL latchkey may send to, or an EgressError(host_not_allowed). */
 export function checkDestination(raw: string | URL, policy: EgressPolicy): Destination {
   const url = parseWhatwg(raw);
+  checkHttpFamily(url);
   checkNoUserinfo(url);
   const host = classifyHost(url.hostname);
   checkHost(host, policy);
@@ -44,16 +45,27 @@ export function parseWhatwg(raw: string | URL): URL {
   }
 }
 
+/** Only http(s) has a host worth judging (`file:`, `data:`, `gopher:` have none or worse). */
+export function checkHttpFamily(url: URL): void {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal('scheme_not_allowed');
+}
+
 /** `https://user:pass@host` sends credentials nobody meant to send (and hides the real host). */
 export function checkNoUserinfo(url: URL): void {
   if (url.username !== '' || url.password !== '') throw refusal('userinfo_not_allowed');
 }
 
-/** A host as the socket layer sees it: brackets off an IPv6 literal, the trailing dot off a name. */
+/**
+ * A host as the socket layer sees it: brackets off an IPv6 literal, the trailing dot off a name.
+ * A host that did not come through the URL parser (Node's http.request takes a raw `host`) is
+ * read the WHATWG way first: getaddrinfo would take `0x7f.1` for 127.0.0.1 as well.
+ */
 export function classifyHost(hostname: string): DestinationHost {
   const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   if (isIP(bare) !== 0) return { kind: 'address', address: bare };
-  return { kind: 'name', name: bare.toLowerCase().replace(/\.$/, '') };
+  const parsed = parseWhatwg(`http://${bare}/`).hostname;
+  if (parsed.startsWith('[') || isIP(parsed) !== 0) return classifyHost(parsed);
+  return { kind: 'name', name: parsed.replace(/\.$/, '') };
 }
 
 /** An IP literal must be a public address; a name must not be private by construction. */

@@ -6,7 +6,7 @@
 //   vetUrl(url)          those steps and a lookup now, for a URL being registered
 //   request(url, opts)   undici.request through the guarded dispatcher, with deadlines
 //   dispatcher           for undici.request / fetch / undici.stream (the proxy)
-//   wreckAgents          for simple-oauth2's `http: { agents }` (token, refresh, revoke)
+//   wreck                spread into simple-oauth2's `http` options (token, refresh, revoke)
 import type { Agent } from 'undici';
 import { checkDestination, type Destination, type EgressPolicy } from './destination-policy.ts';
 import { createGuardedDispatcher } from './dispatcher.ts';
@@ -37,7 +37,11 @@ export const EGRESS_DEFAULTS = {
 export interface EgressGuard {
   readonly policy: EgressPolicy;
   readonly dispatcher: Agent;
-  readonly wreckAgents: WreckAgents;
+  /**
+   * `http: { ...egress.wreck, timeout, maxBytes, redirects: 0 }` for simple-oauth2: it hands
+   * `agents` to Wreck.defaults, which then has no unguarded agent left to fall back on.
+   */
+  readonly wreck: { readonly agents: WreckAgents };
   /** Throws EgressError(host_not_allowed) for a URL no socket may be opened to. */
   checkUrl(url: string | URL): Destination;
   /**
@@ -69,7 +73,7 @@ export function createEgressGuard(options: EgressGuardOptions): EgressGuard {
   return {
     policy,
     dispatcher,
-    wreckAgents,
+    wreck: Object.freeze({ agents: wreckAgents }),
     checkUrl: (url) => checkDestination(url, policy),
     vetUrl: async (url) => {
       const destination = checkDestination(url, policy);

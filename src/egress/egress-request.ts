@@ -67,7 +67,8 @@ export async function egressRequest(transport: EgressTransport, url: string | UR
     try {
       checkDeclaredLength(response.headers['content-length'], options.maxResponseBytes);
     } catch (err) {
-      response.body.destroy();
+      // Destroying an unread body makes undici emit an abort error; nobody is left to hear it.
+      response.body.on('error', () => {}).destroy();
       throw err;
     }
   }

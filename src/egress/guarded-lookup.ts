@@ -6,7 +6,7 @@
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { judgeAddress } from './address-policy.ts';
-import { classifyHost, checkHost, parseWhatwg, type EgressPolicy } from './destination-policy.ts';
+import { classifyHost, checkHost, type EgressPolicy } from './destination-policy.ts';
 import { EgressError, refusal } from './egress-error.ts';
 import { isLocalhostName } from './host-names.ts';
 import type { HostResolver, ResolvedAddress } from './resolver.ts';
@@ -35,7 +35,7 @@ export function createGuardedLookup(options: GuardedLookupOptions): LookupFuncti
 
 /** The named steps: normalise, refuse what the name says, resolve once, refuse what the answer says. */
 export async function resolveChecked(hostname: string, options: GuardedLookupOptions): Promise<readonly ResolvedAddress[]> {
-  const host = classifyHost(normaliseHostname(hostname));
+  const host = classifyHost(hostname);
   checkHost(host, options.policy);
   let addresses: readonly ResolvedAddress[];
   if (host.kind === 'address') addresses = [{ address: host.address, family: isIP(host.address) === 6 ? 6 : 4 }];
@@ -43,15 +43,6 @@ export async function resolveChecked(hostname: string, options: GuardedLookupOpt
   else addresses = await resolveName(host.name, options.resolve);
   checkEveryAddress(addresses, options);
   return addresses;
-}
-
-/**
- * A caller that bypassed the URL parser (a Node http.request with a raw `host`) may hand over
- * `0x7f.1`, which getaddrinfo would read as 127.0.0.1: read it the WHATWG way first.
- */
-function normaliseHostname(hostname: string): string {
-  if (isIP(hostname) !== 0) return hostname;
-  return parseWhatwg(`http://${hostname}/`).hostname;
 }
 
 async function resolveName(name: string, resolve: HostResolver): Promise<readonly ResolvedAddress[]> {
