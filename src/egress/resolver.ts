@@ -18,6 +18,6 @@ export type HostResolver = (hostname: string) => Promise<readonly ResolvedAddres
  * ndots:5, so any name with fewer than five dots would be tried under the cluster's domains first).
  */
 export const systemResolver: HostResolver = async (hostname) => {
-  const answers = await lookup(`${hostname}.`, { all: true, verbatim: true });
+  const answers = await lookup(`${hostname}.`, { all: true });
   return answers.map((answer) => ({ address: answer.address, family: answer.family === 6 ? 6 : 4 }));
 };
