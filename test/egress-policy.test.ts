@@ -4,7 +4,8 @@
 import t from 'tap';
 import { judgeAddress } from '../src/egress/address-policy.ts';
 import { checkDestination } from '../src/egress/destination-policy.ts';
-import { EgressError } from '../src/egress/egress-error.ts';
+import { EgressError, egressApiError, refusal } from '../src/egress/egress-error.ts';
+import { classifyEgressFailure } from '../src/egress/failures.ts';
 import { hostNameRefusal, isPublicHostName } from '../src/egress/host-names.ts';
 
 const strict = { insecureLoopback: false };
@@ -176,4 +177,28 @@ t.test('user-typed host values: public DNS names only, never an IP literal of an
   ]) {
     t.equal(isPublicHostName(host), false, host);
   }
+});
+
+t.test('failures map to one catalogue: 403 refused, 502 unreachable or too large, 504 timeout', async (t) => {
+  const withCode = (code: string) => Object.assign(new Error('x'), { code });
+  const cases: [unknown, string, string, number][] = [
+    [refusal('address_loopback'), 'host_not_allowed', 'address_loopback', 403],
+    [new TypeError('fetch failed', { cause: refusal('name_local_only') }), 'host_not_allowed', 'name_local_only', 403],
+    [withCode('ECONNREFUSED'), 'upstream_unreachable', 'ECONNREFUSED', 502],
+    [new TypeError('fetch failed', { cause: withCode('ECONNRESET') }), 'upstream_unreachable', 'ECONNRESET', 502],
+    [withCode('UND_ERR_CONNECT_TIMEOUT'), 'upstream_timeout', 'connect', 504],
+    [withCode('UND_ERR_HEADERS_TIMEOUT'), 'upstream_timeout', 'first_byte', 504],
+    [withCode('UND_ERR_BODY_TIMEOUT'), 'upstream_timeout', 'body', 504],
+    [withCode('UND_ERR_RES_EXCEEDED_MAX_SIZE'), 'upstream_response_too_large', 'max_bytes', 502],
+    [new Error('something odd'), 'upstream_unreachable', 'request_failed', 502],
+  ];
+  for (const [thrown, code, reason, status] of cases) {
+    const classified = classifyEgressFailure(thrown);
+    t.same([classified.code, classified.reason], [code, reason], `${code}/${reason}`);
+    const api = egressApiError(classified);
+    t.same([api.status, api.code, api.details], [status, code, { reason }]);
+    t.notMatch(api.message, /127\.0\.0\.1|http/, 'the client message carries no destination');
+  }
+  const deadline = AbortSignal.abort();
+  t.same(classifyEgressFailure(new DOMException('aborted', 'AbortError'), deadline).reason, 'total', 'the request deadline wins over what undici reports');
 });
