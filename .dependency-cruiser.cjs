@@ -6,12 +6,12 @@
 const LAYERS = [
   'crypto', // no database, no Fastify
   'db',
-  'registry',
   'errors', // src/errors.ts: the error catalogue
+  'egress', // every request latchkey sends; its name policy also judges user-typed hosts
+  'registry',
   'config', // src/config.ts: the only reader of process.env
   'jobs', // src/jobs.ts: the background-job contract
   'http', // shared schemas, pagination, error handler, health, logger
-  'egress', // every request latchkey sends
   'pages',
   'keys', // the vault
   'oauth', // OAuth as named steps

@@ -34,6 +34,8 @@ import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts'
 import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-account.ts';
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
+import { createEgressGuard, type EgressGuard } from './egress/egress-guard.ts';
+import type { HostResolver } from './egress/resolver.ts';
 
 /**
  * Settings a deployment never changes but a test (or an operator experimenting) may: the
@@ -55,6 +57,8 @@ export interface AppDependencies {
   readonly registry: AppRegistry;
   readonly logger?: FastifyBaseLogger;
   readonly tuning?: AppTuning;
+  /** How the egress guard resolves names (default: the system resolver); tests inject one. */
+  readonly resolveHost?: HostResolver;
 }
 
 /** What buildApp hands back: each member a handle its caller needs, not the domain's internals. */
@@ -64,6 +68,8 @@ export interface App {
   readonly vault: Vault;
   /** Buffered, batched audit trail of credential reads and admin actions (flushed on close). */
   readonly auditLog: AuditLog;
+  /** The one way out: every outbound request (webhooks now; token, refresh, test request, proxy). */
+  readonly egress: EgressGuard;
   /** Jobs this replica runs when LATCHKEY_BACKGROUND_JOBS is on (server.ts starts them). */
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
@@ -121,7 +127,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);
-  const connectTokens = { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback, now };
+  const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
+  server.addHook('onClose', async () => egress.close());
+  const connectTokens = { db, registry: deps.registry, publicUrl: config.publicUrl, insecureLoopback: config.insecureLoopback, egress, now };
 
   // The domain: the refresh engine above the accounts, handed to them as functions.
   const refresher = new CredentialRefresher({
@@ -145,7 +153,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     now,
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
-  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, logger: server.log })];
+  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
 
   await server.register(oauthTokenRoutes({ db, now }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
@@ -154,7 +162,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
-  await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, insecureLoopback: config.insecureLoopback }));
+  await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
   await server.register(sdkFrontendRoutes());
 
@@ -162,6 +170,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     server,
     vault,
     auditLog,
+    egress,
     jobs,
     tokenRefresher,
     beginShutdown: () => {

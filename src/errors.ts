@@ -28,6 +28,11 @@ export const ERROR_CATALOGUE = {
   refresh_in_progress: { status: 503, title: 'a refresh of this account is in progress, retry shortly' },
   provider_unavailable: { status: 503, title: 'the provider is unavailable, retry later' },
   account_dead: { status: 409, title: 'the account needs to be reconnected' },
+  // Egress (src/egress/): a host latchkey refuses to send to, and an upstream that failed it.
+  host_not_allowed: { status: 403, title: 'the destination host is not allowed' },
+  upstream_unreachable: { status: 502, title: 'the upstream could not be reached' },
+  upstream_response_too_large: { status: 502, title: 'the upstream response is too large' },
+  upstream_timeout: { status: 504, title: 'the upstream did not answer in time' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

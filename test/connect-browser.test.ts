@@ -92,7 +92,7 @@ t.test('OAuth in Chromium: Connect Link → oidc-provider login and consent → 
     'the backend’s page gets no Referer at all',
   );
 
-  const report = await deliverDueWebhooks({ db: env.testApp.database.handle.db, vault: env.testApp.app.vault });
+  const report = await deliverDueWebhooks({ db: env.testApp.database.handle.db, vault: env.testApp.app.vault, egress: env.testApp.app.egress });
   t.equal(report.delivered, 2, 'to the token’s webhook_uri and the project webhook');
   const received = env.webhooks.requests.filter((r) => r.method === 'POST');
   t.same(received.map((r) => r.path).sort(), ['/hook', '/project']);

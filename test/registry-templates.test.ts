@@ -50,10 +50,10 @@ t.test('a host a user names must be a public DNS name: no IP literal, no local-o
   }
   t.equal(fillTemplate('https://{api_host}/v1/me', { api_host: 'posthog.example.com' }), 'https://posthog.example.com/v1/me');
   t.equal(fillTemplate('https://api.{site}/api/v1/validate', { site: 'datadoghq.eu' }), 'https://api.datadoghq.eu/api/v1/validate');
-  t.equal(
-    fillTemplate('https://{subdomain}.zendesk.com/api', { subdomain: '127.0.0.1' }),
-    'https://127.0.0.1.zendesk.com/api',
-    'a label under a fixed domain stays there',
+  t.throws(
+    () => fillTemplate('https://{subdomain}.zendesk.com/api', { subdomain: '127.0.0.1' }),
+    { name: 'TemplateError', message: 'the value for {subdomain} must name a public host' },
+    'a value that spells an IP address is refused even under a fixed domain (wildcard DNS: 127.0.0.1.nip.io)',
   );
   t.equal(fillTemplate('http://127.0.0.1:8080/{id}', { id: 'x' }), 'http://127.0.0.1:8080/x', 'fixed hosts are the operator’s choice');
 });

@@ -109,6 +109,7 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
   t.teardown(() => receiver.close());
   const { db } = testApp.database.handle;
   const vault = testApp.app.vault;
+  const egress = testApp.app.egress;
 
   // A token webhook before any project webhook exists: the key is created on first delivery.
   await pd.tokens.create({ externalUserId: 'u1', webhookUri: `${receiver.url}?token=secret-in-query` });
@@ -119,7 +120,7 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
   });
   t.equal((await outbox(testApp)).length, 1, 'only the token webhook: no project webhook yet');
 
-  const report = await deliverDueWebhooks({ db, vault });
+  const report = await deliverDueWebhooks({ db, vault, egress });
   t.same(report, { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
   t.equal(receiver.received.length, 1);
   const first = receiver.received[0]!;
@@ -142,7 +143,7 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
     connect_token: 'ctid_public',
     error: 'Test request failed',
   });
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 2, delivered: 2, retrying: 0, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 2, delivered: 2, retrying: 0, gaveUp: 0 });
   t.equal(receiver.received.length, 3);
   for (const webhookReceived of receiver.received.slice(1)) {
     t.ok(verifyStandardWebhook(webhookReceived, key));
@@ -153,10 +154,10 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
   // A regenerated key signs the next delivery.
   const regenerated = (await pd.projectEnvironment.regenerateWebhookSigningKey()).data.signingKey;
   await enqueueWebhook(db, { projectId: client.projectId, environment: 'development', url: receiver.url }, 'ACCOUNT_DEAD', { account: { id: 'apn_1' } });
-  await deliverDueWebhooks({ db, vault });
+  await deliverDueWebhooks({ db, vault, egress });
   t.ok(verifyStandardWebhook(receiver.received[3]!, regenerated));
   t.notOk(verifyStandardWebhook(receiver.received[3]!, key));
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'nothing is sent twice');
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'nothing is sent twice');
   t.notOk(testApp.logs().includes('secret-in-query'), 'webhook URLs stay out of the logs');
 });
 
@@ -167,24 +168,25 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
   t.teardown(() => receiver.close());
   const { db } = testApp.database.handle;
   const vault = testApp.app.vault;
+  const egress = testApp.app.egress;
   const target = { projectId: client.projectId, environment: 'production' as const, url: receiver.url };
 
   receiver.behaviours.push({ status: 500 });
   await enqueueWebhook(db, target, 'CONNECTION_SUCCESS', { n: 1 });
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
   let [row] = await outbox(testApp);
   t.equal(row!.attempts, 1);
   t.equal(row!.last_error, 'http 500');
   t.equal(row!.locked_until, null, 'lease released');
   const delay = (row!.next_attempt_at.getTime() - Date.now()) / 1000;
   t.ok(delay > 1.5 && delay <= 5.5, `first retry after 2.5–5 s with jitter (got ${delay.toFixed(1)} s)`);
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'not before its time');
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'not before its time');
 
   await db
     .updateTable('webhook_outbox')
     .set({ next_attempt_at: new Date(Date.now() - 1000) })
     .execute();
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
   [row] = await outbox(testApp);
   t.ok(row!.delivered_at instanceof Date);
   t.equal(row!.attempts, 2);
@@ -194,7 +196,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
     receiver.received.map((r) => r.answered),
     [500, 200],
   );
-  await deliverDueWebhooks({ db, vault });
+  await deliverDueWebhooks({ db, vault, egress });
   t.equal(receiver.received.length, 2, 'delivered exactly once');
 
   // A redirect is a failure, and its target is never contacted.
@@ -203,7 +205,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
   const redirecting = await startRedirector(elsewhere.url);
   t.teardown(() => redirecting.close());
   await enqueueWebhook(db, { ...target, url: redirecting.url }, 'CONNECTION_SUCCESS', { n: 2 });
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
   t.equal(elsewhere.received.length, 0, 'redirect not followed');
   t.equal((await outbox(testApp)).find((r) => r.url === redirecting.url)?.last_error, 'redirect 302 not followed');
 
@@ -216,7 +218,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
       .updateTable('webhook_outbox')
       .set({ next_attempt_at: new Date(Date.now() - 1000) })
       .execute();
-    await deliverDueWebhooks({ db, vault, maxAttempts: 3 });
+    await deliverDueWebhooks({ db, vault, egress, maxAttempts: 3 });
   }
   [row] = await outbox(testApp);
   t.ok(row!.failed_at instanceof Date, 'gave up');
@@ -227,7 +229,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
     .updateTable('webhook_outbox')
     .set({ next_attempt_at: new Date(Date.now() - 1000) })
     .execute();
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'a given-up row stays given up');
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'a given-up row stays given up');
   t.equal(await pruneWebhookOutbox(db, { deliveredBefore: new Date(Date.now() - 60_000), failedBefore: new Date(Date.now() - 60_000) }), 0, 'recent rows kept');
   t.equal(
     await pruneWebhookOutbox(db, { deliveredBefore: new Date(Date.now() + 60_000), failedBefore: new Date(Date.now() + 60_000) }),
@@ -239,7 +241,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
   const closed = await startWebhookReceiver();
   await closed.close();
   await enqueueWebhook(db, { ...target, url: closed.url.replace('/hooks', '/closed') }, 'CONNECTION_SUCCESS', { n: 4 });
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
   t.match((await outbox(testApp)).find((r) => r.url.endsWith('/closed'))?.last_error, /^connection failed \(ECONNREFUSED\)$/);
 });
 
@@ -250,12 +252,13 @@ t.test('delivery: a hanging receiver times out, is retried later, and a dead wor
   t.teardown(() => receiver.close());
   const { db } = testApp.database.handle;
   const vault = testApp.app.vault;
+  const egress = testApp.app.egress;
   const target = { projectId: client.projectId, environment: 'production' as const, url: receiver.url };
 
   receiver.behaviours.push('hang');
   await enqueueWebhook(db, target, 'CONNECTION_SUCCESS', { n: 1 });
   const started = Date.now();
-  t.same(await deliverDueWebhooks({ db, vault, timeoutMs: 300 }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress, timeoutMs: 300 }), { claimed: 1, delivered: 0, retrying: 1, gaveUp: 0 });
   t.ok(Date.now() - started < 5000, 'the deadline cut the request short');
   let [row] = await outbox(testApp);
   t.equal(row!.last_error, 'timeout after 300 ms');
@@ -265,7 +268,7 @@ t.test('delivery: a hanging receiver times out, is retried later, and a dead wor
     .updateTable('webhook_outbox')
     .set({ next_attempt_at: new Date(Date.now() - 1000) })
     .execute();
-  t.same(await deliverDueWebhooks({ db, vault, timeoutMs: 300 }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
+  t.same(await deliverDueWebhooks({ db, vault, egress, timeoutMs: 300 }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
   t.equal(receiver.received.length, 2);
 
   // A worker that claimed a row and died: the row is invisible until its lease runs out.
@@ -275,13 +278,13 @@ t.test('delivery: a hanging receiver times out, is retried later, and a dead wor
     .set({ locked_until: new Date(Date.now() + 60_000) })
     .where('delivered_at', 'is', null)
     .execute();
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'leased rows are skipped');
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 0, delivered: 0, retrying: 0, gaveUp: 0 }, 'leased rows are skipped');
   await db
     .updateTable('webhook_outbox')
     .set({ locked_until: new Date(Date.now() - 1000) })
     .where('delivered_at', 'is', null)
     .execute();
-  t.same(await deliverDueWebhooks({ db, vault }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 }, 'an expired lease is taken over');
+  t.same(await deliverDueWebhooks({ db, vault, egress }), { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 }, 'an expired lease is taken over');
   [row] = (await outbox(testApp)).filter((r) => (r.payload as { n?: number }).n === 2);
   t.ok(row!.delivered_at instanceof Date);
 });
@@ -300,7 +303,13 @@ t.test('two app instances on one database deliver 20 events, each exactly once',
   const drain = async (testApp: TestApp) => {
     let delivered = 0;
     for (let round = 0; round < 20; round++) {
-      const report = await deliverDueWebhooks({ db: testApp.database.handle.db, vault: testApp.app.vault, batchSize: 3, concurrency: 2 });
+      const report = await deliverDueWebhooks({
+        db: testApp.database.handle.db,
+        vault: testApp.app.vault,
+        egress: testApp.app.egress,
+        batchSize: 3,
+        concurrency: 2,
+      });
       delivered += report.delivered;
       if (report.claimed === 0 && (await outbox(testApp)).every((row) => row.delivered_at !== null)) break;
     }

@@ -12,7 +12,8 @@ import { findAccountOwner } from '../accounts/account.repository.ts';
 import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
 import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
-import { checkOrigin, checkRedirectUri, type UriPolicy } from './redirect-uris.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
+import { checkOrigin, checkRedirectUri, checkWebhookUri, type UriPolicy } from './redirect-uris.ts';
 
 export const MIN_EXPIRES_IN_SECONDS = 60;
 export const MAX_EXPIRES_IN_SECONDS = 4 * 60 * 60;
@@ -31,6 +32,7 @@ export interface ConnectTokenDeps {
   publicUrl: string;
   insecureLoopback: boolean;
   now?: (() => Date) | undefined;
+  egress: EgressGuard;
 }
 
 export interface TokenScope {
@@ -69,12 +71,19 @@ function redirectUriOrNull(name: string, raw: string | undefined, policy: UriPol
   return check.value;
 }
 
+async function webhookUriOrNull(raw: string | undefined, egress: EgressGuard): Promise<string | null> {
+  if (raw === undefined) return null;
+  const check = await checkWebhookUri(raw, egress);
+  if (!check.ok) throw badRequest(`webhook_uri ${check.reason}`);
+  return check.value;
+}
+
 export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenScope, input: CreateConnectTokenInput): Promise<CreatedConnectToken> {
   const policy = uriPolicy(scope.environment, deps.insecureLoopback);
   const successRedirectUri = redirectUriOrNull('success_redirect_uri', input.success_redirect_uri, policy);
   const errorRedirectUri = redirectUriOrNull('error_redirect_uri', input.error_redirect_uri, policy);
-  const webhookUri = redirectUriOrNull('webhook_uri', input.webhook_uri, policy);
   const allowedOrigins = normaliseOrigins(input.allowed_origins ?? [], policy);
+  const webhookUri = await webhookUriOrNull(input.webhook_uri, deps.egress);
   const expiresIn = input.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS;
   if (!Number.isInteger(expiresIn) || expiresIn < MIN_EXPIRES_IN_SECONDS || expiresIn > MAX_EXPIRES_IN_SECONDS) {
     throw badRequest(`expires_in must be a whole number of seconds from ${MIN_EXPIRES_IN_SECONDS} to ${MAX_EXPIRES_IN_SECONDS}`);

@@ -3,6 +3,9 @@
 // parsing on purpose: the parser "fixes" `https:\\evil.com`, `https:evil.com` and `//evil.com`
 // into absolute URLs, which is exactly how open redirects slip through (security catalogue §5,
 // item 20). So the raw text must already be a plain `scheme://authority…` before it is parsed.
+// A webhook URI is also a destination latchkey itself sends to, so it must pass the egress guard.
+import { EgressError, type RefusalReason } from '../egress/egress-error.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 
 export interface UriPolicy {
   /** Production environments accept only https (loopback http excepted when allowed). */
@@ -34,6 +37,41 @@ export function checkRedirectUri(raw: string, policy: UriPolicy): UriCheck {
   const transport = checkTransport(url, policy);
   if (!transport.ok) return transport;
   return { ok: true, value: url.href };
+}
+
+/** Why a webhook URI is refused, for the 400 that names the parameter (security catalogue §5, item 59). */
+const WEBHOOK_REFUSALS: Readonly<Partial<Record<RefusalReason, string>>> = {
+  invalid_url: 'must be an absolute https URL',
+  scheme_not_allowed: 'must use https',
+  userinfo_not_allowed: 'must not contain credentials (userinfo)',
+  name_single_label: 'must name a public host (a single-label name is local)',
+  name_local_only: 'must name a public host (not a local-only name)',
+  name_embeds_ip: 'must name a public host (not a name that spells an IP address)',
+};
+
+/**
+ * A webhook URI (a connect token's `webhook_uri`, the project environment's webhook): the shape
+ * rules above, then the egress guard's destination policy in every environment — https only, no
+ * IP literal that is not public, no local-only name, and no name that resolves to a non-public
+ * address now. Delivery checks again on every connection.
+ */
+export async function checkWebhookUri(raw: string, egress: EgressGuard): Promise<UriCheck> {
+  const shape = checkShape(raw);
+  if (!shape.ok) return shape;
+  if (raw.includes('#')) return { ok: false, reason: 'must not contain a fragment' };
+  try {
+    const destination = await egress.vetUrl(raw);
+    return { ok: true, value: destination.url.href };
+  } catch (err) {
+    if (!(err instanceof EgressError)) throw err;
+    return { ok: false, reason: webhookRefusal(err.reason) };
+  }
+}
+
+function webhookRefusal(reason: string): string {
+  // An IP literal, or a name whose addresses are not all public: the same answer for both.
+  if (reason.startsWith('address_')) return 'must name a public host (not a loopback, private, link-local or metadata address)';
+  return WEBHOOK_REFUSALS[reason as RefusalReason] ?? 'must name a public host';
 }
 
 /** A bare origin, `scheme://host[:port]` (a trailing slash is tolerated); returns `url.origin`. */

@@ -4,9 +4,9 @@
 // signs the webhook_uri deliveries of connect tokens, and rotating it silently would break them.
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { uriPolicy } from '../connect/connect-tokens.service.ts';
-import { checkRedirectUri } from '../connect/redirect-uris.ts';
+import { checkWebhookUri } from '../connect/redirect-uris.ts';
 import type { Database } from '../db/types.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { Vault } from '../keys/vault.ts';
 import { appId } from '../apps/app-view.ts';
@@ -27,7 +27,7 @@ export interface ProjectWebhookDeps {
   db: Kysely<Database>;
   vault: Vault;
   registry: AppRegistry;
-  insecureLoopback: boolean;
+  egress: EgressGuard;
 }
 
 export interface WebhookView {
@@ -70,7 +70,7 @@ export async function getProjectWebhook(deps: ProjectWebhookDeps, key: Environme
 }
 
 export async function setProjectWebhook(deps: ProjectWebhookDeps, key: EnvironmentKey, rawUrl: string): Promise<WebhookView> {
-  const check = checkRedirectUri(rawUrl, uriPolicy(key.environment, deps.insecureLoopback));
+  const check = await checkWebhookUri(rawUrl, deps.egress);
   if (!check.ok) throw badRequest(`url ${check.reason}`);
   const before = await environmentOrThrow(deps.db, key);
   const freshKey = before.webhook_signing_key_enc === null ? await sealSigningKey(deps.vault, key, generateSigningKey()) : before.webhook_signing_key_enc;

@@ -2,6 +2,7 @@
 // user entered (subdomain, shop, tenant) or from a credential (oauth_access_token). Values come
 // from end users, so filling is context-aware: a value may never move a URL to another host or
 // path segment, inject a header line or break out of a JSON string.
+import { isPublicHostName } from '../egress/host-names.ts';
 
 /** A placeholder is a lower-case identifier in braces; `{ viewer { id } }` (GraphQL) is not one. */
 const PLACEHOLDER = /\{([a-z][a-z0-9_]{0,63})\}/g;
@@ -71,23 +72,6 @@ export function fillTemplate(template: string, values: TemplateValues, context: 
     }
   }
   return filled;
-}
-
-const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal', '.intranet', '.lan', '.home.arpa', '.localdomain'];
-
-/**
- * Where a user-entered value may point a request (the test request, the token exchange) that
- * carries a credential or a client secret: a dotted DNS name, never an IP literal (cloud
- * metadata at 169.254.169.254, loopback; the URL parser also turns `2130706433` into
- * 127.0.0.1) nor a local-only or single-label name. Hosts fixed in the registry are the
- * operator's choice and not checked. A public name that resolves to a private address is not
- * caught here; that needs an egress proxy.
- */
-export function isPublicHostName(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, '');
-  if (/^[\d.]+$/.test(host) || host.includes(':') || host.startsWith('[')) return false;
-  if (!host.includes('.') || host === 'localhost') return false;
-  return !LOCAL_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
 /** Index just past `scheme://authority` (0 when the template has no authority). */

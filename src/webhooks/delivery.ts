@@ -1,11 +1,14 @@
 // Webhook delivery from the PostgreSQL outbox. Each tick claims a batch of due rows under a
 // lease (see outbox.repository.ts), POSTs them with bounded concurrency outside any transaction,
 // signed the Standard Webhooks way with the project environment's key, and records the outcome:
-// 2xx → delivered; anything else → retry with exponential backoff and jitter, up to a limit.
+// 2xx → delivered; a destination the egress guard refuses → given up at once (never retried into
+// an internal host); anything else → retry with exponential backoff and jitter, up to a limit.
 // Any number of replicas may run this: SKIP LOCKED + the lease mean no row is sent by two
 // workers at once, and a crashed worker's rows come back when its lease runs out.
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
+import { EgressError } from '../egress/egress-error.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 import { intervalJob, type BackgroundJob } from '../jobs.ts';
 import type { Vault } from '../keys/vault.ts';
 import { claimDueWebhooks, markWebhookAttemptFailed, markWebhookDelivered, pruneWebhookOutbox, type OutboxRow } from './outbox.repository.ts';
@@ -20,6 +23,8 @@ export interface DeliveryLogger {
 export interface DeliveryOptions {
   db: Kysely<Database>;
   vault: Vault;
+  /** Every delivery goes through it: the URL was checked when it was registered and is again here. */
+  egress: EgressGuard;
   logger?: DeliveryLogger | undefined;
   /** Rows claimed per tick. */
   batchSize?: number;
@@ -52,7 +57,7 @@ export interface DeliveryReport {
   gaveUp: number;
 }
 
-type AttemptOutcome = { ok: true } | { ok: false; error: string; retryAfterHeaderSeconds?: number };
+type AttemptOutcome = { ok: true } | { ok: false; error: string; retryAfterHeaderSeconds?: number; final?: true };
 
 /** One tick: claim, send, record. Returns what happened (tests call this directly). */
 export async function deliverDueWebhooks(options: DeliveryOptions): Promise<DeliveryReport> {
@@ -76,13 +81,13 @@ export async function deliverDueWebhooks(options: DeliveryOptions): Promise<Deli
   const queue = [...rows];
   const worker = async (): Promise<void> => {
     for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
-      const outcome = await attempt(row, keyFor, settings.timeoutMs);
+      const outcome = await attempt(row, keyFor, options.egress, settings.timeoutMs);
       if (outcome.ok) {
         if (await markWebhookDelivered(options.db, row.id, row.locked_until)) report.delivered++;
         continue;
       }
       const attemptNumber = row.attempts + 1;
-      const giveUp = attemptNumber >= settings.maxAttempts;
+      const giveUp = outcome.final === true || attemptNumber >= settings.maxAttempts;
       const retryAfterSeconds = giveUp
         ? null
         : backoffSeconds(attemptNumber, settings.backoffBaseSeconds, settings.backoffCapSeconds, outcome.retryAfterHeaderSeconds);
@@ -100,7 +105,12 @@ export async function deliverDueWebhooks(options: DeliveryOptions): Promise<Deli
   return report;
 }
 
-async function attempt(row: OutboxRow, keyFor: (row: OutboxRow) => Promise<string | undefined>, timeoutMs: number): Promise<AttemptOutcome> {
+async function attempt(
+  row: OutboxRow,
+  keyFor: (row: OutboxRow) => Promise<string | undefined>,
+  egress: EgressGuard,
+  timeoutMs: number,
+): Promise<AttemptOutcome> {
   let signingKey: string | undefined;
   try {
     signingKey = await keyFor(row);
@@ -110,9 +120,11 @@ async function attempt(row: OutboxRow, keyFor: (row: OutboxRow) => Promise<strin
   if (signingKey === undefined) return { ok: false, error: 'the project environment no longer exists' };
   const body = JSON.stringify(row.payload);
   const timestamp = Math.floor(Date.now() / 1000);
-  let response: Response;
+  let status: number;
+  let retryAfterHeader: string | string[] | undefined;
   try {
-    response = await fetch(row.url, {
+    // A redirect is never followed (egressRequest returns it): it could point the signed payload anywhere.
+    const response = await egress.request(row.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -122,29 +134,40 @@ async function attempt(row: OutboxRow, keyFor: (row: OutboxRow) => Promise<strin
         'webhook-signature': signWebhook(signingKey, row.id, timestamp, body),
       },
       body,
-      // A redirect could point the signed payload anywhere; receivers must answer at the URL given.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      timeouts: { firstByteMs: timeoutMs, totalMs: timeoutMs },
     });
+    status = response.statusCode;
+    retryAfterHeader = response.headers['retry-after'];
+    // Nothing in the receiver's body matters: a little is drained so the connection can be
+    // reused, anything longer is cut off.
+    await response.body.dump({ limit: 16 * 1024 }).catch(() => {});
   } catch (err) {
-    return { ok: false, error: describeFetchError(err, timeoutMs) };
+    if (!(err instanceof EgressError)) throw err;
+    return describeEgressFailure(err, timeoutMs);
   }
-  // The receiver's body is never read: nothing in it matters, and reading it is unbounded.
-  await response.body?.cancel().catch(() => {});
-  if (response.status >= 200 && response.status < 300) return { ok: true };
-  const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+  if (status >= 200 && status < 300) return { ok: true };
+  const retryAfter = parseRetryAfter(typeof retryAfterHeader === 'string' ? retryAfterHeader : null);
   return {
     ok: false,
-    error: response.status >= 300 && response.status < 400 ? `redirect ${response.status} not followed` : `http ${response.status}`,
+    error: status >= 300 && status < 400 ? `redirect ${status} not followed` : `http ${status}`,
     ...(retryAfter === undefined ? {} : { retryAfterHeaderSeconds: retryAfter }),
   };
 }
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timeout after ${timeoutMs} ms`;
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  if (typeof cause?.code === 'string' && /^[A-Z_]+$/.test(cause.code)) return `connection failed (${cause.code})`;
-  return 'request failed';
+/** A stable, value-free description for last_error (the URL stays out: it may hold a token). */
+function describeEgressFailure(err: EgressError, timeoutMs: number): AttemptOutcome {
+  switch (err.code) {
+    // The destination is internal, by its URL or by what its name resolves to now: giving up at
+    // once means a DNS answer flipped to a private address is never tried again and again.
+    case 'host_not_allowed':
+      return { ok: false, error: `host not allowed (${err.reason})`, final: true };
+    case 'upstream_timeout':
+      return { ok: false, error: `timeout after ${timeoutMs} ms` };
+    case 'upstream_unreachable':
+      return { ok: false, error: `connection failed (${err.reason})` };
+    case 'upstream_response_too_large':
+      return { ok: false, error: 'response too large' };
+  }
 }
 
 function parseRetryAfter(value: string | null): number | undefined {
