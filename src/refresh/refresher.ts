@@ -26,6 +26,7 @@ import { resolveOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
 import { normaliseTokenResponse, type NormalisedTokens } from '../oauth/token-response.ts';
 import { readPath } from '../oauth/json-path.ts';
 import type { AppRegistry, RegistryApp, RegistryOAuthApp } from '../registry/registry.ts';
+import { currentCredentialValues } from '../registry/credential-values.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
 import {
@@ -229,7 +230,7 @@ export class CredentialRefresher {
         await this.markFailed(leased, app, fence, ACCOUNT_ERRORS.oauthAppMissing, false);
         throw clientRejectedError();
       }
-      const url = new URL(fillTemplate(app.oauth.refresh_url, opened.values, 'url'));
+      const url = new URL(fillTemplate(app.oauth.refresh_url, currentCredentialValues(app, opened.values), 'url'));
       // Load the project's data key now, so sealing the answer below needs no query.
       await sealRefreshToken(this.deps.vault, leased.project_id, leased.id, 'warm-up');
 
