@@ -51,8 +51,8 @@ t.test('the apps the product promises are there, with the quirks that matter', a
   t.same(
     twilio?.fields.map((field) => [field.name, field.secret]),
     [
-      ['account_sid', false],
-      ['auth_token', true],
+      ['AccountSid', false],
+      ['AuthToken', true],
     ],
   );
   const zendesk = registry.get('zendesk');

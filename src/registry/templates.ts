@@ -161,6 +161,15 @@ export function isPublicHostName(hostname: string): boolean {
   return !LOCAL_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
+function originHost(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return url.origin === value.replace(/\/$/, '') ? url.host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `https://{subdomain}.zendesk.com:443/x` → `{subdomain}.zendesk.com:443` (the default allowed host). */
 export function templateHost(template: string): string {
   const start = template.indexOf('://') + 3;
@@ -202,6 +211,8 @@ export function hostAllowed(allowedHosts: readonly string[], values: TemplateVal
     } catch {
       return false;
     }
+    // An entry filled from an origin value (`{base_url}` = https://acme.api-us1.com) allows that origin's host.
+    if (pattern.startsWith('https://')) pattern = originHost(pattern) ?? '';
     if (!/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/.test(pattern)) return false;
     return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
   });
