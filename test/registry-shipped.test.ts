@@ -65,6 +65,27 @@ t.test('the apps the product promises are there, with the quirks that matter', a
   t.match(quickbooks, { oauth: { callback_params: { realm_id: 'realmId' } } });
 });
 
+t.test('PKCE where the provider takes it, and not where it rejects or does not document it', async (t) => {
+  const pkce = (slug: string): boolean | undefined => {
+    const app = registry.get(slug);
+    return app?.auth_type === 'oauth' ? app.oauth.pkce : undefined;
+  };
+  // Rejected: LinkedIn and Meta fail the token exchange when a code_verifier is sent.
+  t.equal(pkce('linkedin'), false);
+  t.equal(pkce('facebook_pages'), false);
+  // Verdicts from each provider's own docs (the source is cited in the file).
+  const verdicts = { linear: true, monday: true, constant_contact: false, pipedrive: false, square: false, surveymonkey: false, typeform: false };
+  for (const [slug, expected] of Object.entries(verdicts)) t.equal(pkce(slug), expected, slug);
+  const monday = registry.get('monday');
+  t.match(monday, { oauth: { token_url: 'https://auth.monday.com/oauth_ms/oauth/token' } }, 'monday: the OAuth 2.1 token endpoint');
+  const calendly = registry.get('calendly');
+  t.same(
+    calendly?.auth_type === 'oauth' ? calendly.oauth.scopes : undefined,
+    ['users:read', 'event_types:read', 'scheduled_events:read'],
+    'calendly asks for scopes',
+  );
+});
+
 t.test('app-registry/schema.json is the generated one (run npm run registry:schema)', async (t) => {
   const committed = await readFile(path.join(BUILTIN_REGISTRY_DIR, REGISTRY_JSON_SCHEMA_FILE), 'utf8');
   t.equal(committed, registryJsonSchema(), 'schema.json matches src/registry/schema.ts');
