@@ -86,6 +86,40 @@ t.test('PKCE where the provider takes it, and not where it rejects or does not d
   );
 });
 
+t.test('regions and sandboxes: a closed choice where one app serves all, a variant where each needs its own', async (t) => {
+  const choices = (slug: string, name: string) => {
+    const field = registry.get(slug)?.fields.find((candidate) => candidate.name === name);
+    return { values: field?.choices?.map((choice) => choice.value), default: field?.default };
+  };
+  t.same(choices('salesforce', 'environment'), { values: ['login', 'test'], default: 'login' });
+  t.match(registry.get('salesforce'), {
+    oauth: {
+      authorize_url: 'https://{environment}.salesforce.com/services/oauth2/authorize',
+      token_url: 'https://{environment}.salesforce.com/services/oauth2/token',
+    },
+    api: { base_url: '{instance_url}/services/data' },
+  });
+  t.match(registry.get('salesforce_my_domain'), { oauth: { authorize_url: 'https://{my_domain}.my.salesforce.com/services/oauth2/authorize' } });
+  t.same(choices('intercom', 'api_host'), { values: ['api.intercom.io', 'api.eu.intercom.io', 'api.au.intercom.io'], default: 'api.intercom.io' });
+  t.same(choices('typeform', 'api_host'), { values: ['api.typeform.com', 'api.eu.typeform.com'], default: 'api.typeform.com' });
+  t.same(choices('datadog', 'site').values?.length, 7);
+  for (const [slug, host] of [
+    ['smartsheet_eu', 'smartsheet.eu'],
+    ['smartsheet_au', 'smartsheet.au'],
+    ['smartsheet_gov', 'smartsheetgov.com'],
+    ['gusto_demo', 'gusto-demo.com'],
+  ] as const) {
+    const app = registry.get(slug);
+    if (app?.auth_type !== 'oauth') throw new Error(slug);
+    t.ok(new URL(app.oauth.token_url).hostname.endsWith(host), `${slug} token_url`);
+    t.same(
+      app.api?.allowed_hosts.every((allowed) => allowed.endsWith(host)),
+      true,
+      `${slug} credentials stay on ${host}`,
+    );
+  }
+});
+
 t.test('app-registry/schema.json is the generated one (run npm run registry:schema)', async (t) => {
   const committed = await readFile(path.join(BUILTIN_REGISTRY_DIR, REGISTRY_JSON_SCHEMA_FILE), 'utf8');
   t.equal(committed, registryJsonSchema(), 'schema.json matches src/registry/schema.ts');
