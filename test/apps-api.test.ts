@@ -150,8 +150,8 @@ t.test('retrieve: the App object by slug or id; 404 and 400 without any lookup',
   const twilio = (await get('/v1/connect/apps/twilio')).json<{ data: AppBody }>().data;
   t.equal(twilio.auth_type, 'keys');
   t.match(JSON.parse(twilio.custom_fields_json), [
-    { name: 'account_sid', label: 'Account SID', type: 'string', secret: false, optional: false },
-    { name: 'auth_token', type: 'string', secret: true, optional: false },
+    { name: 'AccountSid', label: 'Account SID', type: 'string', secret: false, optional: false },
+    { name: 'AuthToken', type: 'string', secret: true, optional: false },
   ]);
   const zendesk = (await get('/v1/connect/apps/zendesk')).json<{ data: AppBody }>().data;
   t.match(JSON.parse(zendesk.custom_fields_json), [{ name: 'subdomain', type: 'string', secret: false }], 'pre-authorization fields of an oauth app');

@@ -33,7 +33,7 @@ t.test('apps.list (auto-paginated) and apps.retrieve through @pipedream/sdk', as
 
   const twilio = await pd.apps.retrieve('twilio');
   t.equal(twilio.data.authType, 'keys');
-  t.match(JSON.parse(twilio.data.customFieldsJson ?? '[]'), [{ name: 'account_sid' }, { name: 'auth_token', secret: true }]);
+  t.match(JSON.parse(twilio.data.customFieldsJson ?? '[]'), [{ name: 'AccountSid' }, { name: 'AuthToken', secret: true }]);
 
   const missing = await pd.apps.retrieve('no_such_app').catch((err: unknown) => err);
   t.type(missing, PipedreamError);

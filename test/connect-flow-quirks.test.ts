@@ -130,13 +130,14 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
     app({
       auth_type: 'keys',
       fields: [{ name: 'api_key', label: 'API key', secret: true }],
-      test_request: { url: `${fake.origin}${path}`, headers: { 'X-Key': '{api_key}' }, ...extra },
+      api: { base_url: fake.origin, auth: { type: 'header', headers: { 'X-Key': '{api_key}' } } },
+      test_request: { url: `${fake.origin}${path}`, ...extra },
     });
   const run = (path: string, extra: Record<string, unknown> = {}, timeoutMs?: number) =>
-    runTestRequest({ definition: keysApp(path, extra).test_request!, values: { api_key: 'k1' }, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    runTestRequest({ app: withTest(keysApp(path, extra)), values: { api_key: 'k1' }, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 
   t.same(await run('/api/ok', { success_path: 'ok', account_name_path: 'user.login' }), { ok: true, accountName: 'octo' });
-  t.equal(fake.requests.at(-1)!.headers['x-key'], 'k1', 'templated header');
+  t.equal(fake.requests.at(-1)!.headers['x-key'], 'k1', 'the credential is put on by api.auth');
   t.same(await run('/api/ok-false', { success_path: 'ok' }), { ok: false, reason: 'success_path is not truthy' });
   t.same(await run('/api/401'), { ok: false, reason: 'status 401' });
   t.same(await run('/api/redirect'), { ok: false, reason: 'status 302' }, 'a redirect is a failure, not followed');
@@ -146,17 +147,64 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
   const oauthTest = app({
     auth_type: 'oauth',
     oauth: { authorize_url: `${fake.origin}/auth`, token_url: `${fake.origin}/token/ok`, scopes: ['read'] },
+    api: { base_url: fake.origin },
     test_request: { url: `${fake.origin}/api/ok`, success_path: 'ok' },
   });
-  t.same(await runTestRequest({ definition: oauthTest.test_request!, values: { oauth_access_token: 'at_1' } }), { ok: true, accountName: null });
+  t.same(await runTestRequest({ app: withTest(oauthTest), values: { oauth_access_token: 'at_1' } }), { ok: true, accountName: null });
   t.equal(fake.requests.at(-1)!.headers.authorization, 'Bearer at_1', 'oauth apps send the token as a bearer by default');
 
   const posting = app({
     auth_type: 'keys',
-    fields: [{ name: 'api_key', label: 'API key', secret: true }],
-    test_request: { method: 'POST', url: `${fake.origin}/api/ok`, body: '{"key":"{api_key}"}' },
+    fields: [
+      { name: 'api_key', label: 'API key', secret: true },
+      { name: 'workspace', label: 'Workspace' },
+    ],
+    api: { base_url: fake.origin, auth: { type: 'header', headers: { 'X-Key': '{api_key}' } } },
+    test_request: { method: 'POST', url: `${fake.origin}/api/ok`, body: '{"workspace":"{workspace}"}' },
   });
-  await runTestRequest({ definition: posting.test_request!, values: { api_key: 'a"b' } });
-  t.same(JSON.parse(fake.requests.at(-1)!.body), { key: 'a"b' }, 'a value cannot break out of a JSON body');
+  await runTestRequest({ app: withTest(posting), values: { api_key: 'k1', workspace: 'a"b' } });
+  t.same(JSON.parse(fake.requests.at(-1)!.body), { workspace: 'a"b' }, 'a value cannot break out of a JSON body');
   t.equal(fake.requests.at(-1)!.headers['content-type'], 'application/json');
 });
+
+t.test('a test request whose credential cannot go on is refused before anything is sent', async (t) => {
+  const fake = await startFakeProvider(t);
+  const keys = app({
+    auth_type: 'keys',
+    fields: [
+      { name: 'api_key', label: 'API key', secret: true },
+      { name: 'api_host', label: 'API host', choices: [{ value: 'api.example.com', label: 'US' }] },
+    ],
+    api: { base_url: 'https://{api_host}', allowed_hosts: ['api.example.com'], auth: { type: 'header', headers: { 'X-Key': '{api_key}' } } },
+    test_request: { url: 'https://{api_host}/me' },
+  });
+  const sent: Request[] = [];
+  const recordingFetch = (async (request: Request) => {
+    sent.push(request);
+    return new Response('{}');
+  }) as typeof fetch;
+  // A value outside the choices (the form refuses it first) still cannot take the credential elsewhere.
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'evil.example.net' }, fetch: recordingFetch }), {
+    ok: false,
+    reason: 'credential injection refused (host_not_allowed)',
+  });
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1\r\nX-Evil: 1', api_host: 'api.example.com' }, fetch: recordingFetch }), {
+    ok: false,
+    reason: 'credential injection refused (credential_invalid)',
+  });
+  t.equal(sent.length, 0, 'nothing was sent');
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'api.example.com' }, fetch: recordingFetch }), {
+    ok: true,
+    accountName: null,
+  });
+  t.equal(sent.length, 1);
+  t.equal(sent[0]!.url, 'https://api.example.com/me');
+  t.equal(sent[0]!.headers.get('x-key'), 'k1');
+  t.equal(fake.requests.length, 0, 'the injected fetch replaced the network');
+});
+
+function withTest(definition: RegistryApp): RegistryApp & { test_request: NonNullable<RegistryApp['test_request']> } {
+  const testRequest = definition.test_request;
+  if (testRequest === undefined) throw new Error(`${definition.slug} has no test_request`);
+  return { ...definition, test_request: testRequest };
+}

@@ -55,8 +55,13 @@ t.test('a file with only the core keys is a valid oauth app, defaults filled and
     { name: 'api_key', secret: true, optional: false },
     { name: 'region', secret: false, optional: true },
   ]);
-  t.same(keys?.test_request?.headers, { Authorization: 'Bearer {api_key}' }, 'keys apps get no default Authorization header');
+  t.same(keys?.api?.auth, { type: 'header', headers: { Authorization: 'Bearer {api_key}' } }, 'the declared injection');
+  t.same(keys?.test_request?.headers, {}, 'the test request carries no credential of its own');
   t.equal(keys?.test_request?.method, 'GET');
+  t.same(
+    keys?.fields.map((field) => field.aliases),
+    [[], []],
+  );
   t.equal(registry.get('nope'), undefined);
 });
 
@@ -193,37 +198,47 @@ t.test('test_request placeholders: fields, and for oauth apps the access token a
       token_response: { extra: { instance_url: 'instance_url' } },
       callback_params: { realm_id: 'realmId' },
     },
-    test_request: { url: 'https://{shop}.shop.example/{realm_id}/me', headers: { 'X-Token': '{oauth_access_token}' }, query: { i: '{instance_url}' } },
+    api: { base_url: 'https://{shop}.shop.example' },
+    test_request: { url: 'https://{shop}.shop.example/{realm_id}/me', query: { i: '{instance_url}' } },
   };
   const registry = registryFromDefinitions([oauthApp]);
-  t.same(registry.get('o')?.test_request?.headers, { 'X-Token': '{oauth_access_token}' }, 'no default bearer when the token is placed');
+  t.same(registry.get('o')?.api?.auth, { type: 'header', headers: { Authorization: 'Bearer {oauth_access_token}' } }, 'the oauth default injection');
+  t.same(registry.get('o')?.test_request?.query, { i: '{instance_url}' }, 'kept values may go in the query');
 
-  const keysApp = {
-    slug: 'k',
-    name: 'K',
-    auth_type: 'keys',
-    fields: [{ name: 'api_key', label: 'Key', secret: true }],
-    test_request: { url: 'https://k.example/me', basic_auth: { username: '{api_key}', password: '{oauth_access_token}' } },
-  };
-  t.same(definitionProblems([keysApp]), ['<k>: /test_request/basic_auth/password placeholder {oauth_access_token} is not a declared field']);
+  const placed = registryFromDefinitions([
+    { ...oauthApp, api: { base_url: 'https://{shop}.shop.example', auth: { type: 'header', headers: { 'X-Token': '{oauth_access_token}' } } } },
+  ]);
+  t.same(placed.get('o')?.api?.auth, { type: 'header', headers: { 'X-Token': '{oauth_access_token}' } }, 'no default bearer when the token is placed');
 
-  const bearerDefault = registryFromDefinitions([{ ...oauthApp, test_request: { url: 'https://{shop}.shop.example/me', query: { fields: 'id' } } }]);
-  t.same(bearerDefault.get('o')?.test_request?.headers, { Authorization: 'Bearer {oauth_access_token}' }, 'default bearer header');
+  t.same(definitionProblems([{ ...oauthApp, test_request: { url: 'https://{shop}.shop.example/me', headers: { 'X-Token': '{oauth_access_token}' } } }]), [
+    '<o>: /test_request/headers/X-Token placeholder {oauth_access_token} is a secret: only api.auth puts a credential on the request',
+  ]);
+  t.same(definitionProblems([{ ...oauthApp, api: undefined }]), [
+    '<o>: /test_request needs api (api.auth puts the credential on it, and only for api.allowed_hosts)',
+  ]);
 
   t.same(definitionProblems([{ ...oauthApp, api: { base_url: 'https://{shop}.shop.example', allowed_hosts: ['{store}.shop.example', '*.com'] } }]), [
     '<o>: /api/allowed_hosts/0 placeholder {store} is not a declared field',
     '<o>: /api/allowed_hosts/1 a *. wildcard needs at least two labels after it',
   ]);
   const api = registryFromDefinitions([{ ...oauthApp, api: { base_url: 'https://{shop}.shop.example/admin' } }]).get('o')?.api;
-  t.same(api, { base_url: 'https://{shop}.shop.example/admin', allowed_hosts: ['{shop}.shop.example'] }, 'allowed_hosts defaults to the base URL host');
+  t.same(
+    api,
+    {
+      base_url: 'https://{shop}.shop.example/admin',
+      allowed_hosts: ['{shop}.shop.example'],
+      auth: { type: 'header', headers: { Authorization: 'Bearer {oauth_access_token}' } },
+    },
+    'allowed_hosts defaults to the base URL host',
+  );
 });
 
 t.test('every problem of several files is reported at once', async (t) => {
   const problems = await problemsOf(['several-broken', 'slug-mismatch', 'missing-folder']);
   t.same(problems, [
     `${label('several-broken', 'alpha.yaml')}: /oauth/pkce must be true or false (PKCE is always S256; plain is never allowed)`,
+    `${label('several-broken', 'beta.yaml')}: /api/auth/headers/Authorization placeholder {api_key} is not a declared field`,
     `${label('several-broken', 'beta.yaml')}: /test_request/url must be an https: URL (http: only for 127.0.0.1, localhost or [::1])`,
-    `${label('several-broken', 'beta.yaml')}: /test_request/headers/Authorization placeholder {api_key} is not a declared field`,
     `${label('several-broken', 'gamma.yaml')}: /auth_type must be oauth, keys or none`,
     `${label('slug-mismatch', 'wrong_name.yaml')}: /slug must equal the file name (wrong_name), found acme`,
     `${path.relative(process.cwd(), dir('missing-folder'))}: / folder cannot be read (ENOENT)`,

@@ -51,8 +51,8 @@ t.test('the apps the product promises are there, with the quirks that matter', a
   t.same(
     twilio?.fields.map((field) => [field.name, field.secret]),
     [
-      ['account_sid', false],
-      ['auth_token', true],
+      ['AccountSid', false],
+      ['AuthToken', true],
     ],
   );
   const zendesk = registry.get('zendesk');
@@ -63,6 +63,61 @@ t.test('the apps the product promises are there, with the quirks that matter', a
   });
   const quickbooks = registry.get('quickbooks');
   t.match(quickbooks, { oauth: { callback_params: { realm_id: 'realmId' } } });
+});
+
+t.test('PKCE where the provider takes it, and not where it rejects or does not document it', async (t) => {
+  const pkce = (slug: string): boolean | undefined => {
+    const app = registry.get(slug);
+    return app?.auth_type === 'oauth' ? app.oauth.pkce : undefined;
+  };
+  // Rejected: LinkedIn and Meta fail the token exchange when a code_verifier is sent.
+  t.equal(pkce('linkedin'), false);
+  t.equal(pkce('facebook_pages'), false);
+  // Verdicts from each provider's own docs (the source is cited in the file).
+  const verdicts = { linear: true, monday: true, constant_contact: false, pipedrive: false, square: false, surveymonkey: false, typeform: false };
+  for (const [slug, expected] of Object.entries(verdicts)) t.equal(pkce(slug), expected, slug);
+  const monday = registry.get('monday');
+  t.match(monday, { oauth: { token_url: 'https://auth.monday.com/oauth_ms/oauth/token' } }, 'monday: the OAuth 2.1 token endpoint');
+  const calendly = registry.get('calendly');
+  t.same(
+    calendly?.auth_type === 'oauth' ? calendly.oauth.scopes : undefined,
+    ['users:read', 'event_types:read', 'scheduled_events:read'],
+    'calendly asks for scopes',
+  );
+});
+
+t.test('regions and sandboxes: a closed choice where one app serves all, a variant where each needs its own', async (t) => {
+  const choices = (slug: string, name: string) => {
+    const field = registry.get(slug)?.fields.find((candidate) => candidate.name === name);
+    return { values: field?.choices?.map((choice) => choice.value), default: field?.default };
+  };
+  t.same(choices('salesforce', 'environment'), { values: ['login', 'test'], default: 'login' });
+  t.match(registry.get('salesforce'), {
+    oauth: {
+      authorize_url: 'https://{environment}.salesforce.com/services/oauth2/authorize',
+      token_url: 'https://{environment}.salesforce.com/services/oauth2/token',
+    },
+    api: { base_url: '{instance_url}/services/data' },
+  });
+  t.match(registry.get('salesforce_my_domain'), { oauth: { authorize_url: 'https://{my_domain}.my.salesforce.com/services/oauth2/authorize' } });
+  t.same(choices('intercom', 'api_host'), { values: ['api.intercom.io', 'api.eu.intercom.io', 'api.au.intercom.io'], default: 'api.intercom.io' });
+  t.same(choices('typeform', 'api_host'), { values: ['api.typeform.com', 'api.eu.typeform.com'], default: 'api.typeform.com' });
+  t.same(choices('datadog', 'site').values?.length, 7);
+  for (const [slug, host] of [
+    ['smartsheet_eu', 'smartsheet.eu'],
+    ['smartsheet_au', 'smartsheet.au'],
+    ['smartsheet_gov', 'smartsheetgov.com'],
+    ['gusto_demo', 'gusto-demo.com'],
+  ] as const) {
+    const app = registry.get(slug);
+    if (app?.auth_type !== 'oauth') throw new Error(slug);
+    t.ok(new URL(app.oauth.token_url).hostname.endsWith(host), `${slug} token_url`);
+    t.same(
+      app.api?.allowed_hosts.every((allowed) => allowed.endsWith(host)),
+      true,
+      `${slug} credentials stay on ${host}`,
+    );
+  }
 });
 
 t.test('app-registry/schema.json is the generated one (run npm run registry:schema)', async (t) => {

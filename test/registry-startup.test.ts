@@ -59,7 +59,7 @@ t.test('the server process exits non-zero and prints every problem', async (t) =
   t.match(stderr, /latchkey: cannot start: app registry is invalid \(4 problems\):/);
   const relative = (file: string): string => path.relative(ROOT, path.join(BROKEN, file));
   t.match(stderr, `${relative('alpha.yaml')}: /oauth/pkce must be true or false (PKCE is always S256; plain is never allowed)`);
-  t.match(stderr, `${relative('beta.yaml')}: /test_request/headers/Authorization placeholder {api_key} is not a declared field`);
+  t.match(stderr, `${relative('beta.yaml')}: /api/auth/headers/Authorization placeholder {api_key} is not a declared field`);
   t.match(stderr, `${relative('gamma.yaml')}: /auth_type must be oauth, keys or none`);
   t.notMatch(stderr, /\n\s+at /, 'no stack trace');
   t.notMatch(stdout, /listening/);

@@ -1,12 +1,15 @@
 // Filling `{placeholder}` templates with values users typed: a value may never move a request to
 // another host or path, add a header line or break out of a JSON string.
 import t from 'tap';
-import { TemplateError, fillTemplate, hostAllowed, templatePlaceholders } from '../src/registry/templates.ts';
+import { TemplateError, fillTemplate, hostAllowed, originPlaceholder, templatePlaceholders } from '../src/registry/templates.ts';
 
-t.test('placeholders are lower-case identifiers; GraphQL braces are not', async (t) => {
+t.test('placeholders are identifiers (Pipedream names are mixed case); GraphQL braces are not', async (t) => {
   t.same(templatePlaceholders('https://{shop}.myshopify.com/{api_version}/x?{shop}'), ['shop', 'api_version', 'shop']);
+  t.same(templatePlaceholders('https://api.twilio.com/2010-04-01/Accounts/{AccountSid}.json'), ['AccountSid']);
   t.same(templatePlaceholders('{"query":"{ viewer { id name } }"}'), []);
-  t.same(templatePlaceholders('{}{Upper}{1x}'), []);
+  t.same(templatePlaceholders('{}{1x}{_a}{a-b}{ a }'), []);
+  t.same(originPlaceholder('{instance_url}/services/data'), 'instance_url');
+  t.equal(originPlaceholder('https://{instance_url}/x'), undefined);
 });
 
 t.test('URL templates: host values are host characters only, path and query values are encoded', async (t) => {
@@ -25,7 +28,14 @@ t.test('URL templates: host values are host characters only, path and query valu
     t.throws(() => fillTemplate('https://login.example/{tenant}/token', { tenant: segment }), TemplateError, `path segment ${segment}`);
   }
   t.equal(fillTemplate('https://x.example/a?d={d}', { d: '..' }), 'https://x.example/a?d=..', 'dots are harmless in the query');
-  t.throws(() => fillTemplate('https://{sub}.x.example', {}), { name: 'TemplateError', placeholder: 'sub', message: 'a value for {sub} is required' });
+  t.throws(() => fillTemplate('https://{sub}.x.example', {}), {
+    name: 'TemplateError',
+    placeholder: 'sub',
+    message: 'a value for {sub} is required',
+    reason: 'missing',
+  });
+  t.throws(() => fillTemplate('https://{sub}.x.example', { sub: null }), { name: 'TemplateError', reason: 'missing' }, 'null is no value');
+  t.throws(() => fillTemplate('https://{sub}.x.example', { sub: 'a/b' }), { name: 'TemplateError', reason: 'invalid' });
   t.throws(() => fillTemplate('https://{sub}.x.example', { sub: '' }), TemplateError);
   t.equal(fillTemplate('https://x.example/{a}', { a: '{b}', b: 'no' }), 'https://x.example/%7Bb%7D', 'values are not filled again');
 });
@@ -58,9 +68,18 @@ t.test('a host a user names must be a public DNS name: no IP literal, no local-o
   t.equal(fillTemplate('http://127.0.0.1:8080/{id}', { id: 'x' }), 'http://127.0.0.1:8080/x', 'fixed hosts are the operator’s choice');
 });
 
-t.test('header, form and JSON templates', async (t) => {
+t.test('header, query, form and JSON templates', async (t) => {
   t.equal(fillTemplate('Bearer {api_key}', { api_key: 'sk_123' }, 'header'), 'Bearer sk_123');
-  for (const evil of ['a\r\nX-Evil: 1', 'a\nb', 'a\0b']) t.throws(() => fillTemplate('Bearer {api_key}', { api_key: evil }, 'header'), TemplateError);
+  for (const evil of ['a\r\nX-Evil: 1', 'a\nb', 'a\0b', 'a\tb', 'a\x7fb', 'a\x1bb']) {
+    for (const context of ['header', 'query'] as const) {
+      t.throws(
+        () => fillTemplate('Bearer {api_key}', { api_key: evil }, context),
+        { name: 'TemplateError', placeholder: 'api_key', message: 'the value for {api_key} contains a control character', reason: 'invalid' },
+        `${context} ${JSON.stringify(evil)}`,
+      );
+    }
+  }
+  t.equal(fillTemplate('{key}', { key: 'a&b=c d' }, 'query'), 'a&b=c d', 'query values stay raw: URLSearchParams encodes them');
   t.equal(fillTemplate('token={t}&user={u}', { t: 'a&b=c', u: 'ü' }, 'form'), 'token=a%26b%3Dc&user=%C3%BC');
   const body = fillTemplate('{"key":"{api_key}"}', { api_key: 'x","admin":true,"y":"\n' }, 'json');
   t.same(JSON.parse(body), { key: 'x","admin":true,"y":"\n' });
@@ -78,4 +97,32 @@ t.test('hostAllowed: exact hosts, *. subdomains, filled entries', async (t) => {
   t.notOk(hostAllowed(hosts, {}, 'not a url'));
   t.notOk(hostAllowed(['127.0.0.1:8080'], {}, 'http://127.0.0.1:9090/'), 'ports must match');
   t.ok(hostAllowed(['127.0.0.1:8080'], {}, 'http://127.0.0.1:8080/'));
+});
+
+t.test('a leading placeholder holds a whole https origin with a public host, nothing more', async (t) => {
+  const template = '{instance_url}/services/data/v62.0';
+  t.equal(fillTemplate(template, { instance_url: 'https://acme.my.salesforce.com' }), 'https://acme.my.salesforce.com/services/data/v62.0');
+  t.equal(
+    fillTemplate(template, { instance_url: 'https://acme.my.salesforce.com/' }),
+    'https://acme.my.salesforce.com/services/data/v62.0',
+    'a trailing slash',
+  );
+  t.equal(fillTemplate('{base}/x', { base: 'https://Acme.Example.com:8443' }), 'https://acme.example.com:8443/x', 'normalised origin');
+  for (const evil of [
+    'http://acme.my.salesforce.com',
+    'https://acme.my.salesforce.com/path',
+    'https://acme.my.salesforce.com?x=1',
+    'https://acme.my.salesforce.com#x',
+    'https://user:pw@acme.my.salesforce.com',
+    'https://evil.example@acme.my.salesforce.com',
+    'https://127.0.0.1',
+    'https://169.254.169.254',
+    'https://localhost',
+    'https://metadata.google.internal',
+    'javascript:alert(1)',
+    'acme.my.salesforce.com',
+    'https://acme.my.salesforce.com\\@evil.example',
+  ]) {
+    t.throws(() => fillTemplate(template, { instance_url: evil }), { name: 'TemplateError', placeholder: 'instance_url' }, evil);
+  }
 });

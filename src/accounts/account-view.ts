@@ -3,6 +3,7 @@
 // Credentials only appear when the caller asked for them and may see them.
 import { Type } from '@sinclair/typebox';
 import { AppSchema, type AppView } from '../apps/app-view.ts';
+import { currentCredentialValues } from '../registry/credential-values.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import type { AccountRow } from './account.repository.ts';
 import type { CredentialValues } from './account-secrets.ts';
@@ -86,6 +87,7 @@ export function credentialsView(
   refreshToken: string | null,
   app: RegistryApp | undefined,
 ): Record<string, string | null> {
-  if (app !== undefined && app.auth_type !== 'oauth') return { ...values };
-  return { ...values, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
+  const current = app === undefined ? { ...values } : currentCredentialValues(app, values);
+  if (app !== undefined && app.auth_type !== 'oauth') return current;
+  return { ...current, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
 }

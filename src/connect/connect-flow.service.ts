@@ -37,12 +37,12 @@ import { createPkcePair } from '../oauth/pkce.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
-import { TemplateError } from '../registry/templates.ts';
+import { TemplateError, hasControlCharacter, replacePlaceholders } from '../registry/templates.ts';
 import { enqueueConnectionEvent } from '../webhooks/events.ts';
 import { consumeConnectToken, findConnectTokenByDigest, type ConnectTokenRow } from './connect-token.repository.ts';
 import { resolveConnectToken } from './connect-tokens.service.ts';
 import { deleteExpiredConnectResults, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
-import { FieldValidationError, checkFieldValues, hasControlCharacter, keepNonSecret } from './field-values.ts';
+import { FieldValidationError, checkFieldValues, keepNonSecret } from './field-values.ts';
 
 /** How the page was opened by /sdk/connect.js; a plain Connect Link has none. */
 export type EmbedMode = 'iframe' | 'popup';
@@ -273,7 +273,7 @@ function requestedScopes(app: RegistryOAuthApp, client: ResolvedOAuthClient): st
 }
 
 function fillIssuer(template: string, fields: Readonly<Record<string, string>>): string {
-  return template.replace(/\{([a-z][a-z0-9_]{0,63})\}/g, (_match, name: string) => fields[name] ?? '');
+  return replacePlaceholders(template, (name) => fields[name] ?? '');
 }
 
 const verifierContext = (rowId: string): SealContext => ({ table: 'oauth_states', column: 'code_verifier_enc', rowId });
@@ -356,8 +356,9 @@ function callbackValues(app: RegistryOAuthApp, query: CallbackQuery): Record<str
 
 /** Runs the entry's test_request, if any: the credential must work, and it may name the account. */
 export async function verifyCredentials(deps: ConnectFlowDeps, app: RegistryApp, values: CredentialValues): Promise<string | null> {
-  if (app.test_request === undefined) return null;
-  const outcome = await runTestRequest({ definition: app.test_request, values, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+  const testRequest = app.test_request;
+  if (testRequest === undefined) return null;
+  const outcome = await runTestRequest({ app: { ...app, test_request: testRequest }, values, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
   if (!outcome.ok) throw new ConnectFlowError('test_request_failed', { cause: new Error(`test request failed: ${outcome.reason}`) });
   return outcome.accountName;
 }

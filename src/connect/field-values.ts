@@ -4,6 +4,7 @@
 // the browser's own checks are a convenience.
 import { CONNECT_FLOW_ERRORS, ConnectFlowError } from '../errors.ts';
 import { fieldValueMatches, type RegistryField } from '../registry/registry.ts';
+import { hasControlCharacter } from '../registry/templates.ts';
 
 export const FIELD_VALUE_MAX_LENGTH = 4096;
 
@@ -28,11 +29,12 @@ export function checkFieldValues(fields: readonly RegistryField[], submitted: Re
   const values: Record<string, string> = {};
   const errors: Record<string, string> = {};
   for (const field of fields) {
-    const raw = submitted[fieldInputName(field)];
+    const raw = submittedValue(field, submitted);
     // Pasted keys often carry a stray space or newline at either end.
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (value === '') {
-      if (!field.optional) errors[field.name] = `Enter ${field.label}.`;
+      if (field.default !== undefined) values[field.name] = field.default;
+      else if (!field.optional) errors[field.name] = `Enter ${field.label}.`;
       continue;
     }
     if (value.length > FIELD_VALUE_MAX_LENGTH || hasControlCharacter(value) || !fieldValueMatches(field, value)) {
@@ -45,13 +47,15 @@ export function checkFieldValues(fields: readonly RegistryField[], submitted: Re
   return values;
 }
 
-/** C0 controls and DEL: line breaks in a header, NUL in a URL, invisible junk in a key. */
-export function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+/** The input under the field's name, else under an older name (a form or link built before a rename). */
+function submittedValue(field: RegistryField, submitted: Readonly<Record<string, string | undefined>>): string | undefined {
+  const current = submitted[fieldInputName(field)];
+  if (current !== undefined) return current;
+  for (const alias of field.aliases) {
+    const old = submitted[fieldInputName({ name: alias })];
+    if (old !== undefined) return old;
   }
-  return false;
+  return undefined;
 }
 
 export function keepNonSecret(fields: readonly RegistryField[], values: Readonly<Record<string, string>>): Record<string, string> {

@@ -3,7 +3,9 @@
 // page must allow the provider. A templated host (`{subdomain}.zendesk.com`) becomes a wildcard
 // over the fixed labels; a host that is all placeholder can only be limited to its scheme.
 
-const HAS_PLACEHOLDER = /\{[a-z][a-z0-9_]{0,63}\}/;
+import { PLACEHOLDER_SOURCE } from '../registry/templates.ts';
+
+const HAS_PLACEHOLDER = new RegExp(PLACEHOLDER_SOURCE);
 
 export function formActionSourceFor(authorizeUrlTemplate: string): string {
   const schemeEnd = authorizeUrlTemplate.indexOf('://');

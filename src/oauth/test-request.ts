@@ -1,7 +1,10 @@
 // The registry entry's test_request: proves a credential works before we store it, and names
-// the account. It runs with the user's values, so it is fenced: a deadline, no redirects (a 30x
-// could forward the credential), a small response cap, and nothing of the answer is logged.
-import type { RegistryTestRequest } from '../registry/registry.ts';
+// the account. The credential goes on through api.auth (credential-injection.ts), the one
+// injection the proxy uses too, and only to an allowed host. It runs with the user's values, so
+// it is fenced: a deadline, no redirects (a 30x could forward the credential), a small response
+// cap, and nothing of the answer is logged.
+import { applyInjection, injectCredentials } from '../registry/credential-injection.ts';
+import type { RegistryApp, RegistryTestRequest } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { readPath, readString } from './json-path.ts';
 
@@ -14,10 +17,11 @@ export type TestRequestOutcome =
   | { readonly ok: false; readonly reason: string };
 
 export interface TestRequestInput {
-  /** Normalised: an oauth app's carries `Authorization: Bearer {oauth_access_token}` unless it places the token itself. */
-  readonly definition: RegistryTestRequest;
-  /** The user's fields, plus oauth_access_token for OAuth apps. */
+  /** The app: its test_request says what to call, its api.auth how the credential goes on it. */
+  readonly app: Pick<RegistryApp, 'api' | 'fields'> & { readonly test_request: RegistryTestRequest };
+  /** The user's fields, plus oauth_access_token (and kept token values) for OAuth apps. */
   readonly values: Readonly<Record<string, string>>;
+  /** The outbound seam: tests count calls, the egress guard will route them. */
   readonly fetch?: typeof fetch;
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
@@ -26,7 +30,9 @@ export interface TestRequestInput {
 export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {
   let request: Request;
   try {
-    request = buildRequest(input);
+    const built = buildRequest(input);
+    if (typeof built === 'string') return { ok: false, reason: built };
+    request = built;
   } catch (err) {
     return { ok: false, reason: `request could not be built (${err instanceof Error ? err.name : 'error'})` };
   }
@@ -39,7 +45,7 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
   const body = await readCapped(response);
   if (response.status < 200 || response.status > 299) return { ok: false, reason: `status ${response.status}` };
   if (body === undefined) return { ok: false, reason: 'response too large' };
-  const { success_path: successPath, account_name_path: namePath } = input.definition;
+  const { success_path: successPath, account_name_path: namePath } = input.app.test_request;
   if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };
   let json: unknown;
   try {
@@ -57,18 +63,18 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
   return { ok: true, accountName: name === undefined || name === '' ? null : name.slice(0, 200) };
 }
 
-function buildRequest(input: TestRequestInput): Request {
-  const { definition, values } = input;
+/** The request, or why the credential may not go on it (a refusal code, never a value). */
+function buildRequest(input: TestRequestInput): Request | string {
+  const { app, values } = input;
+  const definition = app.test_request;
   const url = new URL(fillTemplate(definition.url, values, 'url'));
-  // Values are percent-encoded by URLSearchParams itself; 'header' only refuses line breaks.
-  for (const [name, value] of Object.entries(definition.query)) url.searchParams.set(name, fillTemplate(value, values, 'header'));
+  for (const [name, value] of Object.entries(definition.query)) url.searchParams.set(name, fillTemplate(value, values, 'query'));
   const headers = new Headers({ accept: 'application/json', 'user-agent': 'latchkey' });
   for (const [name, value] of Object.entries(definition.headers)) headers.set(name, fillTemplate(value, values, 'header'));
-  if (definition.basic_auth !== undefined) {
-    const user = fillTemplate(definition.basic_auth.username, values, 'header');
-    const password = fillTemplate(definition.basic_auth.password, values, 'header');
-    headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`);
-  }
+  // The credential goes on last, so no test_request header or query value can replace it.
+  const injected = injectCredentials({ app, credentials: values, url });
+  if (!injected.ok) return `credential injection refused (${injected.refusal.code})`;
+  applyInjection(injected.injection, url, headers);
   let body: string | undefined;
   if (definition.method === 'POST' && definition.body !== undefined) {
     // Inside a JSON body a value is JSON-escaped, so a quote in it cannot change the document.

@@ -81,20 +81,32 @@ function formAlert(state: FormState): SafeHtml | string {
   return markup`<div class="alert" role="alert">${state.formMessage}</div>`;
 }
 
+/** A choice field (region, sandbox): only the listed values can be sent, and the server checks again. */
+function choiceSelect(id: string, field: RegistryField, selected: string | undefined, attributes: readonly (SafeHtml | string)[]): SafeHtml {
+  const options = (field.choices ?? []).map(
+    (choice) => markup`<option value="${choice.value}"${choice.value === selected ? markup` selected` : ''}>${choice.label}</option>`,
+  );
+  return markup`<select id="${id}" name="${id}"${field.optional ? '' : markup` required`}${attributes}>${options}</select>`;
+}
+
 function fieldInput(field: RegistryField, state: FormState): SafeHtml {
   const id = `f_${field.name}`;
   const error = state.fieldErrors?.[field.name];
   const kept = field.secret ? undefined : state.keptValues?.[field.name];
   const describedBy = [field.help === undefined ? '' : `${id}_help`, error === undefined ? '' : `${id}_error`].filter((v) => v !== '').join(' ');
+  const aria = [describedBy === '' ? '' : markup` aria-describedby="${describedBy}"`, error === undefined ? '' : markup` aria-invalid="true"`];
   const attributes = [
     field.optional ? '' : markup` required`,
     field.placeholder === undefined ? '' : markup` placeholder="${field.placeholder}"`,
     kept === undefined ? '' : markup` value="${kept}"`,
-    describedBy === '' ? '' : markup` aria-describedby="${describedBy}"`,
-    error === undefined ? '' : markup` aria-invalid="true"`,
+    ...aria,
   ];
+  const control =
+    field.choices === undefined
+      ? markup`<input id="${id}" name="${id}" type="${field.secret ? 'password' : 'text'}" autocomplete="off" spellcheck="false"${attributes}>`
+      : choiceSelect(id, field, kept ?? field.default, aria);
   return markup`<label for="${id}">${field.label}${field.optional ? markup` <span class="muted">(optional)</span>` : ''}</label>
-<input id="${id}" name="${id}" type="${field.secret ? 'password' : 'text'}" autocomplete="off" spellcheck="false"${attributes}>
+${control}
 ${field.help === undefined ? '' : markup`<p class="hint" id="${id}_help">${field.help}</p>`}
 ${error === undefined ? '' : markup`<p class="field-error" id="${id}_error">${error}</p>`}`;
 }

@@ -21,6 +21,7 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { AppViews } from '../apps/app-view.ts';
 import { findAccountById, versionOf, type AccountRow } from '../accounts/account.repository.ts';
+import { currentCredentialValues } from '../registry/credential-values.ts';
 import {
   commitRefresh,
   markAccountDead,
@@ -217,7 +218,7 @@ export class CredentialRefresher {
         const retryAfterSeconds = await this.markFailed(leased, app, fence, failure('oauth_app_missing'), false);
         return { kind: 'unavailable', code: 'oauth_app_missing', retryAfterSeconds };
       }
-      const url = new URL(fillTemplate(app.oauth.refresh_url, opened.values, 'url'));
+      const url = new URL(fillTemplate(app.oauth.refresh_url, currentCredentialValues(app, opened.values), 'url'));
       // Load the project's data key now, so sealing the answer below needs no query.
       await this.deps.vault.loadProjectKey(leased.project_id);
 

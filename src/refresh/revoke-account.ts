@@ -7,6 +7,7 @@ import type { Database } from '../db/types.ts';
 import type { Vault } from '../keys/vault.ts';
 import { resolveOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
 import type { AppRegistry } from '../registry/registry.ts';
+import { currentCredentialValues } from '../registry/credential-values.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import type { AccountRow } from '../accounts/account.repository.ts';
 import { openAccountSecrets } from '../accounts/account-secrets.ts';
@@ -42,7 +43,7 @@ export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow)
     if (client === undefined) return warn('the oauth app no longer exists');
     const request = {
       oauth: app.oauth,
-      url: new URL(fillTemplate(app.oauth.revoke_url, opened.values, 'url')),
+      url: new URL(fillTemplate(app.oauth.revoke_url, currentCredentialValues(app, opened.values), 'url')),
       client,
       token,
       tokenTypeHint: opened.refreshToken === null ? ('access_token' as const) : ('refresh_token' as const),

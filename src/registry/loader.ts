@@ -43,13 +43,21 @@ interface Source {
   readonly expectedSlug: string;
 }
 
-interface Loaded {
+export interface RegistryInspection {
   readonly apps: RegistryApp[];
   readonly problems: string[];
 }
 
 export async function loadRegistry(options: RegistryOptions): Promise<AppRegistry> {
-  const loaded: Loaded = { apps: [], problems: [] };
+  return finish(await inspectRegistry(options));
+}
+
+/**
+ * Every file checked, nothing thrown: the apps that passed and every problem as
+ * `file: /pointer message` (what `npm run registry:check` reports).
+ */
+export async function inspectRegistry(options: RegistryOptions): Promise<RegistryInspection> {
+  const loaded: RegistryInspection = { apps: [], problems: [] };
   const seenDirs = new Set<string>();
   for (const dir of options.dirs) {
     let real: string;
@@ -80,7 +88,8 @@ export async function loadRegistry(options: RegistryOptions): Promise<AppRegistr
       addDocument(loaded, parseYaml(text, label, loaded.problems), { label, expectedSlug: name.slice(0, -'.yaml'.length) }, options.insecureLoopback);
     }
   }
-  return finish(loaded);
+  checkDuplicateSlugs(loaded);
+  return loaded;
 }
 
 /**
@@ -88,27 +97,31 @@ export async function loadRegistry(options: RegistryOptions): Promise<AppRegistr
  * exactly the loader's checks. The slug stands in for the file name.
  */
 export function registryFromDefinitions(definitions: readonly unknown[], options: { insecureLoopback?: boolean } = {}): AppRegistry {
-  const loaded: Loaded = { apps: [], problems: [] };
+  const loaded: RegistryInspection = { apps: [], problems: [] };
   definitions.forEach((definition, i) => {
     const slug = (definition as { slug?: unknown } | null)?.slug;
     const expectedSlug = typeof slug === 'string' ? slug : `definition ${i}`;
     addDocument(loaded, definition, { label: `<${expectedSlug}>`, expectedSlug }, options.insecureLoopback ?? false);
   });
+  checkDuplicateSlugs(loaded);
   return finish(loaded);
 }
 
-function finish(loaded: Loaded): AppRegistry {
+function checkDuplicateSlugs(loaded: RegistryInspection): void {
   const firstSource = new Map<string, string>();
   for (const app of loaded.apps) {
     const other = firstSource.get(app.slug);
     if (other === undefined) firstSource.set(app.slug, app.source);
     else loaded.problems.push(`${app.source}: /slug ${app.slug} is already defined by ${other}`);
   }
+}
+
+function finish(loaded: RegistryInspection): AppRegistry {
   if (loaded.problems.length > 0) throw new RegistryError(loaded.problems);
   return registryOf(loaded.apps);
 }
 
-function addDocument(loaded: Loaded, doc: unknown, source: Source, insecureLoopback: boolean): void {
+function addDocument(loaded: RegistryInspection, doc: unknown, source: Source, insecureLoopback: boolean): void {
   if (doc === undefined) return; // YAML errors were reported already
   const report = (problem: Problem): void => void loaded.problems.push(`${source.label}: ${problem.pointer || '/'} ${problem.message}`);
   const schemaProblems = checkSchema(doc);
@@ -152,6 +165,10 @@ function checkSchema(doc: unknown): Problem[] {
 function describeSchemaError(error: ValueError): string {
   if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
   if (error.path === '/oauth/pkce') return 'must be true or false (PKCE is always S256; plain is never allowed)';
+  // A Record's key that fails its pattern (a header name with a space) reads as a bad name, not a stray property.
+  const keyPatterns = (error.schema as { patternProperties?: Record<string, unknown> }).patternProperties;
+  if (error.type === ValueErrorType.ObjectAdditionalProperties && keyPatterns !== undefined)
+    return `is not a valid name (must match ${Object.keys(keyPatterns).join(' or ')})`;
   const pattern = (error.schema as { pattern?: unknown }).pattern;
   if (error.type === ValueErrorType.StringPattern && typeof pattern === 'string') return `must match ${pattern}`;
   return error.message.charAt(0).toLowerCase() + error.message.slice(1);

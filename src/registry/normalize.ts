@@ -1,8 +1,8 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
-import type { RegistryApi, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
-import type { AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
-import { templatePlaceholders } from './templates.ts';
+import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
+import type { ApiAuthDefinition, ApiDefinition, AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
+import { templateHost } from './templates.ts';
 
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
 
@@ -13,6 +13,7 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     ...field,
     secret: field.secret ?? false,
     optional: field.optional ?? false,
+    aliases: field.aliases ?? [],
   }));
   const base = {
     slug: app.slug,
@@ -24,8 +25,8 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     featured_weight: app.featured_weight ?? 0,
     fields,
     scope_profiles: app.auth_type === 'oauth' ? (app.scope_profiles ?? []) : [],
-    ...(app.api === undefined ? {} : { api: normalizeApi(app.api) }),
-    ...(app.test_request === undefined ? {} : { test_request: normalizeTestRequest(app.test_request, app.auth_type === 'oauth') }),
+    ...(app.api === undefined ? {} : { api: normalizeApi(app.api, app.auth_type) }),
+    ...(app.test_request === undefined ? {} : { test_request: normalizeTestRequest(app.test_request) }),
     source,
   };
   const normalized: RegistryApp =
@@ -68,42 +69,43 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
   } as RegistryOAuth;
 }
 
-function normalizeApi(api: NonNullable<AppDefinition['api']>): RegistryApi {
+function normalizeApi(api: ApiDefinition, authType: AppDefinition['auth_type']): RegistryApi {
   // Without a list, a credential may go to the base URL's host only. The host part of the
   // template is kept as written so `{subdomain}.zendesk.com` stays a pattern to fill.
-  return { base_url: api.base_url, allowed_hosts: api.allowed_hosts ?? [templateHost(api.base_url)] };
+  const auth = normalizeAuth(api.auth, authType);
+  return { base_url: api.base_url, allowed_hosts: api.allowed_hosts ?? [templateHost(api.base_url)], ...(auth === undefined ? {} : { auth }) };
 }
 
-/**
- * An oauth app's test request sends `Authorization: Bearer {oauth_access_token}` unless it puts
- * the token somewhere itself (a custom header, the query, the URL, basic auth or the body).
- */
-function normalizeTestRequest(test: TestRequestDefinition, oauth: boolean): RegistryTestRequest {
-  const headers = { ...(test.headers ?? {}) };
-  if (oauth) {
-    const strings = [test.url, test.body ?? '', ...Object.values(headers), ...Object.values(test.query ?? {})];
-    if (test.basic_auth !== undefined) strings.push(test.basic_auth.username, test.basic_auth.password);
-    const placesToken = strings.some((value) => templatePlaceholders(value).includes('oauth_access_token'));
-    if (!placesToken) headers['Authorization'] = 'Bearer {oauth_access_token}';
+/** The OAuth 2.0 default (RFC 6750 §2.1) when an oauth app declares nothing; keys apps must declare (the loader says so). */
+export const OAUTH_DEFAULT_AUTH: RegistryApiAuth = { type: 'header', headers: { Authorization: 'Bearer {oauth_access_token}' } };
+
+function normalizeAuth(auth: ApiAuthDefinition | undefined, authType: AppDefinition['auth_type']): RegistryApiAuth | undefined {
+  if (authType === 'none') return undefined;
+  // A keys app without a declaration never loads (cross-checks); sending nothing is the safe fallback.
+  if (auth === undefined) return authType === 'oauth' ? OAUTH_DEFAULT_AUTH : undefined;
+  const headers = auth.headers ?? {};
+  switch (auth.type) {
+    case 'header':
+      return { type: 'header', headers };
+    case 'query':
+      return { type: 'query', params: auth.params ?? {}, headers };
+    case 'basic':
+      return { type: 'basic', username: auth.username ?? '', password: auth.password ?? '', headers };
+    case 'url':
+      return { type: 'url', headers };
   }
+}
+
+function normalizeTestRequest(test: TestRequestDefinition): RegistryTestRequest {
   return {
     method: test.method ?? 'GET',
     url: test.url,
-    headers,
+    headers: test.headers ?? {},
     query: test.query ?? {},
-    ...(test.basic_auth === undefined ? {} : { basic_auth: test.basic_auth }),
     ...(test.body === undefined ? {} : { body: test.body }),
     ...(test.success_path === undefined ? {} : { success_path: test.success_path }),
     ...(test.account_name_path === undefined ? {} : { account_name_path: test.account_name_path }),
   };
-}
-
-/** `https://{subdomain}.zendesk.com:443/x` → `{subdomain}.zendesk.com:443`. */
-function templateHost(template: string): string {
-  const start = template.indexOf('://') + 3;
-  const rest = template.slice(start);
-  const end = rest.search(/[/?#]/);
-  return (end === -1 ? rest : rest.slice(0, end)).toLowerCase();
 }
 
 function deepFreeze<T>(value: T): T {

@@ -11,8 +11,19 @@ export interface RegistryField {
   readonly optional: boolean;
   /** ECMAScript pattern the whole value must match (see fieldValueMatches). */
   readonly pattern?: string;
+  /** The only values accepted (a select in the form); each fills templates as is. */
+  readonly choices?: RegistryFieldChoice[];
+  /** The choice used when none is given and for accounts stored before the field existed. */
+  readonly default?: string;
+  /** Older names of this field: values stored under them read under `name` (see credential-values.ts). */
+  readonly aliases: string[];
   readonly placeholder?: string;
   readonly help?: string;
+}
+
+export interface RegistryFieldChoice {
+  readonly value: string;
+  readonly label: string;
 }
 
 export interface RegistryTokenResponse {
@@ -55,10 +66,9 @@ export interface RegistryOAuth {
 export interface RegistryTestRequest {
   readonly method: 'GET' | 'POST';
   readonly url: string;
-  /** For oauth apps that place the token nowhere themselves: `Authorization: Bearer {oauth_access_token}`. */
+  /** Not authentication: the credential is put on the request by api.auth (credential-injection.ts). */
   readonly headers: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string>>;
-  readonly basic_auth?: { readonly username: string; readonly password: string };
   readonly body?: string;
   readonly success_path?: string;
   readonly account_name_path?: string;
@@ -68,7 +78,19 @@ export interface RegistryApi {
   readonly base_url: string;
   /** Defaults to the host of base_url. `*.` prefix allows subdomains. */
   readonly allowed_hosts: string[];
+  /** Declared, or the oauth default (Bearer token); absent only for auth_type none (nothing to send). */
+  readonly auth?: RegistryApiAuth;
 }
+
+type HeaderTemplates = Readonly<Record<string, string>>;
+
+/** Where the credential goes on a request to the app's API; templates use `{credential}` names. */
+export type RegistryApiAuth =
+  | { readonly type: 'header'; readonly headers: HeaderTemplates }
+  | { readonly type: 'query'; readonly params: Readonly<Record<string, string>>; readonly headers: HeaderTemplates }
+  | { readonly type: 'basic'; readonly username: string; readonly password: string; readonly headers: HeaderTemplates }
+  /** The credential is part of api.base_url (Telegram's `/bot{token}`); only the headers are added. */
+  | { readonly type: 'url'; readonly headers: HeaderTemplates };
 
 interface RegistryAppBase {
   readonly slug: string;
@@ -120,8 +142,9 @@ export function registryOf(apps: readonly RegistryApp[]): AppRegistry {
 
 const compiledPatterns = new WeakMap<RegistryField, RegExp>();
 
-/** Whether a value satisfies a field's pattern (anchored: the whole value must match). */
+/** Whether a value is one of the field's choices and satisfies its pattern (anchored: the whole value must match). */
 export function fieldValueMatches(field: RegistryField, value: string): boolean {
+  if (field.choices !== undefined && !field.choices.some((choice) => choice.value === value)) return false;
   if (field.pattern === undefined) return true;
   let regex = compiledPatterns.get(field);
   if (regex === undefined) {

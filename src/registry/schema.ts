@@ -5,15 +5,30 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 const SLUG_PATTERN = '^[a-z0-9_-]{1,64}$';
-const FIELD_NAME_PATTERN = '^[a-z][a-z0-9_]{0,63}$';
+/** Credential names are Pipedream's `$auth` names where a component exists (Twilio's `AccountSid`). */
+const FIELD_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_]{0,63}$';
+const FieldName = Type.String({ pattern: FIELD_NAME_PATTERN });
 
 /** A URL that may hold `{field}` placeholders filled from the fields the user entered. */
 const TemplatedUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'absolute URL; may contain {field} placeholders' });
 
 const StringMap = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 2048 }));
 
+/** HTTP header names (RFC 9110 §5.1 tokens) mapped to templated values. */
+const HeaderMap = Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }), Type.String({ maxLength: 2048 }), {
+  additionalProperties: false,
+});
+
 /** A dot path into a JSON document, e.g. `authed_user.access_token`. */
 const JsonPath = Type.String({ pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$', maxLength: 256 });
+
+export const FieldChoiceSchema = Type.Object(
+  {
+    value: Type.String({ minLength: 1, maxLength: 253, description: 'what is stored and filled into templates' }),
+    label: Type.String({ minLength: 1, maxLength: 120 }),
+  },
+  { additionalProperties: false },
+);
 
 export const FieldSchema = Type.Object(
   {
@@ -22,6 +37,12 @@ export const FieldSchema = Type.Object(
     secret: Type.Optional(Type.Boolean({ default: false, description: 'masked in the form and never echoed back' })),
     optional: Type.Optional(Type.Boolean({ default: false })),
     pattern: Type.Optional(Type.String({ maxLength: 512, description: 'ECMAScript regular expression the whole value must match' })),
+    /** A fixed list (regions, sandboxes): the form shows a select and only these values are accepted. */
+    choices: Type.Optional(Type.Array(FieldChoiceSchema, { minItems: 1, maxItems: 50 })),
+    /** A choice's value used when none is given, and for accounts stored before the field existed. */
+    default: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    /** Names this field had before; values stored under them are read under `name`. */
+    aliases: Type.Optional(Type.Array(FieldName, { minItems: 1, maxItems: 5 })),
     placeholder: Type.Optional(Type.String({ maxLength: 200 })),
     help: Type.Optional(Type.String({ maxLength: 1000 })),
   },
@@ -37,7 +58,7 @@ export const TokenResponseSchema = Type.Object(
     /** Providers that answer 200 with `{ok:false,error}` (Slack) name the error here. */
     error_path: Type.Optional(JsonPath),
     /** Extra values kept as credentials: credential name → path in the token response. */
-    extra: Type.Optional(Type.Record(Type.String({ pattern: FIELD_NAME_PATTERN }), JsonPath)),
+    extra: Type.Optional(Type.Record(FieldName, JsonPath, { additionalProperties: false })),
     /** Name of the account, from the token response (e.g. Slack's team name). */
     account_name_path: Type.Optional(JsonPath),
   },
@@ -68,7 +89,7 @@ export const OAuthSchema = Type.Object(
     refresh_params: Type.Optional(StringMap),
     token_response: Type.Optional(TokenResponseSchema),
     /** Values the provider appends to the callback URL (QuickBooks' realmId): credential name → query parameter. */
-    callback_params: Type.Optional(Type.Record(Type.String({ pattern: FIELD_NAME_PATTERN }), Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }))),
+    callback_params: Type.Optional(Type.Record(FieldName, Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), { additionalProperties: false })),
     /** Expected RFC 9207 `iss` on the callback, when the provider sends one. */
     issuer: Type.Optional(TemplatedUrl),
     /** Seconds before expiry at which a token counts as stale (default 300). */
@@ -86,13 +107,11 @@ export const OAuthSchema = Type.Object(
 export const TestRequestSchema = Type.Object(
   {
     method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST')], { default: 'GET' })),
+    /** May place a credential only where the API names a resource with it (Algolia's /keys/{api_key}). */
     url: TemplatedUrl,
-    /** Header values may use {field} and {oauth_access_token}; default for oauth apps: Bearer token. */
-    headers: Type.Optional(StringMap),
+    /** Headers that are not authentication (Accept, Content-Type); the credential comes from api.auth. */
+    headers: Type.Optional(HeaderMap),
     query: Type.Optional(StringMap),
-    basic_auth: Type.Optional(
-      Type.Object({ username: Type.String({ maxLength: 256 }), password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
-    ),
     body: Type.Optional(Type.String({ maxLength: 4096, description: 'request body (POST), templated' })),
     /** For APIs that answer 200 with a failure flag (Slack `ok:false`). */
     success_path: Type.Optional(JsonPath),
@@ -102,11 +121,40 @@ export const TestRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * How a credential is put on a request to the app's API: one declaration shared by the test
+ * request and the Connect proxy. `type` says where the credential goes; further grant types
+ * (OAuth 1.0a signing, …) will be further types. The loader checks which keys each type takes.
+ */
+export const API_AUTH_TYPES = ['header', 'query', 'basic', 'url'] as const;
+
+export const ApiAuthSchema = Type.Object(
+  {
+    type: Type.Union(
+      API_AUTH_TYPES.map((type) => Type.Literal(type)),
+      {
+        description:
+          'header: templated headers; query: templated query parameters; basic: HTTP Basic from username/password; url: the credential is part of api.base_url',
+      },
+    ),
+    /** Sent on every request. For `header` these carry the credential; for the others, fixed extras (API version pins). */
+    headers: Type.Optional(HeaderMap),
+    /** `query` only: query parameters that carry the credential. */
+    params: Type.Optional(StringMap),
+    /** `basic` only (RFC 7617): templates for the user id (no colon) and the password (may be empty). */
+    username: Type.Optional(Type.String({ maxLength: 256 })),
+    password: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ApiSchema = Type.Object(
   {
     base_url: TemplatedUrl,
     /** Hosts a credential may be sent to (for the proxy); `*.` prefix allows subdomains. */
     allowed_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 50 })),
+    /** Default for oauth apps: `Authorization: Bearer {oauth_access_token}`. Keys apps must declare it. */
+    auth: Type.Optional(ApiAuthSchema),
   },
   { additionalProperties: false },
 );
@@ -166,3 +214,6 @@ export type OAuthAppDefinition = Static<typeof OAuthAppSchema>;
 export type KeysAppDefinition = Static<typeof KeysAppSchema>;
 export type NoneAppDefinition = Static<typeof NoneAppSchema>;
 export type AppDefinition = Static<typeof AppDefinitionSchema>;
+export type ApiDefinition = Static<typeof ApiSchema>;
+export type ApiAuthDefinition = Static<typeof ApiAuthSchema>;
+export type FieldChoice = Static<typeof FieldChoiceSchema>;
