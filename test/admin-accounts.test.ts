@@ -190,7 +190,7 @@ t.test('rename: PATCH sets the name, audited; foreign or unknown accounts are 40
   t.equal(entries.length, 2);
   t.match(entries[0], { actor: 'admin', result: 'ok', details: { name: 'Personal GitHub', environment: 'production' } });
   t.match(entries[1], { actor: 'admin', result: 'ok', details: { name: 'Work GitHub' } });
-  const notFound = await server.inject({ method: 'GET', url: `/v1/admin/audit?account_id=apn_nope`, headers: admin });
+  const notFound = await server.inject({ method: 'GET', url: `/v1/admin/audit?project_id=${projectId}&account_id=apn_nope`, headers: admin });
   t.match(notFound.json().data, [{ action: 'account.rename', result: 'not_found', details: { error_code: 'not_found' } }]);
 });
 

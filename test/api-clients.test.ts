@@ -72,7 +72,8 @@ t.test('client credentials: JSON and form bodies, Basic auth, scopes', async (t)
 });
 
 t.test('admin API: projects, clients, revocation; secrets never stored or logged in plaintext', async (t) => {
-  const testApp = await buildTestApp(t);
+  // A database of its own: the project list below is every project there is.
+  const testApp = await buildTestApp(t, { privateDatabase: true });
   const server = testApp.app.server;
   const { projectId, clientId, clientSecret, accessToken } = await createProjectClient(testApp, ['connect:accounts:read']);
 

@@ -38,7 +38,7 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
   t.equal(created.connectLinkUrl, `${testApp.config.publicUrl}/connect?token=${created.token}`);
 
   const db = testApp.database.handle.db;
-  const rows = await db.selectFrom('connect_tokens').selectAll().execute();
+  const rows = await db.selectFrom('connect_tokens').selectAll().where('project_id', '=', client.projectId).execute();
   t.equal(rows.length, 1);
   const row = rows[0]!;
   t.same(row.digest, digestToken(created.token), 'stored as its digest');
@@ -50,7 +50,7 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
     v instanceof Buffer ? v.toString('latin1') : v,
   );
   t.notOk(dump.includes(created.token), 'no plaintext token in the table');
-  const user = await db.selectFrom('external_users').selectAll().executeTakeFirstOrThrow();
+  const user = await db.selectFrom('external_users').selectAll().where('project_id', '=', client.projectId).executeTakeFirstOrThrow();
   t.match(user, { external_id: 'user-1', project_id: client.projectId, environment: 'development' });
   t.match(user.id, /^exu_/);
   t.equal(row.external_user_id, user.id);
@@ -71,7 +71,7 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
 
   // A second token for the same user reuses the external user row.
   await pd.tokens.create({ externalUserId: 'user-1' });
-  t.equal((await db.selectFrom('external_users').selectAll().execute()).length, 1);
+  t.equal((await db.selectFrom('external_users').selectAll().where('project_id', '=', client.projectId).execute()).length, 1);
 });
 
 t.test('redirect and webhook URIs: open-redirect shapes are rejected at mint', async (t) => {
@@ -122,6 +122,7 @@ t.test('redirect and webhook URIs: open-redirect shapes are rejected at mint', a
   const count = await testApp.database.handle.db
     .selectFrom('connect_tokens')
     .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('project_id', '=', client.projectId)
     .executeTakeFirstOrThrow();
   t.equal(Number(count.n), 4);
 });
@@ -166,7 +167,12 @@ t.test('expires_in bounds and type confusion; external_user_id limits', async (t
   for (const id of exotic) {
     const res = await mint(testApp, client, { external_user_id: id });
     t.equal(res.statusCode, 200, `external_user_id ${JSON.stringify(id).slice(0, 20)} accepted`);
-    const row = await db.selectFrom('external_users').select('external_id').where('external_id', '=', id).executeTakeFirst();
+    const row = await db
+      .selectFrom('external_users')
+      .select('external_id')
+      .where('project_id', '=', client.projectId)
+      .where('external_id', '=', id)
+      .executeTakeFirst();
     t.equal(Buffer.compare(Buffer.from(row?.external_id ?? '', 'utf8'), Buffer.from(id, 'utf8')), 0, 'stored byte-exact');
   }
 });
@@ -238,7 +244,7 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
 
   // Reconnect: account_id must name an account of the token's own user, environment and app.
   await mint(testApp, client, { external_user_id: 'someone-else' });
-  const owners = await db.selectFrom('external_users').select(['id', 'external_id']).execute();
+  const owners = await db.selectFrom('external_users').select(['id', 'external_id']).where('project_id', '=', client.projectId).execute();
   const account = (id: string, externalId: string, appSlug: string) => ({
     id,
     project_id: client.projectId,
@@ -286,7 +292,12 @@ t.test('authorization: scope, cross-project, environment header, environments se
   const prod = await mint(testApp, a, { external_user_id: 'same-user' }, { 'x-pd-environment': 'production' });
   t.equal(dev.statusCode, 200);
   t.equal(prod.statusCode, 200);
-  const users = await testApp.database.handle.db.selectFrom('external_users').selectAll().where('external_id', '=', 'same-user').execute();
+  const users = await testApp.database.handle.db
+    .selectFrom('external_users')
+    .selectAll()
+    .where('project_id', '=', a.projectId)
+    .where('external_id', '=', 'same-user')
+    .execute();
   t.same(users.map((u) => u.environment).sort(), ['development', 'production'], 'one user per environment');
   t.equal((await server.inject(`/v1/connect/tokens/${prod.json().token}/validate`)).json().project_environment, 'production');
 

@@ -10,6 +10,7 @@ function sdkFor(baseUrl: string, client: ProjectClient, projectEnvironment: 'dev
   return new PipedreamClient({ baseUrl, clientId: client.clientId, clientSecret: client.clientSecret, projectId: client.projectId, projectEnvironment });
 }
 
+// The delivery tests run on databases of their own: a delivery round claims every due row.
 async function outbox(testApp: TestApp) {
   return testApp.database.handle.db.selectFrom('webhook_outbox').selectAll().orderBy('created_at').orderBy('id').execute();
 }
@@ -101,7 +102,7 @@ t.test('project environment webhook through @pipedream/sdk: set, get, regenerate
 });
 
 t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the project webhook', async (t) => {
-  const testApp = await buildTestApp(t);
+  const testApp = await buildTestApp(t, { privateDatabase: true });
   const baseUrl = await testApp.listen();
   const client = await createProjectClient(testApp);
   const pd = sdkFor(baseUrl, client);
@@ -161,7 +162,7 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
 });
 
 t.test('delivery: 500 then 200 is retried with backoff and delivered once; redirects are not followed; giving up', async (t) => {
-  const testApp = await buildTestApp(t);
+  const testApp = await buildTestApp(t, { privateDatabase: true });
   const client = await createProjectClient(testApp);
   const receiver = await startWebhookReceiver();
   t.teardown(() => receiver.close());
@@ -244,7 +245,7 @@ t.test('delivery: 500 then 200 is retried with backoff and delivered once; redir
 });
 
 t.test('delivery: a hanging receiver times out, is retried later, and a dead worker’s lease expires', async (t) => {
-  const testApp = await buildTestApp(t);
+  const testApp = await buildTestApp(t, { privateDatabase: true });
   const client = await createProjectClient(testApp);
   const receiver = await startWebhookReceiver();
   t.teardown(() => receiver.close());
@@ -287,7 +288,7 @@ t.test('delivery: a hanging receiver times out, is retried later, and a dead wor
 });
 
 t.test('two app instances on one database deliver 20 events, each exactly once', async (t) => {
-  const first = await buildTestApp(t);
+  const first = await buildTestApp(t, { privateDatabase: true });
   const second = await buildTestApp(t, { database: first.database });
   const client = await createProjectClient(first);
   const receiver = await startWebhookReceiver();
@@ -325,7 +326,7 @@ t.test('two app instances on one database deliver 20 events, each exactly once',
 });
 
 t.test('the background job is registered and delivers on its own', async (t) => {
-  const testApp = await buildTestApp(t);
+  const testApp = await buildTestApp(t, { privateDatabase: true });
   const client = await createProjectClient(testApp);
   const receiver = await startWebhookReceiver();
   t.teardown(() => receiver.close());
