@@ -33,7 +33,7 @@ t.test('GET /v1/admin/audit: own last action visible at once; filters by account
   const created = await server.inject({ method: 'POST', url: '/v1/admin/projects', headers: admin, payload: { name: 'audited' } });
   const projectId = created.json<{ id: string }>().id;
   const latest = await get('?limit=1');
-  t.match(latest.data[0], {
+  t.hasStrict(latest.data[0], {
     actor: 'admin',
     action: 'project.create',
     result: 'ok',
@@ -57,7 +57,7 @@ t.test('GET /v1/admin/audit: own last action visible at once; filters by account
       ['client.create', 'ok'],
     ],
   );
-  t.match(clientEntries.data[2]!.details, { client_id: clientId, name: 'backend', scopes: ['*'] });
+  t.hasStrict(clientEntries.data[2]!.details, { client_id: clientId, name: 'backend', scopes: ['*'] });
   const raw = JSON.stringify(await testApp.database.handle.db.selectFrom('audit_log').selectAll().execute());
   t.notMatch(raw, clientSecret);
   t.notMatch(raw, /client_secret/);
@@ -133,7 +133,7 @@ t.test('a project client reading the audit log is refused and recorded as denied
   const res = await server.inject({ method: 'GET', url: '/v1/admin/audit', headers: { authorization: `Bearer ${client.accessToken}` } });
   t.equal(res.statusCode, 403);
   const audit = await server.inject({ method: 'GET', url: `/v1/admin/audit?project_id=${client.projectId}&action=admin.access`, headers: admin });
-  t.match(audit.json().data, [{ actor: `client:${client.clientId}`, result: 'denied', details: { method: 'GET', route: '/v1/admin/audit' } }]);
+  t.hasStrict(audit.json().data, [{ actor: `client:${client.clientId}`, result: 'denied', details: { method: 'GET', route: '/v1/admin/audit' } }]);
 });
 
 t.test('GET /v1/admin/keys/status: active and configured KEKs and data keys per KEK, never key material', async (t) => {

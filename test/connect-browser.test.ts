@@ -148,7 +148,7 @@ t.test('keys app in Chromium: a wrong key fails on the form and saves nothing; t
   const accountId = new URL(page.url()).searchParams.get('account_id')!;
   const account = await env.pd.accounts.retrieve(accountId, { includeCredentials: true });
   t.equal(account.name, 'keys@example.com', 'named by the test request');
-  t.match(account.credentials, { api_key: GOOD_KEY, region: 'eu' } as never);
+  t.hasStrict(account.credentials, { api_key: GOOD_KEY, region: 'eu' } as never);
   t.same(
     errors.filter((e) => /Content Security Policy|Refused/.test(e)),
     [],

@@ -98,7 +98,7 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   t.equal(events.length, 1);
   t.equal(events[0]!.event, 'CONNECTION_SUCCESS');
   t.equal(events[0]!.url, `${env.webhooks.origin}/hook`);
-  t.match(events[0]!.payload, {
+  t.hasStrict(events[0]!.payload, {
     event: 'CONNECTION_SUCCESS',
     connect_token: tokenRow.id,
     environment: 'development',
@@ -153,7 +153,7 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
   );
   const errors = await db.selectFrom('webhook_outbox').selectAll().where('project_id', '=', env.client.projectId).execute();
   t.equal(errors.length, 1);
-  t.match(errors[0]!.payload, { event: 'CONNECTION_ERROR', error: 'Test request failed. Please verify your credentials and try again.' });
+  t.hasStrict(errors[0]!.payload, { event: 'CONNECTION_ERROR', error: 'Test request failed. Please verify your credentials and try again.' });
 
   const right = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: ` ${GOOD_KEY}\n`, f_region: '' });
   t.equal(right.status, 303);
@@ -180,7 +180,7 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
     .where('project_id', '=', env.client.projectId)
     .where('action', '=', 'account.connect')
     .execute();
-  t.match(
+  t.hasStrict(
     audit,
     [
       { actor: 'user:user-1', action: 'account.connect', account_id: null, result: 'error', details: { app: 'keys-test', error_code: 'test_request_failed' } },
@@ -354,7 +354,7 @@ t.test('denied consent and provider errors end on the error outcome and are repo
   t.equal(res.status, 303);
   t.equal(res.headers.get('location'), 'http://127.0.0.1:9/failed?error=access_denied');
   const events = await db.selectFrom('webhook_outbox').selectAll().where('project_id', '=', env.client.projectId).execute();
-  t.match(events[0]!.payload, { event: 'CONNECTION_ERROR', error: 'You declined the authorization request, so no account was connected.' });
+  t.hasStrict(events[0]!.payload, { event: 'CONNECTION_ERROR', error: 'You declined the authorization request, so no account was connected.' });
   t.equal(env.oidc.tokenRequests().length, 0);
 
   const plain = await env.mint({ webhookUri: null });

@@ -124,7 +124,7 @@ t.test('delivery: signed per Standard Webhooks, to the token webhook_uri and the
   t.same(report, { claimed: 1, delivered: 1, retrying: 0, gaveUp: 0 });
   t.equal(receiver.received.length, 1);
   const first = receiver.received[0]!;
-  t.match(first.json, { event: 'CONNECTION_SUCCESS', environment: 'development', account: { id: 'apn_1' } });
+  t.hasStrict(first.json, { event: 'CONNECTION_SUCCESS', environment: 'development', account: { id: 'apn_1' } });
   t.equal(first.headers['content-type'], 'application/json');
   t.match(first.id, /^whd_/);
   t.ok(Math.abs(Number(first.timestamp) - Date.now() / 1000) < 30, 'timestamp is now, in seconds');
