@@ -7,6 +7,7 @@
 //   clients create <project_id> [--name N] [--scopes "a b"] | clients list <project_id>
 //   setup [name]                 a project and a client in one go; prints the secret once
 // With the embedded database the service must be stopped (PGlite is single-process).
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, createProject, listAllProjects, listClients } from './admin/admin.service.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -24,13 +25,36 @@ const USAGE = `usage: latchkey <command>
   clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] | clients list <project_id>
   setup [project name]`;
 
-function print(value: unknown): void {
-  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+/** Where a run reads its configuration and writes its output: the process's own, or a test's. */
+export interface CliIo {
+  readonly env: NodeJS.ProcessEnv;
+  stdout(text: string): void;
+  stderr(text: string): void;
 }
 
-async function main(argv: string[]): Promise<void> {
+const PROCESS_IO: CliIo = {
+  env: process.env,
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** Runs one command; resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
+  try {
+    await main(argv, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) io.stderr(`${err.message}\n${USAGE}\n`);
+    else if (err instanceof ConfigError || err instanceof Error) io.stderr(`latchkey: ${err.message}\n`);
+    else throw err;
+    return 1;
+  }
+}
+
+async function main(argv: readonly string[], io: CliIo): Promise<void> {
+  const print = (value: unknown): void => io.stdout(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
   const { positionals, values } = parseArgs({
-    args: argv,
+    args: [...argv],
     allowPositionals: true,
     options: { name: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' } },
   });
@@ -40,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
   const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
 
-  const config = loadConfig();
+  const config = loadConfig(io.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
 
   if (command === 'migrate') {
@@ -91,11 +115,7 @@ async function main(argv: string[]): Promise<void> {
 
 class UsageError extends Error {}
 
-try {
-  await main(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
-  else if (err instanceof ConfigError || err instanceof Error) process.stderr.write(`latchkey: ${err.message}\n`);
-  else throw err;
-  process.exitCode = 1;
+// Run as a program (node dist/src/cli.js, tsx src/cli.ts), not when a test imports runCli.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runCli(process.argv.slice(2));
 }

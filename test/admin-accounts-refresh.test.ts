@@ -32,7 +32,7 @@ t.test('force refresh maps the engine outcomes to the catalogue and audits each'
   const res = await refresh(ok.id);
   t.equal(res.statusCode, 200);
   t.equal(provider.calls.length, before + 1, 'one refresh request reached the provider');
-  t.match(res.json(), { id: ok.id, healthy: true, dead: false, error: null, app_slug: 'fakeauth' });
+  t.hasStrict(res.json(), { id: ok.id, healthy: true, dead: false, error: null, app_slug: 'fakeauth' });
   t.ok(res.json().last_refreshed_at !== null);
   t.notMatch(res.body, /credentials|oauth_access_token|rt-/, 'no credential in the answer');
   const stored = await storedTokens(seeded, ok.id);
@@ -45,7 +45,7 @@ t.test('force refresh maps the engine outcomes to the catalogue and audits each'
   const unavailable = await refresh(down.id);
   t.equal(unavailable.statusCode, 503);
   t.equal(unavailable.json().error.code, 'provider_unavailable');
-  t.match((await accountRow(seeded, down.id)) as object, { healthy: false, dead: false });
+  t.hasStrict((await accountRow(seeded, down.id)) as object, { healthy: false, dead: false });
 
   // invalid_grant: 409 account_dead; the account is dead and a second force stays 409 without a call.
   const revoked = await account();
@@ -53,7 +53,7 @@ t.test('force refresh maps the engine outcomes to the catalogue and audits each'
   const dead = await refresh(revoked.id);
   t.equal(dead.statusCode, 409);
   t.equal(dead.json().error.code, 'account_dead');
-  t.match((await accountRow(seeded, revoked.id)) as object, { dead: true });
+  t.hasStrict((await accountRow(seeded, revoked.id)) as object, { dead: true });
   const callsAfterDeath = provider.calls.length;
   const again = await refresh(revoked.id);
   t.equal(again.statusCode, 409);

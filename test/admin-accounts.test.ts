@@ -123,7 +123,7 @@ t.test('list accounts by health, environment and app; never credentials; keyset 
     'refresh_failures',
     'updated_at',
   ]);
-  t.match(one, {
+  t.hasStrict(one, {
     external_id: 'user-1',
     app_slug: 'slack',
     environment: 'production',
@@ -132,7 +132,7 @@ t.test('list accounts by health, environment and app; never credentials; keyset 
     error: 'provider answered 503',
     refresh_failures: 3,
   });
-  t.match((await list('?health=dead')).data[0], { healthy: false, dead: true, error: 'invalid_grant' });
+  t.hasStrict((await list('?health=dead')).data[0], { healthy: false, dead: true, error: 'invalid_grant' });
 
   const first = await list('?limit=3');
   t.equal(first.data.length, 3);
@@ -163,7 +163,7 @@ t.test('rename: PATCH sets the name, audited; foreign or unknown accounts are 40
   const url = `/v1/admin/projects/${projectId}/accounts/${account.id}`;
   const renamed = await server.inject({ method: 'PATCH', url, headers: admin, payload: { name: 'Work GitHub' } });
   t.equal(renamed.statusCode, 200);
-  t.match(renamed.json(), { id: account.id, name: 'Work GitHub', healthy: true });
+  t.hasStrict(renamed.json(), { id: account.id, name: 'Work GitHub', healthy: true });
   const row = await testApp.database.handle.db
     .selectFrom('accounts')
     .select(['name', 'credentials_version'])
@@ -193,10 +193,10 @@ t.test('rename: PATCH sets the name, audited; foreign or unknown accounts are 40
   const audit = await server.inject({ method: 'GET', url: `/v1/admin/audit?account_id=${account.id}&action=account.rename`, headers: admin });
   const entries = audit.json<{ data: { actor: string; result: string; details: Record<string, unknown> }[] }>().data;
   t.equal(entries.length, 2);
-  t.match(entries[0], { actor: 'admin', result: 'ok', details: { name: 'Personal GitHub', environment: 'production' } });
-  t.match(entries[1], { actor: 'admin', result: 'ok', details: { name: 'Work GitHub' } });
-  const notFound = await server.inject({ method: 'GET', url: `/v1/admin/audit?account_id=apn_nope`, headers: admin });
-  t.match(notFound.json().data, [{ action: 'account.rename', result: 'not_found', details: { error_code: 'not_found' } }]);
+  t.hasStrict(entries[0], { actor: 'admin', result: 'ok', details: { name: 'Personal GitHub', environment: 'production' } });
+  t.hasStrict(entries[1], { actor: 'admin', result: 'ok', details: { name: 'Work GitHub' } });
+  const notFound = await server.inject({ method: 'GET', url: `/v1/admin/audit?project_id=${projectId}&account_id=apn_nope`, headers: admin });
+  t.hasStrict(notFound.json().data, [{ action: 'account.rename', result: 'not_found', details: { error_code: 'not_found' } }]);
 });
 
 t.test('reconnect: a Connect Link bound to the account, its token valid for that user, app and environment', async (t) => {
@@ -221,7 +221,7 @@ t.test('reconnect: a Connect Link bound to the account, its token valid for that
 
   const validation = await server.inject({ method: 'GET', url: `/v1/connect/tokens/${body.token}/validate?app_id=github` });
   t.equal(validation.statusCode, 200);
-  t.match(validation.json(), {
+  t.hasStrict(validation.json(), {
     success: true,
     project_id: projectId,
     project_environment: 'development',
@@ -236,7 +236,7 @@ t.test('reconnect: a Connect Link bound to the account, its token valid for that
     .select(['c.app_slug', 'c.environment', 'a.id'])
     .where('a.id', '=', account.id)
     .execute();
-  t.match(stored, [{ app_slug: 'github', environment: 'development', id: account.id }], "minted for the account's own external user row");
+  t.hasStrict(stored, [{ app_slug: 'github', environment: 'development', id: account.id }], "minted for the account's own external user row");
   t.notMatch(JSON.stringify(await testApp.database.handle.db.selectFrom('connect_tokens').selectAll().execute()), body.token, 'only the digest is stored');
 
   // No body at all is fine; the URI checks are the connect API's own.
@@ -304,7 +304,7 @@ t.test('a project API client gets 403 on every admin endpoint, and each refusal 
   const audit = await server.inject({ method: 'GET', url: `/v1/admin/audit?project_id=${client.projectId}&action=admin.access`, headers: admin });
   const denied = audit.json<{ data: { actor: string; result: string; details: { method: string; route: string } }[] }>().data;
   t.equal(denied.length, attempts.length);
-  for (const entry of denied) t.match(entry, { actor: `client:${client.clientId}`, result: 'denied' });
+  for (const entry of denied) t.hasStrict(entry, { actor: `client:${client.clientId}`, result: 'denied' });
   t.ok(denied.some((e) => e.details.route === '/v1/admin/projects/:project_id/accounts/:account_id/refresh'));
   t.notMatch(audit.body, client.accessToken);
 
@@ -359,7 +359,7 @@ t.test("reconnect end to end: the link's form replaces the dead account's creden
   const rows = await db.selectFrom('accounts').selectAll().where('project_id', '=', projectId).orderBy('created_at').execute();
   t.equal(rows.length, 2, 'no new account');
   const replaced = rows.find((r) => r.id === account.id)!;
-  t.match(replaced, { dead: false, healthy: true, error: null });
+  t.hasStrict(replaced, { dead: false, healthy: true, error: null });
   t.equal(Number(replaced.credentials_version), 2);
   t.same((await openAccountSecrets(testApp.app.vault, replaced)).values, { api_key: 'new-key-456' });
   const untouched = rows.find((r) => r.id === other.id)!;

@@ -105,7 +105,7 @@ t.test('list: search by name, slug and category, case-insensitive; sorting', asy
   t.notSame(next.data[0]?.name_slug, page.data[0]?.name_slug);
   const foreign = await get(`/v1/connect/apps?q=slack&after=${page.page_info.end_cursor}`);
   t.equal(foreign.statusCode, 400);
-  t.match(foreign.json(), { error: { code: 'validation_failed', message: 'after is not a valid cursor for this query' } });
+  t.hasStrict(foreign.json(), { error: { code: 'validation_failed', message: 'after is not a valid cursor for this query' } });
 });
 
 t.test('list: refusals', async (t) => {
@@ -149,12 +149,12 @@ t.test('retrieve: the App object by slug or id; 404 and 400 without any lookup',
 
   const twilio = (await get('/v1/connect/apps/twilio')).json<{ data: AppBody }>().data;
   t.equal(twilio.auth_type, 'keys');
-  t.match(JSON.parse(twilio.custom_fields_json), [
+  t.hasStrict(JSON.parse(twilio.custom_fields_json), [
     { name: 'AccountSid', label: 'Account SID', type: 'string', secret: false, optional: false },
     { name: 'AuthToken', type: 'string', secret: true, optional: false },
   ]);
   const zendesk = (await get('/v1/connect/apps/zendesk')).json<{ data: AppBody }>().data;
-  t.match(JSON.parse(zendesk.custom_fields_json), [{ name: 'subdomain', type: 'string', secret: false }], 'pre-authorization fields of an oauth app');
+  t.hasStrict(JSON.parse(zendesk.custom_fields_json), [{ name: 'subdomain', type: 'string', secret: false }], 'pre-authorization fields of an oauth app');
   t.ok(zendesk.scope_profiles.length > 0);
   t.same(
     Object.keys(zendesk).sort(),
@@ -164,7 +164,7 @@ t.test('retrieve: the App object by slug or id; 404 and 400 without any lookup',
 
   const unknown = await get('/v1/connect/apps/no_such_app');
   t.equal(unknown.statusCode, 404);
-  t.match(unknown.json(), { error: { code: 'not_found', message: 'app not found' } });
+  t.hasStrict(unknown.json(), { error: { code: 'not_found', message: 'app not found' } });
   t.equal((await get('/v1/connect/apps/app_no_such_app')).statusCode, 404);
 
   for (const bad of ['GitHub', '..%2f..%2fetc%2fpasswd', '..%2F..%2Fpackage.json', 'git%00hub', 'a'.repeat(65), 'slack.yaml']) {

@@ -27,13 +27,13 @@ t.test('apps.list (auto-paginated) and apps.retrieve through @pipedream/sdk', as
   t.equal(everything.length, testApp.registry.list().length, 'the whole registry in pages of 100');
 
   const slack = await pd.apps.retrieve('slack');
-  t.match(slack.data, { id: 'app_slack', nameSlug: 'slack', name: 'Slack', authType: 'oauth', categories: ['Communication'] });
+  t.hasStrict(slack.data, { id: 'app_slack', nameSlug: 'slack', name: 'Slack', authType: 'oauth', categories: ['Communication'] });
   t.ok(slack.data.scopeProfiles.length > 0);
   t.match(slack.data.imgSrc, /^http:\/\/127\.0\.0\.1:\d+\/v1\/connect\/apps\/slack\/icon\.svg$|^https:\/\//);
 
   const twilio = await pd.apps.retrieve('twilio');
   t.equal(twilio.data.authType, 'keys');
-  t.match(JSON.parse(twilio.data.customFieldsJson ?? '[]'), [{ name: 'AccountSid' }, { name: 'AuthToken', secret: true }]);
+  t.hasStrict(JSON.parse(twilio.data.customFieldsJson ?? '[]'), [{ name: 'AccountSid' }, { name: 'AuthToken', secret: true }]);
 
   const missing = await pd.apps.retrieve('no_such_app').catch((err: unknown) => err);
   t.type(missing, PipedreamError);

@@ -47,7 +47,7 @@ t.test('many records become few multi-row INSERTs; rows visible after flush', as
 
   const rows = await queryAuditRows(database.handle.db, { accountId: 'apn_7', limit: 10 });
   t.equal(rows.length, 1);
-  t.match(rows[0], { project_id: 'proj_a', environment: 'production', actor: 'client:lkc_x', action: 'credentials.read', result: 'ok', details: null });
+  t.hasStrict(rows[0], { project_id: 'proj_a', environment: 'production', actor: 'client:lkc_x', action: 'credentials.read', result: 'ok', details: null });
   t.ok(rows[0]!.at instanceof Date);
 });
 
@@ -124,7 +124,7 @@ t.test('the database refuses UPDATE and DELETE on audit_log (append-only trigger
   await t.rejects(sql`update audit_log set actor = 'someone else'`.execute(db), /append-only/);
   const rows = await db.selectFrom('audit_log').selectAll().execute();
   t.equal(rows.length, 1);
-  t.match(rows[0], { actor: 'admin', result: 'ok' });
+  t.hasStrict(rows[0], { actor: 'admin', result: 'ok' });
 });
 
 t.test('database down: entries are kept up to the bound, the oldest dropped and counted, the rest written later', async (t) => {

@@ -1,30 +1,34 @@
 // Attacks on the connect flow (security-catalogue §5, items 4–7 and 11–25), against the real
 // oidc-provider. Where an attack must be stopped before the provider is asked, the test counts
-// the token requests the authorization server actually received.
+// the token requests the authorization server actually received. The servers are built once for
+// the file; each test attacks a project of its own and counts only its own requests and rows.
 import t from 'tap';
 import { sql } from 'kysely';
 import { openConnectSession } from '../src/connect/connect-flow.service.ts';
 import { submitKeyForm } from '../src/connect/key-form.service.ts';
 import { s256Challenge } from '../src/oauth/pkce.ts';
 import { RegistryError, registryFromDefinitions } from '../src/registry/loader.ts';
-import { browserSkipReason, launchBrowser, openPage } from './fixtures/browser.ts';
-import { CookieJar, GOOD_KEY, callback, postForm, startConnectEnv, startOAuth, type ConnectEnv } from './fixtures/connect-env.ts';
+import { browserSkipReason, openPage } from './fixtures/browser.ts';
+import { CookieJar, GOOD_KEY, callback, connectProject, postForm, startConnectServices, startOAuth, type ConnectEnv } from './fixtures/connect-env.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { testAppDefinitions } from './fixtures/test-apps/index.ts';
 
+const services = await startConnectServices(t);
+
 async function accountCount(env: ConnectEnv): Promise<number> {
-  return (await env.testApp.database.handle.db.selectFrom('accounts').select('id').execute()).length;
+  return (await env.testApp.database.handle.db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute()).length;
 }
 
 async function expireToken(env: ConnectEnv): Promise<void> {
   await env.testApp.database.handle.db
     .updateTable('connect_tokens')
     .set({ expires_at: new Date(Date.now() - 1000) })
+    .where('project_id', '=', env.client.projectId)
     .execute();
 }
 
 t.test('4. expired connect token: refused on the page, on both form posts, and at a callback that outlived it', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint();
   const { authorizeUrl, jar } = await startOAuth(env, token);
   const back = await authorizeHeadless(authorizeUrl.toString());
@@ -44,7 +48,7 @@ t.test('4. expired connect token: refused on the page, on both form posts, and a
 });
 
 t.test('5. connect token replay: a finished token is refused everywhere; a second tab’s callback stores nothing', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint();
   const tabA = await startOAuth(env, token);
   const tabB = await startOAuth(env, token, {}, tabA.jar);
@@ -65,7 +69,7 @@ t.test('5. connect token replay: a finished token is refused everywhere; a secon
 });
 
 t.test('5b. concurrent completions of one token: exactly one account', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint();
   const results = await Promise.all(
     Array.from({ length: 4 }, () => postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: GOOD_KEY }).then((r) => r.status)),
@@ -75,7 +79,11 @@ t.test('5b. concurrent completions of one token: exactly one account', async (t)
     results.every((s) => s === 303 || s === 410),
     'the others end on an outcome page or the used-link page',
   );
-  const outcomes = await env.testApp.database.handle.db.selectFrom('connect_results').select(['outcome', 'error']).execute();
+  const outcomes = await env.testApp.database.handle.db
+    .selectFrom('connect_results')
+    .select(['outcome', 'error'])
+    .where('project_id', '=', env.client.projectId)
+    .execute();
   t.equal(outcomes.filter((o) => o.outcome === 'success').length, 1, 'one success');
   t.comment(`statuses ${results.join(',')}; outcomes ${outcomes.map((o) => o.error ?? o.outcome).join(',')}`);
   t.ok(
@@ -101,7 +109,7 @@ t.test('5b. concurrent completions of one token: exactly one account', async (t)
 });
 
 t.test('6 + 13. user swap / foreign state: bob’s state with alice’s cookie binds nobody; no token request', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const alice = await startOAuth(env, await env.mint({ externalUserId: 'alice' }));
   const bob = await startOAuth(env, await env.mint({ externalUserId: 'bob' }));
   const bobBack = await authorizeHeadless(bob.authorizeUrl.toString(), 'bob');
@@ -119,12 +127,16 @@ t.test('6 + 13. user swap / foreign state: bob’s state with alice’s cookie b
 
   const aliceBack = await authorizeHeadless(alice.authorizeUrl.toString(), 'alice');
   t.equal((await callback(aliceBack, alice.jar)).status, 303, 'alice’s own flow still works');
-  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['external_id', 'name']).execute();
+  const accounts = await env.testApp.database.handle.db
+    .selectFrom('accounts')
+    .select(['external_id', 'name'])
+    .where('project_id', '=', env.client.projectId)
+    .execute();
   t.same(accounts, [{ external_id: 'alice', name: 'alice' }], 'alice is bound to alice only; bob gets nothing');
 });
 
 t.test('7. app swap: a token pinned to one app cannot start another', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const pinned = (await env.pd.tokens.create({ externalUserId: 'user-1', appId: 'keys-test' } as never)).token;
   t.equal((await fetch(`${env.publicUrl}/connect?token=${pinned}&app=oidc-test`)).status, 403);
   t.equal((await postForm(env, '/connect/oauth/start', { token: pinned, app: 'oidc-test' })).status, 403);
@@ -132,7 +144,7 @@ t.test('7. app swap: a token pinned to one app cannot start another', async (t) 
 });
 
 t.test('11. CSRF: a callback without the browser cookie makes no token request', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const { authorizeUrl } = await startOAuth(env, await env.mint());
   const back = await authorizeHeadless(authorizeUrl.toString());
   const res = await callback(back, new CookieJar());
@@ -144,7 +156,7 @@ t.test('11. CSRF: a callback without the browser cookie makes no token request',
 });
 
 t.test('12. state reuse: replaying a successful callback is refused; the token endpoint was called once', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const { authorizeUrl, jar } = await startOAuth(env, await env.mint());
   const back = await authorizeHeadless(authorizeUrl.toString());
   t.equal((await callback(back, jar)).status, 303);
@@ -155,14 +167,19 @@ t.test('12. state reuse: replaying a successful callback is refused; the token e
 });
 
 t.test('14. expired state: refused before any token request', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const { authorizeUrl, jar } = await startOAuth(env, await env.mint());
   const back = await authorizeHeadless(authorizeUrl.toString());
-  const stored = await env.testApp.database.handle.db.selectFrom('oauth_states').select(['expires_at', 'created_at']).executeTakeFirstOrThrow();
+  const stored = await env.testApp.database.handle.db
+    .selectFrom('oauth_states')
+    .select(['expires_at', 'created_at'])
+    .where('project_id', '=', env.client.projectId)
+    .executeTakeFirstOrThrow();
   t.ok(stored.expires_at.getTime() - stored.created_at.getTime() <= 600_000, 'a state lives at most 10 minutes');
   await env.testApp.database.handle.db
     .updateTable('oauth_states')
     .set({ expires_at: new Date(Date.now() - 60_000) })
+    .where('project_id', '=', env.client.projectId)
     .execute();
   const res = await callback(back, jar);
   t.equal(res.status, 400);
@@ -171,7 +188,7 @@ t.test('14. expired state: refused before any token request', async (t) => {
 });
 
 t.test('15. code injection: the victim’s state with the attacker’s code fails PKCE at the AS; nothing is linked', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const attacker = await startOAuth(env, await env.mint({ externalUserId: 'mallory' }));
   const attackerBack = await authorizeHeadless(attacker.authorizeUrl.toString(), 'mallory');
   const victim = await startOAuth(env, await env.mint({ externalUserId: 'victim' }));
@@ -188,7 +205,7 @@ t.test('15. code injection: the victim’s state with the attacker’s code fail
 });
 
 t.test('16 + 17. mix-up: a wrong iss, or no iss where one is declared, is refused before any token request', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   for (const [name, change] of [
     ['iss of another authorization server', (url: URL) => url.searchParams.set('iss', 'http://127.0.0.1:1')],
     ['iss with a trailing slash', (url: URL) => url.searchParams.set('iss', `${env.oidc.issuer}/`)],
@@ -217,7 +234,7 @@ t.test('18. PKCE downgrade: a registry entry asking for plain PKCE does not load
 });
 
 t.test('19 + 21. PKCE always S256 with a 43-character verifier; redirect_uri byte-identical in both requests', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   for (let i = 0; i < 3; i++) {
     const { authorizeUrl, jar } = await startOAuth(env, await env.mint());
     t.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
@@ -237,7 +254,7 @@ t.test('19 + 21. PKCE always S256 with a 43-character verifier; redirect_uri byt
 t.test('20. malformed or scripted redirect URIs are refused when the token is minted', async (t) => {
   // An absolute https URL is the authenticated backend's choice (Pipedream's contract); what must
   // never pass is a URL that is relative, scripted, carries userinfo or hides its host.
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   for (const uri of ['//evil.com', 'https://good.com@evil.com', 'javascript:alert(1)', 'https:\\\\evil.com', 'data:text/html,x']) {
     const res = await env.testApp.app.server.inject({
       method: 'POST',
@@ -250,7 +267,7 @@ t.test('20. malformed or scripted redirect URIs are refused when the token is mi
 });
 
 t.test('22 + 23 + database dump: no code, state, verifier, token or key in logs, Referer or any column', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const connectToken = await env.mint({ successRedirectUri: 'http://127.0.0.1:9/done' });
   const { authorizeUrl, jar } = await startOAuth(env, connectToken);
   const back = await authorizeHeadless(authorizeUrl.toString());
@@ -265,7 +282,11 @@ t.test('22 + 23 + database dump: no code, state, verifier, token or key in logs,
 
   // One authorization left in flight, so oauth_states holds a sealed verifier and fields at dump time.
   const inFlight = await startOAuth(env, await env.mint(), { app: 'oidc-tenant', f_tenant: 'tenantsecretname' });
-  const pending = await env.testApp.database.handle.db.selectFrom('oauth_states').selectAll().executeTakeFirstOrThrow();
+  const pending = await env.testApp.database.handle.db
+    .selectFrom('oauth_states')
+    .selectAll()
+    .where('project_id', '=', env.client.projectId)
+    .executeTakeFirstOrThrow();
   const pendingVerifier = await env.testApp.app.vault.openString(
     { table: 'oauth_states', column: 'code_verifier_enc', rowId: pending.digest.toString('hex') },
     pending.code_verifier_enc!,
@@ -311,7 +332,7 @@ t.test('22 + 23 + database dump: no code, state, verifier, token or key in logs,
 });
 
 t.test('24. clickjacking: frame-ancestors none without allowed_origins, exactly the allowed origins with them', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const plain = await fetch(`${env.publicUrl}/connect?token=${await env.mint()}&app=keys-test`);
   t.match(plain.headers.get('content-security-policy'), /frame-ancestors 'none'/);
   t.equal(plain.headers.get('x-frame-options'), 'DENY');
@@ -323,7 +344,7 @@ t.test('24. clickjacking: frame-ancestors none without allowed_origins, exactly 
 });
 
 t.test('25. hostile registry values render as text, in the markup and in Chromium', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint({ allowedOrigins: ['http://127.0.0.1:8123'] });
   const url = `${env.publicUrl}/connect?token=${token}&app=hostile`;
   const html = await (await fetch(url)).text();
@@ -340,8 +361,7 @@ t.test('25. hostile registry values render as text, in the markup and in Chromiu
   t.notMatch(await formError.text(), /<svg/, 'the label is escaped inside error messages too');
 
   await t.test('in Chromium', { skip: browserSkipReason() }, async (t) => {
-    const browser = await launchBrowser(t);
-    const { page, errors } = await openPage(browser);
+    const { page, errors } = await openPage(t);
     const dialogs: string[] = [];
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());

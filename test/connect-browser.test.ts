@@ -5,10 +5,24 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import t from 'tap';
 import { deliverDueWebhooks } from '../src/webhooks/delivery.ts';
-import { browserSkipReason, launchBrowser, openPage } from './fixtures/browser.ts';
+import { browserSkipReason, openPage } from './fixtures/browser.ts';
+import {
+  GOOD_KEY,
+  connectProject,
+  startConnectEnv,
+  startConnectServices,
+  startServer,
+  type ConnectEnv,
+  type ConnectServices,
+  type ReceivedRequest,
+} from './fixtures/connect-env.ts';
 
 const skip = browserSkipReason();
-import { GOOD_KEY, startConnectEnv, startServer, type ConnectEnv, type ReceivedRequest } from './fixtures/connect-env.ts';
+
+// The servers are built once for the file (when a browser test runs at all); each test works in a
+// project of its own.
+let services: Promise<ConnectServices> | undefined;
+const sharedServices = (): Promise<ConnectServices> => (services ??= startConnectServices(t));
 
 /** The backend's own success/error pages: a tiny local site. */
 async function startBackendSite(t: Parameters<typeof startConnectEnv>[0]) {
@@ -42,13 +56,13 @@ async function enableProjectWebhook(env: ConnectEnv): Promise<string> {
 }
 
 t.test('OAuth in Chromium: Connect Link → oidc-provider login and consent → success redirect; account and signed webhooks', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  // Servers and a database of its own: the delivery round below sends every due webhook it finds.
+  const env = await startConnectEnv(t, { privateDatabase: true });
   const backend = await startBackendSite(t);
   const signingKey = await enableProjectWebhook(env);
   const token = await env.mint({ successRedirectUri: `${backend.origin}/connected`, webhookUri: `${env.webhooks.origin}/hook` });
 
-  const browser = await launchBrowser(t);
-  const { page, errors, requests } = await openPage(browser);
+  const { page, errors, requests } = await openPage(t);
   await page.goto(`${env.publicUrl}/connect?token=${token}&app=oidc-test&connectLink=true`);
   t.equal(await page.locator('h1').textContent(), 'Connect OIDC Test');
   t.equal(await page.evaluate('document.activeElement && document.activeElement.tagName'), 'H1', 'focus starts at the heading');
@@ -108,11 +122,10 @@ t.test('OAuth in Chromium: Connect Link → oidc-provider login and consent → 
 });
 
 t.test('keys app in Chromium: a wrong key fails on the form and saves nothing; the right key saves', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(await sharedServices());
   const backend = await startBackendSite(t);
   const token = await env.mint({ successRedirectUri: `${backend.origin}/connected` });
-  const browser = await launchBrowser(t);
-  const { page, errors } = await openPage(browser);
+  const { page, errors } = await openPage(t);
 
   await page.goto(`${env.publicUrl}/connect?token=${token}&app=keys-test`);
   const key = page.getByLabel('API key');
@@ -122,7 +135,11 @@ t.test('keys app in Chromium: a wrong key fails on the form and saves nothing; t
   await page.waitForSelector('.alert');
   t.equal(await page.locator('.alert').textContent(), 'Test request failed. Please verify your credentials and try again.');
   t.equal(await page.getByLabel('API key').inputValue(), '', 'the secret is not filled back in');
-  t.equal((await env.testApp.database.handle.db.selectFrom('accounts').select('id').execute()).length, 0, 'nothing saved');
+  t.equal(
+    (await env.testApp.database.handle.db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute()).length,
+    0,
+    'nothing saved',
+  );
 
   await page.getByLabel('API key').fill(GOOD_KEY);
   await page.getByLabel('Region (optional)').fill('eu');
@@ -131,7 +148,7 @@ t.test('keys app in Chromium: a wrong key fails on the form and saves nothing; t
   const accountId = new URL(page.url()).searchParams.get('account_id')!;
   const account = await env.pd.accounts.retrieve(accountId, { includeCredentials: true });
   t.equal(account.name, 'keys@example.com', 'named by the test request');
-  t.match(account.credentials, { api_key: GOOD_KEY, region: 'eu' } as never);
+  t.hasStrict(account.credentials, { api_key: GOOD_KEY, region: 'eu' } as never);
   t.same(
     errors.filter((e) => /Content Security Policy|Refused/.test(e)),
     [],
@@ -171,13 +188,12 @@ async function callbackLines(page: import('playwright-core').Page): Promise<stri
 }
 
 t.test('iframe through /sdk/connect.js: a keys app connects and onSuccess gets the account id', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(await sharedServices());
   const settings = { token: '', app: 'keys-test' };
   const host = await startHostPage(t, env, settings);
   settings.token = await env.mint({ allowedOrigins: [host.origin] });
 
-  const browser = await launchBrowser(t);
-  const { page } = await openPage(browser);
+  const { page } = await openPage(t);
   await page.goto(`${host.origin}/`);
   await page.click('#go');
   const frameElement = page.locator('iframe[id^="latchkey-connect-iframe-"]');
@@ -193,7 +209,7 @@ t.test('iframe through /sdk/connect.js: a keys app connects and onSuccess gets t
   await frame.getByLabel('API key').fill(GOOD_KEY);
   await frame.getByRole('button', { name: 'Connect' }).click();
   const lines = await callbackLines(page);
-  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select('id').execute();
+  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute();
   t.equal(accounts.length, 1);
   t.same(
     lines,
@@ -204,13 +220,12 @@ t.test('iframe through /sdk/connect.js: a keys app connects and onSuccess gets t
 });
 
 t.test('iframe for an OAuth app: the authorization runs in a popup and the result is relayed to the host page', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(await sharedServices());
   const settings = { token: '', app: 'oidc-test' };
   const host = await startHostPage(t, env, settings);
   settings.token = await env.mint({ allowedOrigins: [host.origin] });
 
-  const browser = await launchBrowser(t);
-  const { page, context } = await openPage(browser);
+  const { page, context } = await openPage(t);
   await page.goto(`${host.origin}/`);
   await page.click('#go');
   const frame = page.frameLocator('iframe[id^="latchkey-connect-iframe-"]');
@@ -223,7 +238,7 @@ t.test('iframe for an OAuth app: the authorization runs in a popup and the resul
   await popup.locator('button[type="submit"]').click();
   await popup.locator('button:has-text("Continue")').click();
   const lines = await callbackLines(page);
-  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['id', 'name']).execute();
+  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['id', 'name']).where('project_id', '=', env.client.projectId).execute();
   t.equal(accounts.length, 1);
   t.equal(accounts[0]!.name, 'bob');
   t.same(lines, [`success:${accounts[0]!.id}`, 'close:{"successful":true,"completed":true}']);
@@ -232,13 +247,12 @@ t.test('iframe for an OAuth app: the authorization runs in a popup and the resul
 });
 
 t.test('popup mode through /sdk/connect.js: an OAuth app connects in the popup, which reports to its opener', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(await sharedServices());
   const settings = { token: '', app: 'oidc-test', mode: 'popup' as const };
   const host = await startHostPage(t, env, settings);
   settings.token = await env.mint({ allowedOrigins: [host.origin] });
 
-  const browser = await launchBrowser(t);
-  const { page, context } = await openPage(browser);
+  const { page, context } = await openPage(t);
   await page.goto(`${host.origin}/`);
   const popupPromise = context.waitForEvent('page');
   await page.click('#go');
@@ -251,7 +265,7 @@ t.test('popup mode through /sdk/connect.js: an OAuth app connects in the popup, 
   await popup.locator('button[type="submit"]').click();
   await popup.locator('button:has-text("Continue")').click();
   const lines = await callbackLines(page);
-  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['id', 'name']).execute();
+  const accounts = await env.testApp.database.handle.db.selectFrom('accounts').select(['id', 'name']).where('project_id', '=', env.client.projectId).execute();
   t.same(
     accounts.map((a) => a.name),
     ['carol'],
@@ -262,13 +276,12 @@ t.test('popup mode through /sdk/connect.js: an OAuth app connects in the popup, 
 });
 
 t.test('framing is refused without allowed_origins and for another origin', { skip }, async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(await sharedServices());
   const other = await startServer(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<!doctype html><title>other</title>');
   });
-  const browser = await launchBrowser(t);
-  const { page, errors } = await openPage(browser);
+  const { page, errors } = await openPage(t);
   await page.goto(`${other.origin}/`);
   const cases = [
     { name: 'no allowed_origins', token: await env.mint() },

@@ -90,7 +90,7 @@ t.test('token responses: standard, form-encoded, nested (Slack), and their failu
       account_name_path: 'team.name',
     },
   });
-  t.match(slack, { accessToken: 'xoxp-user-1234', authorizedScopes: ['chat:write', 'users:read'], extras: { team_id: 'T1' }, accountName: 'Team One' });
+  t.hasStrict(slack, { accessToken: 'xoxp-user-1234', authorizedScopes: ['chat:write', 'users:read'], extras: { team_id: 'T1' }, accountName: 'Team One' });
   t.equal(slack.refreshToken, null);
 
   const defaulted = await exchange(fake.origin, '/token/no-expiry', { default_expires_in_seconds: 7200 });

@@ -5,10 +5,13 @@ import { openAccountSecrets } from '../src/accounts/account-secrets.ts';
 import { buildTestApp, createProjectClient } from './fixtures/app.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { loadTestApps } from './fixtures/test-apps/index.ts';
-import { CookieJar, GOOD_KEY, callback, postForm, startConnectEnv, startOAuth } from './fixtures/connect-env.ts';
+import { CookieJar, GOOD_KEY, callback, connectProject, postForm, startConnectServices, startOAuth } from './fixtures/connect-env.ts';
+
+// The servers are built once for the file; each test works in a project of its own.
+const services = await startConnectServices(t);
 
 t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint({ successRedirectUri: 'http://127.0.0.1:9/done?keep=1' });
 
   const page = await fetch(`${env.publicUrl}/connect?token=${token}&app=oidc-test&connectLink=true`);
@@ -77,24 +80,25 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
   t.equal(credentials['oauth_client_id'], env.oidc.clientId);
   t.equal((await openAccountSecrets(env.testApp.app.vault, account)).refreshToken, env.oidc.issued.refreshTokens[0]);
 
-  const tokenRow = await db.selectFrom('connect_tokens').select(['used_at', 'id']).executeTakeFirstOrThrow();
+  const tokenRow = await db.selectFrom('connect_tokens').select(['used_at', 'id']).where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.ok(tokenRow.used_at !== null, 'the connect token is used');
   t.equal(env.oidc.tokenRequests().length, 1, 'one token request');
   t.equal(
     await db
       .selectFrom('oauth_states')
       .select('digest')
+      .where('project_id', '=', env.client.projectId)
       .execute()
       .then((r) => r.length),
     0,
     'the state is consumed',
   );
 
-  const events = await db.selectFrom('webhook_outbox').selectAll().execute();
+  const events = await db.selectFrom('webhook_outbox').selectAll().where('project_id', '=', env.client.projectId).execute();
   t.equal(events.length, 1);
   t.equal(events[0]!.event, 'CONNECTION_SUCCESS');
   t.equal(events[0]!.url, `${env.webhooks.origin}/hook`);
-  t.match(events[0]!.payload, {
+  t.hasStrict(events[0]!.payload, {
     event: 'CONNECTION_SUCCESS',
     connect_token: tokenRow.id,
     environment: 'development',
@@ -110,7 +114,7 @@ t.test('OAuth: page, authorize URL, callback, stored account, webhook payloads',
 });
 
 t.test('keys app: the form, a failing test request saves nothing, the right key saves', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const db = env.testApp.database.handle.db;
   const token = await env.mint({ allowedOrigins: ['http://127.0.0.1:8123'] });
 
@@ -141,17 +145,21 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
   t.notMatch(wrongHtml, /sk_wrongkey99/);
   t.equal(env.keyApi.requests.length, 1);
   t.equal(env.keyApi.requests[0]!.headers.authorization, 'Bearer sk_wrongkey99', 'the test request is templated from the fields');
-  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 0, 'nothing saved');
-  t.equal((await db.selectFrom('connect_tokens').select('used_at').executeTakeFirstOrThrow()).used_at, null, 'the token stays usable');
-  const errors = await db.selectFrom('webhook_outbox').selectAll().execute();
+  t.equal((await db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute()).length, 0, 'nothing saved');
+  t.equal(
+    (await db.selectFrom('connect_tokens').select('used_at').where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow()).used_at,
+    null,
+    'the token stays usable',
+  );
+  const errors = await db.selectFrom('webhook_outbox').selectAll().where('project_id', '=', env.client.projectId).execute();
   t.equal(errors.length, 1);
-  t.match(errors[0]!.payload, { event: 'CONNECTION_ERROR', error: 'Test request failed. Please verify your credentials and try again.' });
+  t.hasStrict(errors[0]!.payload, { event: 'CONNECTION_ERROR', error: 'Test request failed. Please verify your credentials and try again.' });
 
   const right = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: ` ${GOOD_KEY}\n`, f_region: '' });
   t.equal(right.status, 303);
   const resultPath = right.headers.get('location')!;
   t.match(resultPath, /^\/connect\/result\/cres_[A-Za-z0-9]{24}$/, 'no redirect URI: the result page, without a query');
-  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.equal(account.name, 'keys@example.com');
   t.equal(account.oauth_app_id, null);
   t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { api_key: GOOD_KEY }, 'trimmed; empty optional fields left out');
@@ -169,9 +177,10 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
   const audit = await db
     .selectFrom('audit_log')
     .select(['actor', 'action', 'account_id', 'result', 'details'])
+    .where('project_id', '=', env.client.projectId)
     .where('action', '=', 'account.connect')
     .execute();
-  t.match(
+  t.hasStrict(
     audit,
     [
       { actor: 'user:user-1', action: 'account.connect', account_id: null, result: 'error', details: { app: 'keys-test', error_code: 'test_request_failed' } },
@@ -183,11 +192,11 @@ t.test('keys app: the form, a failing test request saves nothing, the right key 
 
   const again = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: GOOD_KEY });
   t.equal(again.status, 410, 'a used token cannot save a second account');
-  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 1);
+  t.equal((await db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute()).length, 1);
 });
 
 t.test('clear pages for every broken link', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const db = env.testApp.database.handle.db;
   const page = async (query: string) => {
     const res = await fetch(`${env.publicUrl}/connect${query}`);
@@ -239,6 +248,7 @@ t.test('clear pages for every broken link', async (t) => {
   await db
     .updateTable('connect_tokens')
     .set({ expires_at: new Date(Date.now() - 1000) })
+    .where('project_id', '=', env.client.projectId)
     .where('used_at', 'is', null)
     .where('expires_at', '<', new Date(Date.now() + 120_000))
     .execute();
@@ -262,11 +272,11 @@ t.test('clear pages for every broken link', async (t) => {
 });
 
 t.test('reconnect replaces the credentials in place; only for the same user, app and environment', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const db = env.testApp.database.handle.db;
   const first = await env.mint({ externalUserId: 'alice' });
   t.equal((await postForm(env, '/connect/keys', { token: first, app: 'keys-test', f_api_key: GOOD_KEY, f_region: 'us' })).status, 303);
-  const original = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const original = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
 
   const bobToken = await env.mint({ externalUserId: 'bob' });
   const bobPage = await fetch(`${env.publicUrl}/connect?token=${bobToken}&app=keys-test&accountId=${original.id}`);
@@ -294,7 +304,7 @@ t.test('reconnect replaces the credentials in place; only for the same user, app
   t.match(await reconnectPage.text(), /Reconnect Keys Test/);
   const reconnected = await postForm(env, '/connect/keys', { token: again, app: 'keys-test', accountId: original.id, f_api_key: GOOD_KEY, f_region: 'eu' });
   t.equal(reconnected.status, 303);
-  const accounts = await db.selectFrom('accounts').selectAll().execute();
+  const accounts = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).execute();
   t.equal(accounts.length, 1, 'no second account');
   t.equal(accounts[0]!.id, original.id);
   t.equal(Number(accounts[0]!.credentials_version), 2, 'credentials_version bumped');
@@ -302,7 +312,7 @@ t.test('reconnect replaces the credentials in place; only for the same user, app
 });
 
 t.test('fields asked before authorizing; no declared issuer checks iss against the AS origin', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const token = await env.mint();
   const page = await (await fetch(`${env.publicUrl}/connect?token=${token}&app=oidc-tenant`)).text();
   t.match(page, /<label for="f_tenant">Tenant<\/label>/);
@@ -324,14 +334,14 @@ t.test('fields asked before authorizing; no declared issuer checks iss against t
   const done = await callback(back, jar);
   t.equal(done.status, 303);
   const db = env.testApp.database.handle.db;
-  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   const credentials = (await openAccountSecrets(env.testApp.app.vault, account)).values;
   t.equal(credentials['tenant'], 'acme-co', 'entered fields are kept as credentials');
   t.same(account.authorized_scopes, ['api:read', 'offline_access']);
 });
 
 t.test('denied consent and provider errors end on the error outcome and are reported', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const db = env.testApp.database.handle.db;
 
   const token = await env.mint({ errorRedirectUri: 'http://127.0.0.1:9/failed' });
@@ -343,8 +353,8 @@ t.test('denied consent and provider errors end on the error outcome and are repo
   const res = await callback(denied, jar);
   t.equal(res.status, 303);
   t.equal(res.headers.get('location'), 'http://127.0.0.1:9/failed?error=access_denied');
-  const events = await db.selectFrom('webhook_outbox').selectAll().execute();
-  t.match(events[0]!.payload, { event: 'CONNECTION_ERROR', error: 'You declined the authorization request, so no account was connected.' });
+  const events = await db.selectFrom('webhook_outbox').selectAll().where('project_id', '=', env.client.projectId).execute();
+  t.hasStrict(events[0]!.payload, { event: 'CONNECTION_ERROR', error: 'You declined the authorization request, so no account was connected.' });
   t.equal(env.oidc.tokenRequests().length, 0);
 
   const plain = await env.mint({ webhookUri: null });
@@ -361,9 +371,9 @@ t.test('denied consent and provider errors end on the error outcome and are repo
   const html = await page.text();
   t.match(html, /Connection failed/);
   t.match(html, /"message":\{"type":"error","error":"provider_error"\}/);
-  t.equal((await db.selectFrom('accounts').select('id').execute()).length, 0);
+  t.equal((await db.selectFrom('accounts').select('id').where('project_id', '=', env.client.projectId).execute()).length, 0);
   t.equal(
-    (await db.selectFrom('connect_tokens').select('used_at').where('used_at', 'is not', null).execute()).length,
+    (await db.selectFrom('connect_tokens').select('used_at').where('project_id', '=', env.client.projectId).where('used_at', 'is not', null).execute()).length,
     0,
     'a failed attempt leaves the token usable',
   );
@@ -401,7 +411,7 @@ t.test('behind https: the binding cookie is __Host-, Secure, HttpOnly, SameSite=
 });
 
 t.test('malformed posts are pages, not JSON errors or 500s', async (t) => {
-  const env = await startConnectEnv(t);
+  const env = await connectProject(services);
   const notAForm = await fetch(`${env.publicUrl}/connect/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token":' });
   t.equal(notAForm.status, 400);
   t.match(notAForm.headers.get('content-type'), /^text\/html/);

@@ -38,7 +38,7 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
   t.equal(created.connectLinkUrl, `${testApp.config.publicUrl}/connect?token=${created.token}`);
 
   const db = testApp.database.handle.db;
-  const rows = await db.selectFrom('connect_tokens').selectAll().execute();
+  const rows = await db.selectFrom('connect_tokens').selectAll().where('project_id', '=', client.projectId).execute();
   t.equal(rows.length, 1);
   const row = rows[0]!;
   t.same(row.digest, digestToken(created.token), 'stored as its digest');
@@ -50,8 +50,8 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
     v instanceof Buffer ? v.toString('latin1') : v,
   );
   t.notOk(dump.includes(created.token), 'no plaintext token in the table');
-  const user = await db.selectFrom('external_users').selectAll().executeTakeFirstOrThrow();
-  t.match(user, { external_id: 'user-1', project_id: client.projectId, environment: 'development' });
+  const user = await db.selectFrom('external_users').selectAll().where('project_id', '=', client.projectId).executeTakeFirstOrThrow();
+  t.hasStrict(user, { external_id: 'user-1', project_id: client.projectId, environment: 'development' });
   t.match(user.id, /^exu_/);
   t.equal(row.external_user_id, user.id);
 
@@ -65,13 +65,13 @@ t.test('tokens.create through @pipedream/sdk, validate through the SDK and direc
   // The hosted page calls validate without any bearer: the token authenticates itself.
   const direct = await testApp.app.server.inject({ method: 'GET', url: `/v1/connect/tokens/${created.token}/validate` });
   t.equal(direct.statusCode, 200);
-  t.match(direct.json(), { success: true, error: null, project_id: client.projectId, external_user_id: 'user-1' });
+  t.hasStrict(direct.json(), { success: true, error: null, project_id: client.projectId, external_user_id: 'user-1' });
   t.equal(direct.headers['cache-control'], 'no-store');
   t.notOk(testApp.logs().includes(created.token), 'the token never reaches the logs');
 
   // A second token for the same user reuses the external user row.
   await pd.tokens.create({ externalUserId: 'user-1' });
-  t.equal((await db.selectFrom('external_users').selectAll().execute()).length, 1);
+  t.equal((await db.selectFrom('external_users').selectAll().where('project_id', '=', client.projectId).execute()).length, 1);
 });
 
 t.test('redirect and webhook URIs: open-redirect shapes are rejected at mint', async (t) => {
@@ -122,6 +122,7 @@ t.test('redirect and webhook URIs: open-redirect shapes are rejected at mint', a
   const count = await testApp.database.handle.db
     .selectFrom('connect_tokens')
     .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('project_id', '=', client.projectId)
     .executeTakeFirstOrThrow();
   t.equal(Number(count.n), 4);
 });
@@ -166,7 +167,12 @@ t.test('expires_in bounds and type confusion; external_user_id limits', async (t
   for (const id of exotic) {
     const res = await mint(testApp, client, { external_user_id: id });
     t.equal(res.statusCode, 200, `external_user_id ${JSON.stringify(id).slice(0, 20)} accepted`);
-    const row = await db.selectFrom('external_users').select('external_id').where('external_id', '=', id).executeTakeFirst();
+    const row = await db
+      .selectFrom('external_users')
+      .select('external_id')
+      .where('project_id', '=', client.projectId)
+      .where('external_id', '=', id)
+      .executeTakeFirst();
     t.equal(Buffer.compare(Buffer.from(row?.external_id ?? '', 'utf8'), Buffer.from(id, 'utf8')), 0, 'stored byte-exact');
   }
 });
@@ -208,11 +214,11 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
     t.equal((await resolveConnectToken(db, junk)).status, 'unknown');
   }
 
-  t.match(await validate(ok, '?app_id=no-such-app'), { success: false, error: 'app not found' });
-  t.match(await validate(ok, '?app_id=../../etc'), { success: false });
+  t.hasStrict(await validate(ok, '?app_id=no-such-app'), { success: false, error: 'app not found' });
+  t.hasStrict(await validate(ok, '?app_id=../../etc'), { success: false });
   const pinned = (await mint(testApp, client, { external_user_id: 'u', app_id: 'github' })).json().token as string;
-  t.match(await validate(pinned), { success: true, app: { id: 'app_github', name_slug: 'github' } });
-  t.match(await validate(pinned, '?app_id=app_github'), { success: true }, 'the app id works like the slug');
+  t.hasStrict(await validate(pinned), { success: true, app: { id: 'app_github', name_slug: 'github' } });
+  t.hasStrict(await validate(pinned, '?app_id=app_github'), { success: true }, 'the app id works like the slug');
   t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'app_slack' })).statusCode, 200, 'app_id may be an app id');
   t.match(await validate(pinned, '?app_id=slack'), { success: false, error: /not valid for this app/ });
   t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'nope-nope' })).statusCode, 400);
@@ -228,17 +234,17 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
   });
   t.equal(oa.statusCode, 201);
   const oaId = oa.json().id as string;
-  t.match(await validate(ok, '?app_id=github'), { success: true, oauth_app_id: oaId });
-  t.match(await validate(ok, `?app_id=github&oauth_app_id=${oaId}`), { success: true, oauth_app_id: oaId });
-  t.match(await validate(ok, '?app_id=slack&oauth_app_id=' + oaId), { success: false, error: 'oauth app not found' });
+  t.hasStrict(await validate(ok, '?app_id=github'), { success: true, oauth_app_id: oaId });
+  t.hasStrict(await validate(ok, `?app_id=github&oauth_app_id=${oaId}`), { success: true, oauth_app_id: oaId });
+  t.hasStrict(await validate(ok, '?app_id=slack&oauth_app_id=' + oaId), { success: false, error: 'oauth app not found' });
   const pinnedOa = await mint(testApp, client, { external_user_id: 'u', oauth_app_id: oaId });
   t.equal(pinnedOa.statusCode, 200);
-  t.match(await validate(pinnedOa.json().token), { success: true, app: { name_slug: 'github' }, oauth_app_id: oaId });
+  t.hasStrict(await validate(pinnedOa.json().token), { success: true, app: { name_slug: 'github' }, oauth_app_id: oaId });
   t.equal((await mint(testApp, client, { external_user_id: 'u', app_id: 'slack', oauth_app_id: oaId })).statusCode, 400, 'oauth app of another app');
 
   // Reconnect: account_id must name an account of the token's own user, environment and app.
   await mint(testApp, client, { external_user_id: 'someone-else' });
-  const owners = await db.selectFrom('external_users').select(['id', 'external_id']).execute();
+  const owners = await db.selectFrom('external_users').select(['id', 'external_id']).where('project_id', '=', client.projectId).execute();
   const account = (id: string, externalId: string, appSlug: string) => ({
     id,
     project_id: client.projectId,
@@ -257,7 +263,7 @@ t.test('validate: ok, expired, used, unknown, garbage, pinned app and oauth app'
     .insertInto('accounts')
     .values([account('apn_mine', 'u', 'github'), account('apn_theirs', 'someone-else', 'github')])
     .execute();
-  t.match(await validate(ok, '?app_id=github&account_id=apn_mine'), { success: true });
+  t.hasStrict(await validate(ok, '?app_id=github&account_id=apn_mine'), { success: true });
   t.match(await validate(ok, '?app_id=slack&account_id=apn_mine'), { success: false, error: /cannot reconnect/ }, 'another app');
   t.match(await validate(ok, '?app_id=github&account_id=apn_theirs'), { success: false, error: /cannot reconnect/ }, 'another user');
   t.match(await validate(ok, '?account_id=apn_nope'), { success: false, error: /cannot reconnect/ }, 'unknown account');
@@ -286,7 +292,12 @@ t.test('authorization: scope, cross-project, environment header, environments se
   const prod = await mint(testApp, a, { external_user_id: 'same-user' }, { 'x-pd-environment': 'production' });
   t.equal(dev.statusCode, 200);
   t.equal(prod.statusCode, 200);
-  const users = await testApp.database.handle.db.selectFrom('external_users').selectAll().where('external_id', '=', 'same-user').execute();
+  const users = await testApp.database.handle.db
+    .selectFrom('external_users')
+    .selectAll()
+    .where('project_id', '=', a.projectId)
+    .where('external_id', '=', 'same-user')
+    .execute();
   t.same(users.map((u) => u.environment).sort(), ['development', 'production'], 'one user per environment');
   t.equal((await server.inject(`/v1/connect/tokens/${prod.json().token}/validate`)).json().project_environment, 'production');
 

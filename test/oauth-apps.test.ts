@@ -51,7 +51,7 @@ t.test('oauthApps create/list/retrieve/update/delete through @pipedream/sdk; the
   t.equal(updated.clientId, 'gh-client-id-2');
   t.same(updated.scopes, ['repo', 'read:user']);
   const resolved = await resolveOAuthClient(db, testApp.app.vault, client.projectId, 'github');
-  t.match(resolved, { id: created.id, clientId: 'gh-client-id-2', clientSecret: secret }, 'secret kept when not sent');
+  t.hasStrict(resolved, { id: created.id, clientId: 'gh-client-id-2', clientSecret: secret }, 'secret kept when not sent');
 
   await pd.oauthApps.update(created.id!, { clientSecret: 'rotated-secret-987' });
   t.equal((await resolveOAuthClient(db, testApp.app.vault, client.projectId, 'github', created.id))?.clientSecret, 'rotated-secret-987');
@@ -133,7 +133,7 @@ t.test('oauth apps: validation, scopes, cross-project, newest wins, in-use delet
 
   const first = (await call(a, 'POST', '', valid)).json();
   const newest = (await call(a, 'POST', '', { ...valid, client_id: 'cid-newer', client_secret: 'secret-newer' })).json();
-  t.match(first, { client_secret_set: true });
+  t.hasStrict(first, { client_secret_set: true });
   t.notOk('client_secret' in first);
   t.equal((await resolveOAuthClient(db, testApp.app.vault, a.projectId, 'github'))?.id, newest.id, 'newest for the app when none named');
   t.equal((await resolveOAuthClient(db, testApp.app.vault, a.projectId, 'github', first.id))?.clientId, 'cid', 'named one when given');

@@ -1,6 +1,7 @@
 // The background refresher: claims due accounts (SKIP LOCKED + lease in one statement), renews
 // them before the request path would see them stale, shares the work between replicas, handles
-// each account at most once per round, and keeps idle refresh tokens alive.
+// each account at most once per round, and keeps idle refresh tokens alive. Each test runs on a
+// database of its own: a round claims every due account in it.
 import t from 'tap';
 import { sql } from 'kysely';
 import { ACCOUNT_FAILURE_TEXTS } from '../src/accounts/refresh-outcome.ts';
@@ -14,6 +15,7 @@ t.test('rounds refresh what is due, once, and move next_refresh_at ahead with ji
   const seeded = await seedProject(t, {
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
+    app: { privateDatabase: true },
   });
   await setProjectWebhook(seeded);
   const db = seeded.testApp.database.handle.db;
@@ -103,6 +105,7 @@ t.test('an account is refreshed at most once per round, even when it is due agai
   const seeded = await seedProject(t, {
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
+    app: { privateDatabase: true },
   });
   provider.grant('rt-short-lived-0123456789');
   const id = await seedAccount(seeded, { appSlug: 'fakeauth', refreshToken: 'rt-short-lived-0123456789', expiresInSeconds: 1 });
@@ -118,6 +121,7 @@ t.test('replicas share the work: each due account is refreshed exactly once', as
   const seeded = await seedProject(t, {
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
+    app: { privateDatabase: true },
   });
   const tuning = { background: { concurrency: 2 } };
   const replicaA = await buildTestApp(t, { database: seeded.testApp.database, registry: seeded.registry, tuning });
@@ -149,6 +153,7 @@ t.test('keep-alive: idle refresh tokens are used before half their idle lifetime
   const seeded = await seedProject(t, {
     apps: [oauthTestApp('idleauth', provider.base, { refresh_token_idle_ttl_seconds: 7200 })],
     oauthApp: { slug: 'idleauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
+    app: { privateDatabase: true },
   });
   provider.grant('rt-idle-0123456789');
   const id = await seedAccount(seeded, { appSlug: 'idleauth', refreshToken: 'rt-idle-0123456789', expiresInSeconds: null });

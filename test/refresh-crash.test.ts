@@ -78,7 +78,7 @@ t.test('kill -9 mid-refresh: the next process retries once with the old token an
   const body = (await res.json()) as { credentials: { oauth_access_token: string } };
   t.ok(provider.isLiveAccessToken(body.credentials.oauth_access_token));
   const after = await storedTokens(seeded, id);
-  t.match(after.row, { dead: false, healthy: true, error: null, refresh_attempt_id: null, refresh_lease_owner: null });
+  t.hasStrict(after.row, { dead: false, healthy: true, error: null, refresh_attempt_id: null, refresh_lease_owner: null });
   t.ok(provider.isValidRefreshToken(after.refreshToken!), 'the stored refresh token works');
   t.not(after.refreshToken, 'rt-before-crash-0123456789');
 });

@@ -169,7 +169,7 @@ t.test('fresh credentials and every failure class', async (t) => {
         url: `/v1/connect/${seeded.client.projectId}/accounts/${id}`,
         headers: { authorization: `Bearer ${seeded.client.accessToken}` },
       });
-      t.match(plain.json(), { healthy: false, dead: false });
+      t.hasStrict(plain.json(), { healthy: false, dead: false });
       t.notOk('credentials' in plain.json());
 
       // Once the provider is back, a recovery: healthy again and ACCOUNT_RECOVERED.

@@ -131,7 +131,7 @@ t.test('3 processes, 150 concurrent retrieves, one refresh; 100 forced refreshes
   t.equal(((await userinfo.json()) as { sub: string }).sub, 'alice');
   const seeded = { testApp: seeder, client, oauthAppId: oauthApp.id, registry } as Seeded;
   const afterBurst = await storedTokens(seeded, accountId);
-  t.match(afterBurst.row, { healthy: true, dead: false, error: null, refresh_lease_owner: null });
+  t.hasStrict(afterBurst.row, { healthy: true, dead: false, error: null, refresh_lease_owner: null });
   t.equal(afterBurst.refreshToken, oidc.issued.refreshTokens.at(-1), 'the rotated refresh token is stored');
 
   // 100 sequential forced refreshes, round-robin over the processes.
@@ -147,7 +147,7 @@ t.test('3 processes, 150 concurrent retrieves, one refresh; 100 forced refreshes
   t.equal(final.refreshToken, oidc.issued.refreshTokens.at(-1), 'the newest refresh token is stored');
   t.equal(final.accessToken, oidc.issued.accessTokens.at(-1), 'with its access token');
   t.equal(String(final.row.credentials_version), '102');
-  t.match(final.row, { healthy: true, dead: false });
+  t.hasStrict(final.row, { healthy: true, dead: false });
   const proof = await fetch(`${oidc.issuer}/token`, {
     method: 'POST',
     headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },

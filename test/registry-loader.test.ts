@@ -30,7 +30,7 @@ t.test('a file with only the core keys is a valid oauth app, defaults filled and
   );
   const acme = registry.get('acme');
   if (acme?.auth_type !== 'oauth') throw new Error('acme is not an oauth app');
-  t.match(acme.oauth, {
+  t.hasStrict(acme.oauth, {
     grant: 'authorization_code',
     scope_separator: ' ',
     scope_param: 'scope',
@@ -51,7 +51,7 @@ t.test('a file with only the core keys is a valid oauth app, defaults filled and
   t.throws(() => (acme.oauth.scopes as string[]).push('admin'), TypeError, 'scopes cannot be changed');
 
   const keys = registry.get('acme_keys');
-  t.match(keys?.fields, [
+  t.hasStrict(keys?.fields, [
     { name: 'api_key', secret: true, optional: false },
     { name: 'region', secret: false, optional: true },
   ]);

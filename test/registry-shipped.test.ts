@@ -45,7 +45,7 @@ t.test('the apps the product promises are there, with the quirks that matter', a
   t.equal(slack.oauth.token_response.access_token_path, 'authed_user.access_token');
   const gmail = registry.get('gmail');
   if (gmail?.auth_type !== 'oauth') throw new Error('gmail');
-  t.match(gmail.oauth.authorize_params, { access_type: 'offline' });
+  t.hasStrict(gmail.oauth.authorize_params, { access_type: 'offline' });
   t.equal(gmail.oauth.pkce, true, 'pkce defaults to true');
   const twilio = registry.get('twilio');
   t.same(
@@ -56,13 +56,13 @@ t.test('the apps the product promises are there, with the quirks that matter', a
     ],
   );
   const zendesk = registry.get('zendesk');
-  t.match(zendesk, {
+  t.hasStrict(zendesk, {
     auth_type: 'oauth',
     fields: [{ name: 'subdomain' }],
     oauth: { authorize_url: 'https://{subdomain}.zendesk.com/oauth/authorizations/new' },
   });
   const quickbooks = registry.get('quickbooks');
-  t.match(quickbooks, { oauth: { callback_params: { realm_id: 'realmId' } } });
+  t.hasStrict(quickbooks, { oauth: { callback_params: { realm_id: 'realmId' } } });
 });
 
 t.test('PKCE where the provider takes it, and not where it rejects or does not document it', async (t) => {

@@ -33,7 +33,7 @@ t.test('@pipedream/sdk gets a token through its own token provider and calls the
   t.equal(await client.rawAccessToken, token, 'the SDK caches it (it understood expires_in)');
 
   const principal = await new AccessTokenVerifier(testApp.database.handle.db).verify(token);
-  t.match(principal, { kind: 'client', clientId, projectId, scopes: ['*'] }, 'the token is a live grant for this client and project');
+  t.hasStrict(principal, { kind: 'client', clientId, projectId, scopes: ['*'] }, 'the token is a live grant for this client and project');
 
   // A real SDK call with the token: projects.retrieveInfo → GET /v1/connect/{project_id}/projects/info.
   const info = await client.projects.retrieveInfo();
@@ -42,7 +42,7 @@ t.test('@pipedream/sdk gets a token through its own token provider and calls the
 
   // The SDK's oauthTokens resource, as a backend would call it directly.
   const direct = await client.oauthTokens.create({ clientId, clientSecret });
-  t.match(direct, { tokenType: 'Bearer', expiresIn: 3600 });
+  t.hasStrict(direct, { tokenType: 'Bearer', expiresIn: 3600 });
   t.match(direct.accessToken, /^lka_/);
   t.not(direct.accessToken, token, 'every grant is a new token');
   const wrong = await client.oauthTokens.create({ clientId, clientSecret: `${clientSecret.slice(0, -1)}${clientSecret.endsWith('x') ? 'y' : 'x'}` }).then(

@@ -30,7 +30,7 @@ t.test('users.list pages through external users; deleteExternalUser removes the 
 
   const auth = { authorization: `Bearer ${client.accessToken}`, 'x-pd-environment': 'development' };
   const page1 = (await server.inject({ method: 'GET', url: `/v1/connect/${client.projectId}/users?limit=2`, headers: auth })).json();
-  t.match(page1.page_info, { count: 2, total_count: 5, start_cursor: page1.data[0].id, end_cursor: page1.data[1].id });
+  t.hasStrict(page1.page_info, { count: 2, total_count: 5, start_cursor: page1.data[0].id, end_cursor: page1.data[1].id });
   const page2 = (
     await server.inject({ method: 'GET', url: `/v1/connect/${client.projectId}/users?limit=2&after=${page1.page_info.end_cursor}`, headers: auth })
   ).json();
