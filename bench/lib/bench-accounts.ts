@@ -60,3 +60,18 @@ export const BENCH_APP_SLUG = 'benchauth';
 export const BENCH_CLIENT_ID = 'bench-oauth-client';
 /** Lifetime of the tokens the fake provider issues and of the seeded ones (as Google's). */
 export const TOKEN_LIFETIME_SECONDS = 3600;
+
+/**
+ * Expiries spread evenly: account n of count expires at startMs + leadMs + spanMs·n/count. The
+ * refresher scenario and the fake provider (which reports expired-unrenewed accounts) share it.
+ */
+export interface ExpiryPlan {
+  startMs: number;
+  leadMs: number;
+  spanMs: number;
+  count: number;
+}
+
+export function plannedExpiry(plan: ExpiryPlan, index: number): number {
+  return plan.startMs + plan.leadMs + (plan.spanMs * index) / plan.count;
+}
