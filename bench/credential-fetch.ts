@@ -24,7 +24,8 @@ import { startBaseline } from './lib/baseline-process.ts';
 import { buildLatchkey, migrateLatchkey, startLatchkey } from './lib/latchkey-server.ts';
 import { measureLoad, type LoadSpec, type MeasuredRun } from './lib/load.ts';
 import { failedRequests, printRuns } from './lib/report.ts';
-import { median } from './lib/stats.ts';
+import { formatMegabytes, median } from './lib/stats.ts';
+import { rssBytes } from './lib/proc-stats.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { createWorkspace } from './lib/workspace.ts';
 import { createBenchProject, openSeedSession, seedAccounts, type BenchProject, type SeedTarget } from './seed-accounts.ts';
@@ -85,6 +86,7 @@ try {
   const baseline = await startBaseline(database.url, workspace.file('baseline.log'));
   stops.push(() => baseline.stop());
 
+  const idleRssBytes = rssBytes(latchkey.pid);
   const bearer = await issueBearer(latchkey.origin, await createApiClient(latchkey.origin, workspace.adminToken, project.projectId));
   const headers = { authorization: `Bearer ${bearer}` };
   const fetchPath = `/v1/connect/${project.projectId}/accounts/${benchAccountId(project.projectId, 0)}?include_credentials=true`;
@@ -150,7 +152,9 @@ try {
   console.log(
     `authenticated registry read / healthz: ${(authRun.reqPerSec / healthRun.reqPerSec).toFixed(2)} req/s; the bearer check and route cost ${(authRun.cpuMicrosPerRequest - healthRun.cpuMicrosPerRequest).toFixed(0)} µs CPU per request`,
   );
-  console.log(`latchkey RSS under the fetch load: ${(medianOf(fetchRuns, (run) => run.peakRssBytes) / 1024 / 1024).toFixed(0)} MB (peak per run, median)`);
+  console.log(
+    `latchkey RSS: ${formatMegabytes(idleRssBytes)} started and idle, ${formatMegabytes(medianOf(fetchRuns, (run) => run.peakRssBytes))} under the fetch load (peak per run, median; target ≤ 150 MB)`,
+  );
   if (failedRequests(runs)) {
     console.log('some requests failed: the figures are not valid');
     process.exitCode = 1;
