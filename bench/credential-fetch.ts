@@ -26,6 +26,7 @@ import { measureLoad, type LoadSpec, type MeasuredRun } from './lib/load.ts';
 import { failedRequests, printRuns } from './lib/report.ts';
 import { formatMegabytes, median } from './lib/stats.ts';
 import { rssBytes } from './lib/proc-stats.ts';
+import { readMemoryBreakdown } from './lib/process-metrics.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { createWorkspace } from './lib/workspace.ts';
 import { createBenchProject, openSeedSession, seedAccounts, type BenchProject, type SeedTarget } from './seed-accounts.ts';
@@ -132,6 +133,7 @@ try {
   );
   const healthRun = await measureLoad('latchkey: unauthenticated /healthz', spec(latchkey.origin, '/healthz', {}), latchkey.pid);
 
+  const memory = await readMemoryBreakdown(latchkey.origin);
   const runs = [...fetchRuns, ...baselineRuns, authRun, healthRun];
   printRuns(runs);
   const ratio = median(ratios);
@@ -153,7 +155,8 @@ try {
     `authenticated registry read / healthz: ${(authRun.reqPerSec / healthRun.reqPerSec).toFixed(2)} req/s; the bearer check and route cost ${(authRun.cpuMicrosPerRequest - healthRun.cpuMicrosPerRequest).toFixed(0)} µs CPU per request`,
   );
   console.log(
-    `latchkey RSS: ${formatMegabytes(idleRssBytes)} started and idle, ${formatMegabytes(medianOf(fetchRuns, (run) => run.peakRssBytes))} under the fetch load (peak per run, median; target ≤ 150 MB)`,
+    `latchkey RSS: ${formatMegabytes(idleRssBytes)} started and idle, ${formatMegabytes(medianOf(fetchRuns, (run) => run.peakRssBytes))} under the fetch load (peak per run, median; target ≤ 150 MB); ` +
+      `after the load: V8 heap ${formatMegabytes(memory.heapTotalBytes)} (${formatMegabytes(memory.heapUsedBytes)} used), external ${formatMegabytes(memory.externalBytes)}`,
   );
   if (failedRequests(runs)) {
     console.log('some requests failed: the figures are not valid');

@@ -150,14 +150,20 @@ export async function seedAccounts(session: SeedSession, plan: SeedPlan): Promis
   const started = performance.now();
   const batchSize = plan.batchSize ?? 5_000;
   const write = session.target.databaseUrl === undefined ? insertBatch : await copyWriter(session.target.databaseUrl);
+  // Sealing (here, CPU) and writing (the database, another core) overlap: batch n+1 is sealed
+  // while batch n is being written.
+  let writing: Promise<void> | undefined;
   try {
     for (let start = plan.first; start < plan.first + plan.count; start += batchSize) {
       const end = Math.min(plan.first + plan.count, start + batchSize);
       const rows: SeedRow[] = [];
       for (let index = start; index < end; index++) rows.push(await sealedRow(session, plan, index));
-      await write(session, plan, rows);
-      plan.onProgress?.(end - plan.first);
+      await writing;
+      writing = write(session, plan, rows).then(() => plan.onProgress?.(end - plan.first));
+      // Awaited on the next turn; until then a failure must not count as unhandled.
+      writing.catch(() => {});
     }
+    await writing;
   } finally {
     await write.close?.();
   }
