@@ -60,7 +60,7 @@ export function latchkeyEnvironment(settings: LatchkeySettings, port: number): R
 export async function startLatchkey(settings: LatchkeySettings): Promise<LatchkeyProcess> {
   const port = await freePort();
   const running = startNode({
-    args: [...(settings.nodeFlags ?? []), SERVER],
+    args: [...(settings.nodeFlags ?? []), ...profilingFlags(), SERVER],
     env: latchkeyEnvironment(settings, port),
     logFile: settings.logFile,
     cwd: REPO_ROOT,
@@ -73,6 +73,15 @@ export async function startLatchkey(settings: LatchkeySettings): Promise<Latchke
     throw new Error(`latchkey did not start (see ${settings.logFile})`, { cause: err });
   }
   return { ...running, origin };
+}
+
+/**
+ * BENCH_CPU_PROF=<dir>: every latchkey process writes a V8 CPU profile there when it stops
+ * (summarise one with bench/profile-summary.ts, or open it in Chrome's DevTools).
+ */
+function profilingFlags(): string[] {
+  const dir = process.env['BENCH_CPU_PROF'];
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`];
 }
 
 export function buildLatchkey(): Promise<void> {
