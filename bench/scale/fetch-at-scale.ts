@@ -14,7 +14,9 @@ import { printDatabaseSizes, readDatabaseSizes } from '../lib/database-sizes.ts'
 import { migrateLatchkey, startLatchkey } from '../lib/latchkey-server.ts';
 import { measureLoad, type MeasuredRun } from '../lib/load.ts';
 import { failedRequests, printRuns } from '../lib/report.ts';
-import { median } from '../lib/stats.ts';
+import { formatMegabytes, median } from '../lib/stats.ts';
+import { rssBytes } from '../lib/proc-stats.ts';
+import { readMemoryBreakdown } from '../lib/process-metrics.ts';
 import { createThrowawayDatabase } from '../lib/throwaway-database.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import { createBenchProject, openSeedSession, seedAccounts, type BenchProject, type SeedSession } from '../seed-accounts.ts';
@@ -143,6 +145,10 @@ async function measureAtSize(
       );
     }
     printRuns(runs);
+    const memory = await readMemoryBreakdown(latchkey.origin);
+    console.log(
+      `latchkey memory after these runs: RSS ${formatMegabytes(rssBytes(latchkey.pid))}, V8 heap ${formatMegabytes(memory.heapTotalBytes)} (${formatMegabytes(memory.heapUsedBytes)} used), external ${formatMegabytes(memory.externalBytes)}`,
+    );
     return {
       fetchP99: median(fetchRuns.map((run) => run.p99)),
       baselineP99: median(baselineRuns.map((run) => run.p99)),
