@@ -21,6 +21,7 @@ import { startFakeProvider } from '../lib/fake-provider-process.ts';
 import { migrateLatchkey, startLatchkey, type LatchkeyProcess } from '../lib/latchkey-server.ts';
 import { measureLoad, type MeasuredRun } from '../lib/load.ts';
 import { RssSampler, cpuMicros } from '../lib/proc-stats.ts';
+import { readMemoryBreakdown } from '../lib/process-metrics.ts';
 import { printRuns } from '../lib/report.ts';
 import { difference, readCounters, type DatabaseCounters } from '../lib/statement-counter.ts';
 import { formatMegabytes, median } from '../lib/stats.ts';
@@ -163,6 +164,7 @@ async function runWithReplicas(options: ScaleOptions, workspace: Workspace, repl
     const counters = difference(await readCounters(monitor, database.name), countersAtStart);
     const cpuSeconds = servers.map((server, i) => (cpuMicros(server.pid) - cpuAtStart[i]!) / 1e6);
     const peakRssBytes = rss.stop();
+    const memory = await readMemoryBreakdown(first.origin);
     const accounts = await monitor.query<Record<string, string>>(
       `select count(*) filter (where dead) as dead, count(*) filter (where not healthy) as unhealthy,
               count(*) filter (where expires_at <= now()) as expired, count(*) filter (where last_refreshed_at is null) as never_refreshed
@@ -206,7 +208,9 @@ async function runWithReplicas(options: ScaleOptions, workspace: Workspace, repl
     );
     console.log(`  accounts now: dead ${row['dead']}, unhealthy ${row['unhealthy']}, expired ${row['expired']}, never refreshed ${row['never_refreshed']}`);
     console.log(`  refresh audit entries: ${triggers.rows.map((t) => `${t.trigger}/${t.outcome} ${t.n}`).join(', ')}`);
-    console.log(`  replica 1 RSS, peak over the run: ${formatMegabytes(peakRssBytes)}`);
+    console.log(
+      `  replica 1 RSS, peak over the run: ${formatMegabytes(peakRssBytes)}; at the end: V8 heap ${formatMegabytes(memory.heapTotalBytes)} (${formatMegabytes(memory.heapUsedBytes)} used), external ${formatMegabytes(memory.externalBytes)}`,
+    );
     console.log(
       `  fetch bursts on replica 1 during the run (p99 median ${median(bursts.map((b) => b.p99))} ms, max ${Math.max(...bursts.map((b) => b.p99))} ms):`,
     );
