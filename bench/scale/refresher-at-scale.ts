@@ -105,9 +105,12 @@ async function runWithReplicas(options: ScaleOptions, workspace: Workspace, repl
     }
     const first = servers[0]!;
     const rss = new RssSampler(first.pid, 1000);
+    const api = await createApiClient(first.origin, workspace.adminToken, project.projectId);
+    // Warm replica 1 up (JIT, pools, the opened-credentials cache) before the first burst, which
+    // runs before any account is due: the reference the later bursts compare with.
+    await fetchDuringRun(first, api, project, { ...options, seconds: 3 }, count, -1);
     const cpuAtStart = servers.map((server) => cpuMicros(server.pid));
     const countersAtStart = await readCounters(monitor, database.name);
-    const api = await createApiClient(first.origin, workspace.adminToken, project.projectId);
 
     const bursts: MeasuredRun[] = [];
     let burstCounters: DatabaseCounters = { transactions: 0, rowsUpdated: 0, rowsInserted: 0, rowsFetched: 0 };
@@ -126,9 +129,6 @@ async function runWithReplicas(options: ScaleOptions, workspace: Workspace, repl
       burstRefreshes += (await provider.stats()).refreshed - refreshedBefore;
     };
 
-    // Warm replica 1 up (JIT, pools, the opened-credentials cache) before the first burst, which
-    // runs before any account is due: the reference the later bursts compare with.
-    await fetchDuringRun(first, api, project, { ...options, seconds: 3 }, count, -1);
     const deadline = plan.startMs + windowMs + 60_000;
     let nextBurst = Date.now();
     let lastPrinted = 0;
