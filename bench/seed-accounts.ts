@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { sealCredentials, sealRefreshToken } from '../src/accounts/account-store.ts';
+import { sealCredentials, sealRefreshToken } from '../src/accounts/account-secrets.ts';
 import { createProject } from '../src/admin/admin.service.ts';
 import { parseKeyring } from '../src/crypto/keyring.ts';
 import { openDatabase, type DatabaseHandle } from '../src/db/connect.ts';
@@ -21,7 +21,7 @@ import { Vault } from '../src/keys/vault.ts';
 import { createOAuthApp } from '../src/oauth-apps/oauth-apps.service.ts';
 import { BUILTIN_REGISTRY_DIR, loadRegistry } from '../src/registry/loader.ts';
 import type { AppRegistry, RegistryOAuthApp } from '../src/registry/registry.ts';
-import { planNextRefresh } from '../src/refresh/schedule.ts';
+import { planNextRefresh } from '../src/accounts/token-schedule.ts';
 import {
   BENCH_APP_SLUG,
   BENCH_CLIENT_ID,
@@ -137,7 +137,7 @@ async function sealedRow(session: SeedSession, plan: SeedPlan, index: number): P
     externalId: benchExternalId(index),
     accountId,
     credentialsEnc: await sealCredentials(session.vault, projectId, accountId, benchCredentials(index)),
-    refreshTokenEnc: (await sealRefreshToken(session.vault, projectId, accountId, benchRefreshToken(index, 0)))!,
+    refreshTokenEnc: await sealRefreshToken(session.vault, projectId, accountId, benchRefreshToken(index, 0)),
     issuedAt,
     expiresAt,
     // As the Connect flow plans it at the moment the token was issued.
