@@ -21,6 +21,7 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     ...(app.description === undefined ? {} : { description: app.description }),
     categories: app.categories ?? [],
     ...(app.img_src === undefined ? {} : { img_src: app.img_src }),
+    ...(app.brand_icon === undefined ? {} : { brand_icon: app.brand_icon }),
     ...(app.docs === undefined ? {} : { docs: app.docs }),
     featured_weight: app.featured_weight ?? 0,
     fields,

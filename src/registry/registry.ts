@@ -98,6 +98,8 @@ interface RegistryAppBase {
   readonly description?: string;
   readonly categories: string[];
   readonly img_src?: string;
+  /** A simple-icons slug, or false when the app has no mark there (see apps/brand-icons.ts). */
+  readonly brand_icon?: string | false;
   readonly docs?: string;
   readonly featured_weight: number;
   /** keys apps: the whole form; oauth apps: values asked before authorizing. */

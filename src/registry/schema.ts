@@ -175,6 +175,11 @@ const common = {
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   categories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 10 })),
   img_src: Type.Optional(Type.String({ maxLength: 2048 })),
+  /**
+   * The simple-icons slug of the app's logo when it is not the app's own slug or name without
+   * punctuation (`false`: none of simple-icons' marks is this app's, so the monogram is shown).
+   */
+  brand_icon: Type.Optional(Type.Union([Type.String({ pattern: '^[a-z0-9]{1,80}$' }), Type.Literal(false)])),
   /** The provider documentation page the endpoints were taken from. */
   docs: Type.Optional(Type.String({ maxLength: 2048 })),
   featured_weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
