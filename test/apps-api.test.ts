@@ -98,6 +98,17 @@ t.test('list: search by name, slug and category, case-insensitive; sorting', asy
   t.same(desc, [...desc].sort().reverse());
   const weighted = (await get('/v1/connect/apps?limit=100&sort_key=featured_weight&sort_direction=desc')).json<ListBody>().data;
   for (let i = 1; i < weighted.length; i++) t.ok(weighted[i - 1]!.featured_weight >= weighted[i]!.featured_weight, 'by featured weight');
+  t.same(
+    weighted.slice(0, 5).map((app) => [app.name_slug, app.featured_weight]),
+    [
+      ['slack', 1000],
+      ['google_sheets', 980],
+      ['gmail', 960],
+      ['github', 940],
+      ['openai', 920],
+    ],
+    'the most used apps first',
+  );
 
   // A cursor stays valid within its query and is refused by another one.
   const page = (await get('/v1/connect/apps?q=google&limit=2')).json<ListBody>();
