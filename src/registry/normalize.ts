@@ -45,6 +45,7 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     refresh_url: oauth.refresh_url ?? oauth.token_url,
     ...optional('revoke_url'),
     scopes: oauth.scopes,
+    scope_descriptions: oauth.scope_descriptions ?? {},
     scope_separator: oauth.scope_separator ?? ' ',
     scope_param: oauth.scope_param ?? 'scope',
     token_auth_method: oauth.token_auth_method ?? 'client_secret_basic',

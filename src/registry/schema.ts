@@ -78,6 +78,8 @@ export const OAuthSchema = Type.Object(
     refresh_url: Type.Optional(TemplatedUrl),
     revoke_url: Type.Optional(TemplatedUrl),
     scopes: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 200 }),
+    /** What each scope lets latchkey's customer do, in the provider's words: shown on the consent step of the hosted page. */
+    scope_descriptions: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 512 }), Type.String({ minLength: 1, maxLength: 200 }))),
     scope_separator: Type.Optional(Type.String({ minLength: 1, maxLength: 3, default: ' ' })),
     /** Authorization query parameter the scopes travel in (Slack user tokens: `user_scope`). */
     scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$', default: 'scope' })),
