@@ -1,6 +1,7 @@
 // GET /v1/connect/apps and /v1/connect/apps/{app_id}, directly: pagination both ways, search,
 // the App shape, the generated icon, and refusals (401, 400, 404) that never touch a file.
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import t, { type Test } from 'tap';
 import { registryFromDefinitions } from '../src/registry/loader.ts';
 import { buildTestApp, createProjectClient, type TestAppOptions } from './fixtures/app.ts';
@@ -233,7 +234,7 @@ t.test('logos: the brand mark from simple-icons when there is one, the monogram 
   const { testApp } = await client(t, { registry });
   const icon = (slug: string) => testApp.app.server.inject({ method: 'GET', url: `/v1/connect/apps/${slug}/icon.svg` });
   const markOf = async (slug: string) => {
-    const file = await readFile(new URL(`../node_modules/simple-icons/icons/${slug}.svg`, import.meta.url), 'utf8');
+    const file = await readFile(createRequire(import.meta.url).resolve(`simple-icons/icons/${slug}.svg`), 'utf8');
     return /<path d="([^"]+)"/.exec(file)![1]!;
   };
 
