@@ -37,15 +37,19 @@ const KEY_APPS = [
   'paymo', 'everhour', 'fillout', 'delighted', 'savvycal',
   'wordpress_org', 'discourse', 'n8n', 'make', 'zulip', 'onesignal_rest_api', 'datocms', 'pushbullet', 'clerk', 'workos', 'wistia',
   'transistor', 'daily', 'cloudconvert', 'open_exchange_rates', 'coingecko', 'coinmarketcap',
+  'jira_api_token', 'confluence_api_token', 'langfuse', 'configcat', 'fastly', 'tailscale', 'browserstack', 'uploadcare', 'docuseal',
+  'affinity', 'shipengine', 'mercury', 'modern_treasury', 'increase', 'alpaca_api_key', 'twelve_data', 'dub', 'ahrefs',
+  'whatsapp_cloud_api', 'mattermost', 'rocketchat', 'jenkins', 'ghost_org_content_api', 'tmdb', 'genius', 'discogs', 'deepinfra',
+  'zerotier', 'codacy', 'readme', 'railway',
 ] as const; // prettier-ignore
 
 /** The test requests that are POSTs because the provider offers no GET to check a credential. */
-const POST_TEST_REQUESTS = new Set(['smtp2go', 'canny', 'braintree']);
+const POST_TEST_REQUESTS = new Set(['smtp2go', 'canny', 'braintree', 'railway']);
 
-t.test('130 key apps: each is a keys app with docs, api.auth and a cheap test request', async (t) => {
-  t.equal(KEY_APPS.length, 130);
+t.test('161 key apps: each is a keys app with docs, api.auth and a cheap test request', async (t) => {
+  t.equal(KEY_APPS.length, 161);
   t.equal(new Set(KEY_APPS).size, KEY_APPS.length, 'no slug twice');
-  t.ok(registry.list().length >= 472, `${registry.list().length} apps in the registry`);
+  t.ok(registry.list().length >= 503, `${registry.list().length} apps in the registry`);
   for (const slug of KEY_APPS) {
     const app = shipped(slug);
     t.equal(app.auth_type, 'keys', `${slug} is a keys app`);
@@ -84,6 +88,8 @@ t.test("field names are Pipedream's $auth names where its component reads them",
     discourse: ['domain', 'api_username', 'api_key'],
     zulip: ['domain', 'email', 'api_key'],
     onesignal_rest_api: ['app_id', 'rest_api_key'],
+    uploadcare: ['api_key', 'api_secret'],
+    jenkins: ['api_url', 'username', 'api_token'],
   };
   for (const [slug, names] of Object.entries(pipedream)) {
     t.same(
@@ -156,6 +162,27 @@ t.test('header, query and basic injection put the credential exactly where the d
       injection: { headers: { 'Braintree-Version': '2019-01-01', Authorization: basic('pub', 'priv') }, query: [] },
     },
   );
+  // Atlassian API tokens and Uploadcare's scheme, and an empty Basic user name (Affinity v1).
+  t.same(inject('jira_api_token', { subdomain: 'acme', email: 'ann@acme.test', api_token: 'at 1' }, 'https://acme.atlassian.net/rest/api/3/myself'), {
+    ok: true,
+    injection: { headers: { Authorization: basic('ann@acme.test', 'at 1') }, query: [] },
+  });
+  t.same(inject('uploadcare', { api_key: 'pub', api_secret: 'sec' }, 'https://api.uploadcare.com/project/'), {
+    ok: true,
+    injection: { headers: { Authorization: 'Uploadcare.Simple pub:sec', Accept: 'application/vnd.uploadcare-v0.7+json' }, query: [] },
+  });
+  t.same(inject('affinity', { api_key: 'af_1' }, 'https://api.affinity.co/auth/whoami'), {
+    ok: true,
+    injection: { headers: { Authorization: basic('', 'af_1') }, query: [] },
+  });
+  // A query credential beside a fixed header (Ghost's Content API).
+  t.same(
+    inject('ghost_org_content_api', { api_url: 'https://demo.ghost.io', content_api_key: 'a'.repeat(26) }, 'https://demo.ghost.io/ghost/api/content/settings/'),
+    {
+      ok: true,
+      injection: { headers: { 'Accept-Version': 'v5.0' }, query: [['key', 'a'.repeat(26)]] },
+    },
+  );
   t.same(inject('crisp', { identifier: 'id-1', key: 'k-1' }, 'https://api.crisp.chat/v1/plugin/connect/account'), {
     ok: true,
     injection: { headers: { 'X-Crisp-Tier': 'plugin', Authorization: basic('id-1', 'k-1') }, query: [] },
@@ -178,6 +205,14 @@ t.test('the credential goes to no other host, whatever the account holds', async
   t.equal(refused(inject('woocommerce', woo, 'https://shop.example.com/wp-json/wc/v3/settings')), 'sent');
   t.equal(refused(inject('woocommerce', woo, 'https://evil.example.com/wp-json/wc/v3/settings')), 'host_not_allowed');
   t.equal(refused(inject('woocommerce', woo, 'http://shop.example.com/wp-json/wc/v3/settings')), 'insecure_url');
+  // Self-hosted servers: the https origin the user entered is the only one the token reaches.
+  const jenkins = { api_url: 'https://ci.example.com', username: 'ann', api_token: 't' };
+  t.equal(refused(inject('jenkins', jenkins, 'https://ci.example.com/me/api/json')), 'sent');
+  t.equal(refused(inject('jenkins', jenkins, 'https://ci.example.com.attacker.test/me/api/json')), 'host_not_allowed');
+  t.equal(
+    refused(inject('mattermost', { server_url: 'https://chat.example.com', access_token: 't' }, 'https://other.example.com/api/v4/users/me')),
+    'host_not_allowed',
+  );
   // A Basic user name with a colon would split into another user: refused, nothing sent.
   t.same(inject('gorgias', { domain: 'acme', email: 'a:b@acme.test', api_key: 'k' }, 'https://acme.gorgias.com/api/account'), {
     ok: false,
