@@ -119,8 +119,7 @@ t.test('regions and environments are closed choices with a default, and every ho
   t.same(choices('gocardless', 'api_host'), { values: ['api.gocardless.com', 'api-sandbox.gocardless.com'], default: 'api.gocardless.com' });
   t.same(choices('braintree', 'environment'), { values: ['payments', 'payments.sandbox'], default: 'payments' });
   t.same(choices('dialpad_api_key', 'api_host'), { values: ['dialpad.com', 'sandbox.dialpad.com'], default: 'dialpad.com' });
-  t.same(choices('teamtailor', 'api_host'), { values: ['api.teamtailor.com', 'api.na.teamtailor.com'], default: 'api.teamtailor.com' });
-  t.same(choices('make', 'zone').values, ['eu1.make.com', 'eu2.make.com', 'us1.make.com', 'us2.make.com']);
+  t.same(choices('make', 'zone').values, ['eu1.make.com', 'eu2.make.com', 'us1.make.com', 'us2.make.com', 'eu1.make.celonis.com', 'us1.make.celonis.com']);
   t.same(choices('okta_api_token', 'okta_domain'), { values: ['okta.com', 'oktapreview.com', 'okta-emea.com'], default: 'okta.com' });
 });
 
