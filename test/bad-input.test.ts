@@ -58,7 +58,7 @@ const HOSTILE_STRINGS = [
   `{{7*7}}\${7*7}<script>${MARKER}</script>`,
 ];
 /** The router refuses longer path parameters before any route runs (app.ts, maxParamLength). */
-const MAX_PARAM_LENGTH = 500;
+const MAX_PARAM_LENGTH = 8192;
 const COMMON_FIELDS = [
   'name',
   'external_user_id',
