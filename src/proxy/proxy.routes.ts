@@ -72,10 +72,6 @@ export function proxyRoutes(deps: ProxyRouteDeps): FastifyPluginAsyncTypebox {
       const target = decodeUrl64(request.params.url_64);
       if (target === undefined) throw badRequest('url_64 must be the base64 of a URL or a path');
       const body = await takeRequestBody(request.body, request.headers['content-length'], deps.settings.bodies);
-      const gone = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) gone.abort();
-      });
       const answer = await proxyRequest(deps, {
         scope: { projectId: request.params.project_id, environment: request.environment },
         externalUserId: request.query.external_user_id,
@@ -84,7 +80,6 @@ export function proxyRoutes(deps: ProxyRouteDeps): FastifyPluginAsyncTypebox {
         target,
         headers: request.headers,
         body,
-        signal: gone.signal,
         trace: call,
       });
       void reply.code(answer.status).headers(answer.headers);

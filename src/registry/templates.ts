@@ -11,6 +11,7 @@ import { isPublicHostName } from '../egress/host-names.ts';
 export const PLACEHOLDER_SOURCE = '\\{([A-Za-z][A-Za-z0-9_]{0,63})\\}';
 const PLACEHOLDER = new RegExp(PLACEHOLDER_SOURCE, 'g');
 const LEADING_PLACEHOLDER = new RegExp(`^${PLACEHOLDER_SOURCE}`);
+const LONE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER_SOURCE}$`);
 
 /** What a value filled into a URL's host may contain: no `@`, `:`, `/`, `?`, `#` or `%`. */
 const HOST_VALUE = /^[A-Za-z0-9.-]+$/;
@@ -197,7 +198,7 @@ export function hostAllowed(allowedHosts: readonly string[], values: TemplateVal
   const host = target.host.toLowerCase();
   return allowedHosts.some((entry) => {
     // A lone placeholder may hold an origin (`{base_url}` = https://acme.api-us1.com) or a host.
-    const lone = new RegExp(`^${PLACEHOLDER_SOURCE}$`).test(entry);
+    const lone = LONE_PLACEHOLDER.test(entry);
     let pattern: string;
     try {
       // A value filled into a host is user input, judged as fillUrl judges it: host label characters only.
