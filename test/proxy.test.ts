@@ -76,6 +76,15 @@ t.test('OAuth app: all five methods through the SDK, the bearer verified by intr
   t.equal(deleted.method, 'DELETE');
   t.equal(deleted.url, '/v2/echo?id=7');
 
+  const upstreamPort = new URL(env.upstream.origin).port;
+  for (const elsewhere of [`http://localhost:${upstreamPort}/v2/echo`, 'http://127.0.0.1:1/v2/echo', 'https://api.example.org/v2/echo']) {
+    const status = await env.pd.proxy
+      .get({ ...base, url: elsewhere }, { maxRetries: 0 })
+      .then(() => 200)
+      .catch((err: { statusCode?: number; body?: { error?: { code?: string } } }) => `${err.statusCode} ${err.body?.error?.code}`);
+    t.equal(status, '403 host_not_allowed', `only the host of api.base_url: ${elsewhere} is refused`);
+  }
+
   const received = env.upstream.requests.slice(seen);
   t.equal(received.length, 7, 'one upstream request per call');
   t.ok(
@@ -122,7 +131,27 @@ t.test('binary bodies both ways are byte for byte, x-pd-proxy-accept makes the S
   t.equal(bytes.length, 300_000);
   t.ok(bytes.equals(binaryBytes(300_000)), 'the downloaded bytes are the upstream’s');
 
-  // The SDK sends JSON bodies only; a backend uploading a file calls the route directly.
+  // The SDK sends JSON bodies only; a backend posting a form or uploading a file calls the route directly.
+  const multipart = new FormData();
+  multipart.append('field', 'välue');
+  multipart.append('file', new Blob([binaryBytes(5000)]), 'f.bin');
+  const encoded = new Request('http://x/', { method: 'POST', body: multipart });
+  for (const [type, body] of [
+    [encoded.headers.get('content-type')!, Buffer.from(await encoded.arrayBuffer())],
+    ['application/x-www-form-urlencoded', Buffer.from('a=1&b=%20x&c=%E2%9C%93')],
+  ] as const) {
+    const seen = env.upstream.requests.length;
+    const url = `${env.publicUrl}/v1/connect/${env.client.projectId}/proxy/${encodeURIComponent(b64('/echo'))}?external_user_id=user-1&account_id=${accountId}`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.client.accessToken}`, 'x-pd-environment': 'development', 'content-type': type },
+      body,
+    });
+    t.equal(res.status, 200, `${type.split(';')[0]}: 200`);
+    t.ok(env.upstream.requests[seen]!.body.equals(body), `${type.split(';')[0]}: the bytes arrive unchanged`);
+    t.equal(env.upstream.requests[seen]!.headers['content-type'], type, `${type.split(';')[0]}: its content type (boundary included)`);
+  }
+
   for (const size of [1000, 1_500_000]) {
     const upload = binaryBytes(size);
     const seen = env.upstream.requests.length;
@@ -268,6 +297,8 @@ t.test('every call is an audit entry without values; no token in logs or the aud
   t.hasStrict(third, { account_id: keysId, result: 'denied' });
   t.hasStrict(third!.details, { status: 403, source: 'latchkey', error_code: 'host_not_allowed', host: 'evil.example.com', path: '/steal' });
   const everything = JSON.stringify(rows) + env.testApp.logs();
+  t.match(env.testApp.logs(), /\/proxy\/\[url_64\]/, 'the logged path names the proxy route…');
+  t.notOk(everything.includes(encodeURIComponent(b64('/echo?secret_query=qv-0123456789'))), '…without the encoded target and its query');
   for (const [label, value] of [
     ['the OAuth access token', accessToken],
     ['the API key', PROXY_KEY],
