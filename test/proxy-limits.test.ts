@@ -17,7 +17,10 @@ async function upstreamServer(t: Test): Promise<{ origin: string; received: stri
   const received: string[] = [];
   const server = http.createServer((req, res) => {
     received.push(`${req.method} ${req.url}`);
-    req.resume();
+    // Answers once the whole request body has arrived, never before.
+    req.resume().once('end', () => answer(req, res));
+  });
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (req.url === '/api/hang') return; // never answers
     if (req.url === '/api/big') return void res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5000' }).end('x'.repeat(5000));
     if (req.url === '/api/chunked-big') {
@@ -26,7 +29,7 @@ async function upstreamServer(t: Test): Promise<{ origin: string; received: stri
       return void res.end();
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(
     () =>
@@ -132,6 +135,22 @@ t.test('deadlines, caps and an unreachable upstream are the catalogue errors', a
   t.equal(tooLarge.json().error.code, 'payload_too_large');
   t.equal(upstream.received.length, before, 'nothing was sent upstream');
   nextWindow();
+  nextWindow();
+  const chunkedUpload = await fetch(
+    `${base}/v1/connect/${seeded.client.projectId}/proxy/${encodeURIComponent(b64('/ok'))}?external_user_id=user-1&account_id=${id}`,
+    {
+      method: 'POST',
+      headers: { authorization: `Bearer ${seeded.client.accessToken}`, 'content-type': 'application/octet-stream' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 3; i++) controller.enqueue(new Uint8Array(500));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit,
+  );
+  t.equal(chunkedUpload.status, 413, 'a chunked body (no Content-Length) that outgrows the cap is a 413 too');
   const fits = await call(seeded, id, '/ok', { method: 'POST', body: 'z'.repeat(900) });
   t.equal(fits.statusCode, 200, 'a body under the cap (streamed: over the replay size) goes through');
 

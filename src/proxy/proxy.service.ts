@@ -133,9 +133,19 @@ async function send(deps: ProxyDeps, app: RegistryApp, values: Readonly<Record<s
     if (body.kind === 'streamed') input.trace.requestBytes = body.counter.bytes;
     return response;
   } catch (err) {
+    // A streamed body that outgrew the cap fails the upstream call with the cap's own error (413).
+    const ownError = apiErrorIn(err);
+    if (ownError !== undefined) throw ownError;
     if (err instanceof EgressError) throw egressApiError(err);
     throw err;
   }
+}
+
+function apiErrorIn(err: unknown): ApiError | undefined {
+  for (let current: unknown = err, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    if (current instanceof ApiError) return current;
+  }
+  return undefined;
 }
 
 /**
