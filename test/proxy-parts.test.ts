@@ -95,6 +95,7 @@ t.test('headers: only x-pd-proxy-*, minus credentials, routing, framing and x-pd
       'transfer-encoding': 'chunked',
       'retry-after': '7',
       'x-request-id': 'upstream',
+      'alt-svc': 'h3=":443"',
       location: 'https://elsewhere.example.com/',
     }),
     { 'content-type': 'application/json', 'retry-after': '7', location: 'https://elsewhere.example.com/' },

@@ -30,7 +30,8 @@ const NEVER_FORWARDED = new Set([
   'expect',
 ]);
 
-const NEVER_RETURNED = new Set([...HOP_BY_HOP, 'proxy-authenticate', 'set-cookie', 'set-cookie2', 'x-request-id']);
+// alt-svc (RFC 7838) advertises alternatives for the upstream's origin, not latchkey's; x-request-id is latchkey's own.
+const NEVER_RETURNED = new Set([...HOP_BY_HOP, 'proxy-authenticate', 'set-cookie', 'set-cookie2', 'alt-svc', 'x-request-id']);
 
 /** The headers for the upstream, from the caller's request (names lower-case, as Node gives them). */
 export function forwardedHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
