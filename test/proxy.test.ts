@@ -117,6 +117,21 @@ t.test('keys app: the api.auth headers (x-api-key + anthropic-version), absolute
   t.equal(overridden.headers['anthropic-version'], ANTHROPIC_VERSION);
 });
 
+t.test('query-parameter keys on a base path filled from the account: the key replaces any the caller sent', async (t) => {
+  const env = await proxyEnv(services);
+  const seeded: Seeded = { testApp: env.testApp, client: env.client, oauthAppId: '', registry: env.testApp.registry };
+  const accountId = await seedAccount(seeded, {
+    appSlug: 'proxy-query',
+    environment: 'development',
+    credentials: { workspace: 'acme-team', api_key: PROXY_KEY },
+    oauthAppId: null,
+    refreshToken: null,
+    expiresInSeconds: null,
+  });
+  const echo = (await env.pd.proxy.get({ externalUserId: 'user-1', accountId, url: '/echo', params: { key: 'caller-key', page: '3' } })) as unknown as Echo;
+  t.equal(echo.url, `/query/acme-team/echo?key=${PROXY_KEY}&page=3`, "the account's workspace fills the base path; its key replaces the caller's");
+});
+
 t.test('binary bodies both ways are byte for byte, x-pd-proxy-accept makes the SDK return bytes', async (t) => {
   const env = await proxyEnv(services);
   const accountId = await keysAccount(env);
