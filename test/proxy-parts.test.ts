@@ -6,6 +6,7 @@ import { decodeUrl64 } from '../src/proxy/url-64.ts';
 import { resolveUpstreamUrl } from '../src/proxy/upstream-url.ts';
 import { forwardedHeaders, returnedHeaders } from '../src/proxy/proxy-headers.ts';
 import { ProjectRateLimiter } from '../src/proxy/rate-limit.ts';
+import { loadConfig } from '../src/config.ts';
 
 t.test('url_64: standard and URL-safe alphabets, padded or not, still percent-encoded after the router decoded it once', async (t) => {
   const target = 'https://api.acme.com/v2/items?q=ü~>&x=1';
@@ -112,4 +113,19 @@ t.test('rate limit: a fixed window per project from its first call, Retry-After 
   t.same(limiter.take('a'), { allowed: false, retryAfterSeconds: 1 });
   now += 500;
   t.same(limiter.take('a'), { allowed: true }, 'the next window');
+});
+
+t.test('settings: LATCHKEY_PROXY_RATE_LIMIT and LATCHKEY_PROXY_RATE_WINDOW_SECONDS, defaults and bad values', async (t) => {
+  const defaults = loadConfig({});
+  t.same([defaults.proxyRateLimit, defaults.proxyRateWindowSeconds], [1000, 300], "Pipedream's 1,000 per 5 minutes");
+  const set = loadConfig({ LATCHKEY_PROXY_RATE_LIMIT: '50', LATCHKEY_PROXY_RATE_WINDOW_SECONDS: '60' });
+  t.same([set.proxyRateLimit, set.proxyRateWindowSeconds], [50, 60]);
+  for (const [variable, value] of [
+    ['LATCHKEY_PROXY_RATE_LIMIT', '0'],
+    ['LATCHKEY_PROXY_RATE_LIMIT', 'lots'],
+    ['LATCHKEY_PROXY_RATE_WINDOW_SECONDS', '-5'],
+    ['LATCHKEY_PROXY_RATE_WINDOW_SECONDS', '86401'],
+  ] as const) {
+    t.throws(() => loadConfig({ [variable]: value }), { name: 'ConfigError', variable }, `${variable}=${value} stops the start, naming the variable`);
+  }
 });
