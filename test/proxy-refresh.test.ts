@@ -142,3 +142,21 @@ t.test('concurrent 401s to the same token share one refresh', async (t) => {
   t.same(statuses, [200, 200, 200, 200, 200, 200], 'every call succeeds on its retry');
   t.equal(refreshGrants(env).length, 1, 'one refresh at the authorization server for all of them');
 });
+
+t.test('a token inside its refresh margin is refreshed before the call, as a credential fetch would', async (t) => {
+  const env = await proxyEnv(services);
+  const { accountId, accessToken } = await connectOAuthAccount(env);
+  // A 10-minute token in its last 10 seconds: inside the margin, so the credential fetch's rule refreshes it first.
+  await env.testApp.database.handle.db
+    .updateTable('accounts')
+    .set({ expires_at: new Date(Date.now() + 10_000), last_refreshed_at: new Date(Date.now() - 590_000) })
+    .where('id', '=', accountId)
+    .execute();
+  const seen = env.upstream.requests.length;
+  const echo = (await env.pd.proxy.get({ externalUserId: 'user-1', accountId, url: '/echo' })) as unknown as { headers: Record<string, string> };
+  const fresh = await storedAccessToken(env, accountId);
+  t.not(fresh, accessToken);
+  t.equal(echo.headers['authorization'], `Bearer ${fresh}`, 'the upstream only ever saw the fresh token');
+  t.equal(env.upstream.requests.length - seen, 1, 'one upstream call, no 401 round trip');
+  t.equal(refreshGrants(env).length, 1);
+});
