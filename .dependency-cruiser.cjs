@@ -24,6 +24,7 @@ const LAYERS = [
   'oauth-apps',
   'refresh', // the refresh engine: returns outcomes to the accounts
   'connect',
+  'proxy', // the Connect proxy: accounts + registry injection + the egress guard
   'projects',
   'admin',
   'sdk-frontend',

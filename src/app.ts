@@ -20,6 +20,9 @@ import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
+import { createProxyMetrics } from './proxy/proxy-metrics.ts';
+import { proxyRoutes } from './proxy/proxy.routes.ts';
+import { PROXY_DEFAULTS, type ProxySettings } from './proxy/proxy.service.ts';
 import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
@@ -48,6 +51,8 @@ export interface AppTuning {
   readonly revokeTimeoutMs?: number | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
+  /** The Connect proxy's deadlines and body caps (tests of a hanging or huge upstream). */
+  readonly proxy?: Partial<ProxySettings> | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -92,7 +97,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: false,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // 8 KiB: the proxy's url_64 carries a whole upstream URL in base64 (Node caps the request line at 16 KiB anyway).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 8192 },
     frameworkErrors: sendFrameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -150,6 +156,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     appViews,
     credentials: new RecentCredentials(vault, undefined, undefined, () => now().getTime()),
     refresh: (row) => refresher.ensureFresh(row),
+    refreshRejected: (row) => refresher.refreshRejected(row),
     revoke: (row) => revokeAccountAtProvider(revokeDeps, row),
     now,
   };
@@ -166,6 +173,18 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
   await server.register(sdkFrontendRoutes());
+  await server.register(
+    proxyRoutes({
+      accounts,
+      egress,
+      settings: { ...PROXY_DEFAULTS, ...deps.tuning?.proxy },
+      auth,
+      auditLog,
+      metrics: createProxyMetrics(metrics),
+      rateLimit: { limit: config.proxyRateLimit, windowSeconds: config.proxyRateWindowSeconds },
+      now,
+    }),
+  );
 
   return {
     server,

@@ -22,6 +22,9 @@ export interface Config {
   readonly logLevel: string;
   /** Background jobs (refresher, webhook delivery) run in this process. */
   readonly backgroundJobs: boolean;
+  /** Connect proxy calls one project may make per window, counted per replica (Pipedream: 1,000 per 5 min). */
+  readonly proxyRateLimit: number;
+  readonly proxyRateWindowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +61,8 @@ export function loadConfig(env: Env = process.env): Config {
     insecureLoopback: readBoolean(env, 'LATCHKEY_INSECURE_LOOPBACK', false),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
+    proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
+    proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');

@@ -64,8 +64,12 @@ export const DEFAULT_REFRESH_TUNING: RefreshTuning = {
   maxResponseBytes: TOKEN_RESPONSE_MAX_BYTES,
 };
 
-/** request: the token is stale by the margin; force: refresh whatever the margin; due: the background refresher's claim. */
-export type RefreshTrigger = 'request' | 'force' | 'due';
+/**
+ * request: the token is stale by the margin; force: refresh whatever the margin; due: the
+ * background refresher's claim; rejected: the API refused the token (a proxied 401), so refresh
+ * whatever the margin unless a sibling has replaced that token meanwhile.
+ */
+export type RefreshTrigger = 'request' | 'force' | 'due' | 'rejected';
 
 export interface LogSink {
   info(obj: object, msg: string): void;
@@ -122,6 +126,17 @@ export class CredentialRefresher {
     const app = this.deps.registry.get(row.app_slug);
     if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
     return this.singleFlight(row, 'force');
+  }
+
+  /**
+   * The API answered 401 to `row`'s token: refresh once through the same single-flight and lease,
+   * ignoring the margin. A backoff still holds (a provider that is down is not asked again), and
+   * a token a sibling already replaced is returned as it is.
+   */
+  refreshRejected(row: AccountRow): Promise<RefreshOutcome> {
+    const app = this.deps.registry.get(row.app_slug);
+    if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
+    return this.singleFlight(row, 'rejected');
   }
 
   /** The background refresher hands over an account it claimed (lease already taken). */
@@ -197,6 +212,10 @@ export class CredentialRefresher {
       }
       // The re-read: a sibling replica may have refreshed between our read and the lease.
       if (trigger === 'request' && (versionOf(leased) !== versionOf(base) || isFresh(leased, app, nowMs))) {
+        await release();
+        return { kind: 'fresh', row: leased };
+      }
+      if (trigger === 'rejected' && versionOf(leased) !== versionOf(base)) {
         await release();
         return { kind: 'fresh', row: leased };
       }

@@ -114,7 +114,8 @@ function credentialNames(app: AppDefinition): CredentialNames {
     for (const name of [...Object.keys(app.oauth.token_response?.extra ?? {}), ...Object.keys(app.oauth.callback_params ?? {})]) kept.add(name);
     secrets.add('oauth_access_token');
   }
-  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token'] : [])]);
+  // oauth_client_id is stored with every OAuth account: some APIs want the app's id beside the token (Twitch's Client-Id, Etsy's x-api-key).
+  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : [])]);
   return { fields, kept, secrets, all };
 }
 
