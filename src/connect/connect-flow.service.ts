@@ -118,7 +118,7 @@ async function checkTokenUsable(db: Kysely<Database>, token: string, at: Date): 
     case 'expired':
       throw withOrigins(flowError('token_expired'), resolution.row);
     case 'used':
-      throw withOrigins(flowError('token_used'), resolution.row);
+      throw withOrigins(flowError(resolution.row.burned_at === null ? 'token_used' : 'attempts_exhausted'), resolution.row);
   }
 }
 

@@ -77,6 +77,10 @@ export interface Database {
     oauth_app_id: string | null;
     expires_at: Date;
     used_at: NullableTimestamp;
+    /** Key-form submissions with well-formed values so far (each sends the test request). */
+    key_form_attempts: ColumnType<number, number | undefined, number>;
+    /** Set with used_at when the attempts ran out. */
+    burned_at: NullableTimestamp;
     created_at: Timestamp;
   };
   oauth_apps: {
