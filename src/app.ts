@@ -163,7 +163,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
+  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, logger: server.log, now }));
   await server.register(sdkFrontendRoutes());
 
   return {

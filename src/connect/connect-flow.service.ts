@@ -59,6 +59,8 @@ export interface ConnectFlowDeps {
   readonly fetch?: typeof fetch;
   /** Connections and failed attempts go to the audit trail (never a value). */
   readonly audit?: Pick<AuditLog, 'record'>;
+  /** For a failure nobody foresaw after the state was spent (it still ends as CONNECTION_ERROR). */
+  readonly logger?: { error(obj: object, msg: string): void };
 }
 
 export interface ConnectRequest {
@@ -330,7 +332,10 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     });
   } catch (err) {
     if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
-    throw err;
+    // The state and the code are spent: whatever broke, the attempt ends as a failure the backend
+    // hears of (CONNECTION_ERROR) and the user sees on the result page, never as a bare 500.
+    deps.logger?.error({ err }, 'connect callback failed after the state was consumed');
+    return failConnection(deps, attempt, flowError('internal_error', err));
   }
 }
 

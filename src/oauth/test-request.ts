@@ -7,6 +7,7 @@ import { applyInjection, injectCredentials } from '../registry/credential-inject
 import type { RegistryApp, RegistryTestRequest } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { readPath, readString } from './json-path.ts';
+import { providerDisplayText } from './provider-text.ts';
 
 export const TEST_REQUEST_TIMEOUT_MS = 10_000;
 export const TEST_RESPONSE_MAX_BYTES = 64 * 1024;
@@ -59,8 +60,7 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
       return { ok: false, reason: 'success_path is not truthy' };
     }
   }
-  const name = namePath === undefined ? undefined : readString(json, namePath);
-  return { ok: true, accountName: name === undefined || name === '' ? null : name.slice(0, 200) };
+  return { ok: true, accountName: namePath === undefined ? null : providerDisplayText(readString(json, namePath)) };
 }
 
 /** The request, or why the credential may not go on it (a refusal code, never a value). */
