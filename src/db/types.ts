@@ -19,6 +19,8 @@ export interface Database {
   projects: {
     id: string;
     name: string;
+    /** Origins the connect tokens' redirect URIs may point at; null: no list (src/connect/redirect-allow-list.ts). */
+    allowed_redirect_origins: ColumnType<string[] | null, string | null | undefined, string | null>;
     created_at: Timestamp;
   };
   environments: {
