@@ -7,6 +7,7 @@
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError } from '../errors.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import {
+  failConnection,
   finishConnection,
   recordConnectionError,
   verifyCredentials,
@@ -15,7 +16,7 @@ import {
   type ConnectOutcome,
   type ConnectSession,
 } from './connect-flow.service.ts';
-import { burnConnectToken, claimKeyFormAttempt } from './connect-token.repository.ts';
+import { burnConnectToken, claimKeyFormAttempt, findConnectTokenByDigest } from './connect-token.repository.ts';
 import { FieldValidationError, checkFieldValues, keepNonSecret } from './field-values.ts';
 
 /** Attempts per connect token: a submission whose values are well-formed (it would send the test request). */
@@ -30,6 +31,8 @@ export async function submitKeyForm(
   const values = checkFieldValues(app.fields, submitted);
   const attempt = { tokenRow: session.tokenRow, appSlug: app.slug, embed: session.embed };
   const attemptNumber = await claimAttempt(deps, session);
+  // Another tab (or replica) finished with this token first: the late one stores nothing, as finishConnection would decide.
+  if (attemptNumber === 'token_used') return failConnection(deps, attempt, flowError('token_used'));
   const name = await testKeys(deps, attempt, app, values, attemptNumber);
   return finishConnection(
     deps,
@@ -44,11 +47,20 @@ function requireKeysApp(app: RegistryApp): RegistryApp {
   return app;
 }
 
-/** Takes one attempt; none left (or the token went meanwhile) burns the token and ends the flow. */
-async function claimAttempt(deps: ConnectFlowDeps, session: ConnectSession): Promise<number> {
-  const claimed = await claimKeyFormAttempt(deps.db, session.tokenRow.digest, KEY_FORM_MAX_ATTEMPTS);
+/** Takes one attempt: its number, 'token_used' when the token was used meanwhile; none left burns the token and ends the flow. */
+async function claimAttempt(deps: ConnectFlowDeps, session: ConnectSession): Promise<number | 'token_used'> {
+  const digest = session.tokenRow.digest;
+  const claimed = await claimKeyFormAttempt(deps.db, digest, KEY_FORM_MAX_ATTEMPTS);
   if (claimed !== undefined) return claimed;
-  await burnConnectToken(deps.db, session.tokenRow.digest);
+  // Why not: used by another tab, expired meanwhile, or out of attempts.
+  const current = await findConnectTokenByDigest(deps.db, digest);
+  if (current !== undefined && current.used_at !== null && current.burned_at === null) return 'token_used';
+  if (current !== undefined && current.used_at === null && current.key_form_attempts < KEY_FORM_MAX_ATTEMPTS) {
+    const expired = flowError('token_expired');
+    expired.allowedOrigins = session.tokenRow.allowed_origins;
+    throw expired;
+  }
+  await burnConnectToken(deps.db, digest);
   throw attemptsExhausted(session.tokenRow.allowed_origins);
 }
 
