@@ -6,6 +6,7 @@
 // are not: they are sealed byte for byte and never reach a text column.
 
 // C0 controls and DEL: NUL breaks PostgreSQL, the rest have no place in a name or a scope.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
