@@ -93,6 +93,31 @@ t.test('56. forced account linking in Chromium: 127.0.0.1 on another port is sam
   t.equal(await stateCount(env), 0);
 });
 
+t.test('56. the real user in a cross-site frame: a page on localhost frames the key form on 127.0.0.1, and it still connects', { skip }, async (t) => {
+  // The browser keeps no SameSite=Lax cookie for a cross-site frame, so the form post arrives
+  // without the binding cookie; Sec-Fetch-Site: same-origin vouches that our own page sent it.
+  const env = await connectProject(services);
+  const site = await startServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>customer</title><iframe id="connect" src="${frameSrc}"></iframe>`);
+  });
+  const hostOrigin = site.origin.replace('127.0.0.1', 'localhost');
+  const token = await env.mint({ allowedOrigins: [hostOrigin] });
+  const frameSrc = `${env.publicUrl}/connect?token=${token}&app=keys-test&embed=iframe`;
+  const { page, context } = await openPage(t);
+  await page.goto(`${hostOrigin}/`);
+  const frame = page.frameLocator('#connect');
+  await frame.getByLabel('API key').fill(GOOD_KEY);
+  await frame.getByRole('button', { name: 'Connect' }).click();
+  await frame.locator('h1', { hasText: 'Keys Test is connected' }).waitFor();
+  t.equal(await accountCount(env), 1, 'the account is connected');
+  t.same(
+    (await context.cookies(env.publicUrl)).map((c) => c.name),
+    [],
+    'no binding cookie was kept for the framed page',
+  );
+});
+
 t.test('56. forced account linking over plain HTTP: no form token, another browser’s, or another origin — refused before anything is stored', async (t) => {
   const env = await connectProject(services);
   const token = await env.mint();
@@ -151,6 +176,20 @@ t.test('56. forced account linking over plain HTTP: no form token, another brows
   t.equal(env.keyApi.requests.length, 0);
   t.equal(await stateCount(env), 0, 'nothing was stored');
 
+  // A page of ours framed by another site: no cookie kept, the browser vouches same-origin.
+  const framed = await postRawForm(env, '/connect/oauth/start', { form_token: victimFormToken, ...start }, undefined, {
+    origin: 'null',
+    'sec-fetch-site': 'same-origin',
+  });
+  t.equal(framed.status, 303, 'same-origin without the cookie: the framed page');
+  await refused(
+    'same-origin without the cookie, and no form token',
+    '/connect/oauth/start',
+    start,
+    undefined,
+    { 'sec-fetch-site': 'same-origin' },
+    'This page has expired',
+  );
   // The victim's own page, posted as Chromium posts it (Origin: null under no-referrer), goes on to the provider.
   const own = await postRawForm(env, '/connect/oauth/start', valid, victim, { origin: 'null', 'sec-fetch-site': 'same-origin' });
   t.equal(own.status, 303);
