@@ -10,6 +10,7 @@ import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.ser
 import { adminPlugin } from './admin/admin.plugin.ts';
 import { AppViews } from './apps/app-view.ts';
 import { appsRoutes } from './apps/apps.routes.ts';
+import { BrandIcons } from './apps/brand-icons.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
@@ -161,7 +162,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
-  await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
+  await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
   await server.register(
