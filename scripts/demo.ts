@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     projectId: project.id,
     projectEnvironment: 'development',
   });
-  const { token, connectLinkUrl } = await pd.tokens.create({ externalUserId: EXTERNAL_USER });
+  const { connectLinkUrl } = await pd.tokens.create({ externalUserId: EXTERNAL_USER });
   const link = `${connectLinkUrl}&app=demo_notes`;
   say(`Open this Connect Link and enter the API key ${DEMO_KEY}:\n\n    ${link}\n`);
   if (auto) await submitKeyForm(link);

@@ -144,12 +144,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     vault,
     registry: deps.registry,
     appViews,
+    egress,
     logger: server.log,
     audit: auditLog,
     tuning: deps.tuning?.refresh,
     now,
   });
-  const revokeDeps = { db, vault, registry: deps.registry, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
+  const revokeDeps = { db, vault, registry: deps.registry, egress, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
   const accounts: AccountsDeps = {
     db,
     registry: deps.registry,
@@ -171,7 +172,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
+  await server.register(
+    connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, logger: server.log, egress, now }),
+  );
   await server.register(sdkFrontendRoutes());
   await server.register(
     proxyRoutes({

@@ -14,6 +14,7 @@ import { accountsAdminRoutes } from './accounts-admin.routes.ts';
 import { adminRoutes } from './admin.routes.ts';
 import { auditRoutes } from './audit.routes.ts';
 import { keysAdminRoutes } from './keys-admin.routes.ts';
+import { redirectOriginsAdminRoutes } from './redirect-origins-admin.routes.ts';
 
 export interface AdminDeps {
   readonly db: Kysely<Database>;
@@ -33,5 +34,6 @@ export function adminPlugin(deps: AdminDeps): FastifyPluginAsyncTypebox {
     await app.register(accountsAdminRoutes({ db: deps.db, auditLog: deps.auditLog, connect: deps.connect, forceRefresh: deps.forceRefresh }));
     await app.register(auditRoutes({ db: deps.db, auditLog: deps.auditLog }));
     await app.register(keysAdminRoutes({ db: deps.db, keyring: deps.keyring }));
+    await app.register(redirectOriginsAdminRoutes({ db: deps.db, auditLog: deps.auditLog }));
   };
 }

@@ -19,6 +19,8 @@ export interface Database {
   projects: {
     id: string;
     name: string;
+    /** Origins the connect tokens' redirect URIs may point at; null: no list (src/connect/redirect-allow-list.ts). */
+    allowed_redirect_origins: ColumnType<string[] | null, string | null | undefined, string | null>;
     created_at: Timestamp;
   };
   environments: {
@@ -77,6 +79,10 @@ export interface Database {
     oauth_app_id: string | null;
     expires_at: Date;
     used_at: NullableTimestamp;
+    /** Key-form submissions with well-formed values so far (each sends the test request). */
+    key_form_attempts: ColumnType<number, number | undefined, number>;
+    /** Set with used_at when the attempts ran out. */
+    burned_at: NullableTimestamp;
     created_at: Timestamp;
   };
   oauth_apps: {

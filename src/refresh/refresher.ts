@@ -43,7 +43,7 @@ import { readPath } from '../oauth/json-path.ts';
 import type { AppRegistry, RegistryOAuthApp } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
-import { PROVIDER_TIMEOUT_MS, TOKEN_RESPONSE_MAX_BYTES, requestRefresh, type TokenEndpointOutcome } from './token-endpoint.ts';
+import { PROVIDER_TIMEOUT_MS, TOKEN_RESPONSE_MAX_BYTES, requestRefresh, type TokenEgress, type TokenEndpointOutcome } from './token-endpoint.ts';
 
 export interface RefreshTuning {
   /** How long a lease protects a refresh; must exceed the provider call's worst case (2 × timeout). */
@@ -87,6 +87,8 @@ export interface RefresherDeps {
   readonly registry: AppRegistry;
   /** The app object of the ACCOUNT_* webhooks. */
   readonly appViews: AppViews;
+  /** The only way to the token endpoints. */
+  readonly egress: TokenEgress;
   readonly logger?: LogSink | undefined;
   readonly audit?: AuditSink | undefined;
   readonly tuning?: Partial<RefreshTuning> | undefined;
@@ -248,6 +250,7 @@ export class CredentialRefresher {
         refreshToken: opened.refreshToken,
         timeoutMs: this.tuning.providerTimeoutMs,
         maxBytes: this.tuning.maxResponseBytes,
+        egress: this.deps.egress,
       });
       settled = true;
       return await this.settle(leased, app, fence, opened.values, answer, trigger);
