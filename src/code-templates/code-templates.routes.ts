@@ -101,7 +101,8 @@ export function codeTemplateRoutes(deps: CodeTemplateDeps): FastifyPluginAsyncTy
         schema: {
           tags,
           summary: "The app's code template without an account: the program reads LATCHKEY_ACCOUNT_ID from the environment",
-          description: "The same program as an account's code template, for the caller's project and environment, with the account id left to LATCHKEY_ACCOUNT_ID.",
+          description:
+            "The same program as an account's code template, for the caller's project and environment, with the account id left to LATCHKEY_ACCOUNT_ID.",
           security,
           headers: EnvironmentHeaderSchema,
           params: Type.Object({ app_id: Type.String({ pattern: `^(?:app_)?${SLUG_REGEX.source.slice(1)}`, description: 'the app slug or id (app_…)' }) }),

@@ -44,35 +44,35 @@ export function renderCurl(input: TemplateInput): string {
     `ENVIRONMENT=${sq(input.environment)}`,
     ': "${LATCHKEY_CLIENT_ID:?set LATCHKEY_CLIENT_ID}" "${LATCHKEY_CLIENT_SECRET:?set LATCHKEY_CLIENT_SECRET}"',
     '',
-    "fail() { printf '%s\\n' \"$*\" >&2; exit 1; }",
-    "urlencode() { jq -rn --arg v \"$1\" '$v | @uri'; }",
-    "json_escape() { jq -rn --arg v \"$1\" '$v | tojson | .[1:-1]'; }",
+    'fail() { printf \'%s\\n\' "$*" >&2; exit 1; }',
+    'urlencode() { jq -rn --arg v "$1" \'$v | @uri\'; }',
+    'json_escape() { jq -rn --arg v "$1" \'$v | tojson | .[1:-1]\'; }',
     '',
     '# A request to latchkey: prints the body of a 200, fails with the answer otherwise.',
     'latchkey() {',
     '  local what=$1 out status',
     '  shift',
-    "  out=$(curl -sS -w '\\n%{http_code}' \"$@\") || fail \"$what: latchkey could not be reached\"",
+    '  out=$(curl -sS -w \'\\n%{http_code}\' "$@") || fail "$what: latchkey could not be reached"',
     "  status=${out##*$'\\n'}",
     "  out=${out%$'\\n'*}",
     '  [ "$status" = 200 ] || fail "$what: $status $out"',
-    "  printf '%s' \"$out\"",
+    '  printf \'%s\' "$out"',
     '}',
     '',
     '# 1. An API token for this program (OAuth client credentials).',
-    "LATCHKEY_TOKEN=$(jq -n --arg id \"$LATCHKEY_CLIENT_ID\" --arg secret \"$LATCHKEY_CLIENT_SECRET\" '{grant_type: \"client_credentials\", client_id: $id, client_secret: $secret}' |",
+    'LATCHKEY_TOKEN=$(jq -n --arg id "$LATCHKEY_CLIENT_ID" --arg secret "$LATCHKEY_CLIENT_SECRET" \'{grant_type: "client_credentials", client_id: $id, client_secret: $secret}\' |',
     "  latchkey 'getting a latchkey token' -X POST \"$LATCHKEY_URL/v1/oauth/token\" -H 'content-type: application/json' --data-binary @- | jq -r .access_token)",
-    "latchkey_get() { latchkey \"$1\" \"$2\" -H @<(printf 'authorization: Bearer %s\\nx-pd-environment: %s\\n' \"$LATCHKEY_TOKEN\" \"$ENVIRONMENT\"); }",
+    'latchkey_get() { latchkey "$1" "$2" -H @<(printf \'authorization: Bearer %s\\nx-pd-environment: %s\\n\' "$LATCHKEY_TOKEN" "$ENVIRONMENT"); }',
     '',
-    "# 2. The account with fresh credentials ($auth: jq '.credentials | keys' <<<\"$ACCOUNT\" lists its field names).",
+    '# 2. The account with fresh credentials ($auth: jq \'.credentials | keys\' <<<"$ACCOUNT" lists its field names).',
     'ACCOUNT=$(latchkey_get \'fetching the account\' "$LATCHKEY_URL/v1/connect/$PROJECT_ID/accounts/$ACCOUNT_ID?include_credentials=true")',
     'field() {',
     '  local value',
-    "  value=$(jq -r --arg name \"$1\" '.credentials[$name] // empty | strings' <<<\"$ACCOUNT\")",
+    '  value=$(jq -r --arg name "$1" \'.credentials[$name] // empty | strings\' <<<"$ACCOUNT")',
     '  [ -n "$value" ] || fail "the account has no $1"',
     '  # A line break in a header value would start another header.',
     '  [[ "$value" != *[[:cntrl:]]* ]] || fail "the value of $1 contains a control character"',
-    "  printf '%s' \"$value\"",
+    '  printf \'%s\' "$value"',
     '}',
   ];
   if (input.secrets.length > 0) {
@@ -83,10 +83,12 @@ export function renderCurl(input: TemplateInput): string {
   }
   lines.push('');
   if (plan === undefined) {
-    lines.push(`# ${input.appName} declares no API request: here are the credential fields to build one with.`, "jq -c '.credentials | keys' <<<\"$ACCOUNT\"");
+    lines.push(`# ${input.appName} declares no API request: here are the credential fields to build one with.`, 'jq -c \'.credentials | keys\' <<<"$ACCOUNT"');
     return `${lines.join('\n')}\n`;
   }
-  lines.push(plan.fromTestRequest ? `# 3. ${input.appName}'s test request, with the credential where the app expects it.` : `# 3. A request to ${input.appName}'s API.`);
+  lines.push(
+    plan.fromTestRequest ? `# 3. ${input.appName}'s test request, with the credential where the app expects it.` : `# 3. A request to ${input.appName}'s API.`,
+  );
   for (const placeholder of planPlaceholders(plan)) lines.push(`${variableOf(placeholder)}=$(field ${sq(placeholder)})`);
   lines.push(`URL=${word(plan.url)}`);
   plan.query.forEach(([name, parts], index) => {

@@ -70,7 +70,7 @@ export function renderNodejs(input: TemplateInput): string {
   if (input.secrets.length > 0) {
     lines.push(
       '',
-      '// Project secrets (latchkey\'s environment variables), by name: secrets.NAME.',
+      "// Project secrets (latchkey's environment variables), by name: secrets.NAME.",
       'const secrets = {};',
       `for (const name of ${JSON.stringify(input.secrets)}) {`,
       '  const secret = await json(await fetch(`${LATCHKEY_URL}/v1/connect/${PROJECT_ID}/secrets/${name}`, { headers: latchkeyHeaders }), `reading secret ${name}`);',
@@ -80,14 +80,13 @@ export function renderNodejs(input: TemplateInput): string {
   }
   lines.push('');
   if (plan === undefined) {
-    lines.push(
-      `// ${input.appName} declares no API request: here are the credential fields to build one with.`,
-      'console.log(Object.keys(auth));',
-    );
+    lines.push(`// ${input.appName} declares no API request: here are the credential fields to build one with.`, 'console.log(Object.keys(auth));');
     return `${lines.join('\n')}\n`;
   }
   lines.push(
-    plan.fromTestRequest ? `// 3. ${input.appName}'s test request, with the credential where the app expects it.` : `// 3. A request to ${input.appName}'s API.`,
+    plan.fromTestRequest
+      ? `// 3. ${input.appName}'s test request, with the credential where the app expects it.`
+      : `// 3. A request to ${input.appName}'s API.`,
     `const url = new URL(${expression(plan.url)});`,
   );
   for (const [name, parts] of plan.query) lines.push(`url.searchParams.set(${quote(name)}, ${expression(parts)});`);

@@ -100,7 +100,7 @@ export function renderPython(input: TemplateInput): string {
   if (input.secrets.length > 0) {
     lines.push(
       '',
-      "# Project secrets (latchkey's environment variables), by name: secrets[\"NAME\"].",
+      '# Project secrets (latchkey\'s environment variables), by name: secrets["NAME"].',
       'secrets = {}',
       `for name in ${JSON.stringify(input.secrets)}:`,
       '    secret = latchkey_json(urllib.request.Request(f"{LATCHKEY_URL}/v1/connect/{PROJECT_ID}/secrets/{name}", headers=latchkey_headers), f"reading secret {name}")',
