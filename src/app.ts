@@ -15,6 +15,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
+import { secretsRoutes } from './secrets/secrets.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
@@ -162,6 +163,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
+  await server.register(secretsRoutes({ db, vault, auth, auditLog }));
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { TEST_ADMIN_TOKEN } from './fixtures/app.ts';
 import { GOOD_KEY, callback, connectProject, postForm, startConnectServices, startOAuth, startServer, type ConnectEnv } from './fixtures/connect-env.ts';
 import { authorizeHeadless, type OidcProviderFixture } from './fixtures/oidc-provider.ts';
@@ -91,7 +91,7 @@ async function runProgram(t: Test, env: ConnectEnv, command: string, answer: Tem
   return stdout;
 }
 
-type Test = typeof t;
+
 
 async function connectKeysAccount(env: ConnectEnv): Promise<string> {
   const token = await env.mint();

@@ -178,4 +178,12 @@ export interface Database {
     result: string;
     details: Json<Record<string, unknown>> | null;
   };
+  project_secrets: {
+    project_id: string;
+    environment: EnvironmentName;
+    name: string;
+    value_enc: Buffer;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
 }
