@@ -91,8 +91,6 @@ async function runProgram(t: Test, env: ConnectEnv, command: string, answer: Tem
   return stdout;
 }
 
-
-
 async function connectKeysAccount(env: ConnectEnv): Promise<string> {
   const token = await env.mint();
   const res = await postForm(env, '/connect/keys', { token, app: 'keys-test', f_api_key: GOOD_KEY });
@@ -135,6 +133,58 @@ t.test('basic auth and a field in the path (keys-regional): each program builds 
     t.equal(request.path, '/eu/me', `${language}: the region filled the path`);
     t.equal(request.headers.authorization, `Basic ${Buffer.from(`${GOOD_KEY}:`).toString('base64')}`, `${language}: RFC 7617 basic auth`);
   }
+});
+
+t.test('?secrets= adds code that reads project secrets from latchkey', async (t) => {
+  const env = await connectProject(services);
+  const accountId = await connectKeysAccount(env);
+  const put = await env.testApp.app.server.inject({
+    method: 'PUT',
+    url: `/v1/connect/${env.client.projectId}/secrets/GREETING`,
+    headers: { authorization: `Bearer ${env.client.accessToken}`, 'x-pd-environment': 'development' },
+    payload: { value: 'hello-secret-value' },
+  });
+  t.equal(put.statusCode, 201);
+  for (const { language, command } of LANGUAGES) {
+    const answer = await template(env, accountId, language, '&secrets=GREETING');
+    t.notOk(answer.code.includes('hello-secret-value'), `${language}: no secret value in the program`);
+    t.ok(answer.code.includes('GREETING'));
+    const stdout = await runProgram(t, env, command, answer);
+    t.equal(stdout, 'status: 200\n{"ok":true,"user":{"email":"keys@example.com"}}\n', `${language}: still prints the answer`);
+  }
+  await env.testApp.app.auditLog.flush();
+  const reads = await env.testApp.database.handle.db
+    .selectFrom('audit_log')
+    .select(['result', 'details'])
+    .where('project_id', '=', env.client.projectId)
+    .where('action', '=', 'secret.read')
+    .execute();
+  t.same(
+    reads.map((entry) => [entry.result, entry.details]),
+    LANGUAGES.map(() => ['ok', { name: 'GREETING' }]),
+    'each program read the secret once',
+  );
+  const missing = await env.testApp.app.server.inject({
+    method: 'GET',
+    url: `/v1/connect/${env.client.projectId}/accounts/${accountId}/code_template?secrets=lower`,
+    headers: { authorization: `Bearer ${env.client.accessToken}`, 'x-pd-environment': 'development' },
+  });
+  t.equal(missing.statusCode, 400, 'a bad secret name is refused');
+  t.equal(missing.json<{ error: { code: string } }>().error.code, 'validation_failed');
+});
+
+t.test('bad input: unknown account, other environment, unknown language, unknown app', async (t) => {
+  const env = await connectProject(services);
+  const accountId = await connectKeysAccount(env);
+  const get = (url: string, environment = 'development') =>
+    env.testApp.app.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${env.client.accessToken}`, 'x-pd-environment': environment } });
+  const base = `/v1/connect/${env.client.projectId}/accounts`;
+  t.equal((await get(`${base}/apn_doesnotexist/code_template`)).statusCode, 404);
+  t.equal((await get(`${base}/${accountId}/code_template`, 'production')).statusCode, 404, 'the account lives in development');
+  t.equal((await get(`${base}/${accountId}/code_template?language=ruby`)).statusCode, 400);
+  t.equal((await get(`${base}/${accountId}/code_template`)).json<{ language: string }>().language, 'nodejs', 'nodejs by default');
+  t.equal((await get('/v1/connect/apps/nope/code_template')).statusCode, 404);
+  t.equal((await get('/v1/connect/apps/app_unconfigured/code_template?language=python')).statusCode, 200, 'by app id too');
 });
 
 t.test('the app template without an account reads LATCHKEY_ACCOUNT_ID and runs the same way', async (t) => {
