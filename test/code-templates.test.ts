@@ -20,12 +20,12 @@ const LANGUAGES = [
 ] as const;
 
 // The resource server learns the authorization server once it runs (the registry needs both origins first).
-let authorizationServer: OidcProviderFixture | undefined;
+const authorizationServer: { current?: OidcProviderFixture } = {};
 const seenTokens: string[] = [];
 const resource = await startServer(t, (req, res) => {
   const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   void (async () => {
-    const as = authorizationServer!;
+    const as = authorizationServer.current!;
     const introspection = await fetch(`${as.issuer}/token/introspection`, {
       method: 'POST',
       headers: {
@@ -62,7 +62,7 @@ const services = await startConnectServices(t, {
     },
   ],
 });
-authorizationServer = services.oidc;
+authorizationServer.current = services.oidc;
 
 interface TemplateAnswer {
   language: string;

@@ -16,7 +16,6 @@ import { SLUG_REGEX } from '../registry/registry.ts';
 import { SECRET_NAME_REGEX } from '../secrets/secret-name.ts';
 import type { Kysely } from 'kysely';
 import { codeTemplateOf, secretNamesOf } from './code-templates.service.ts';
-import { TEMPLATE_LANGUAGES } from './template-input.ts';
 
 const MAX_TEMPLATE_SECRETS = 20;
 const LanguageSchema = Type.Union([Type.Literal('nodejs'), Type.Literal('python'), Type.Literal('curl')]);
