@@ -16,6 +16,8 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
 import { secretsRoutes } from './secrets/secrets.routes.ts';
+import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions } from './account-checks/account-check-job.ts';
+import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
@@ -49,6 +51,8 @@ export interface AppTuning {
   readonly revokeTimeoutMs?: number | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
+  /** The scheduled checks of key-based accounts (batch, concurrency, tick). */
+  readonly accountChecks?: Partial<AccountCheckOptions> | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -76,6 +80,8 @@ export interface App {
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
   readonly tokenRefresher: TokenRefresherJob;
+  /** The key-account health check among the jobs: a round can also be run now (operators, tests). */
+  readonly accountChecks: AccountCheckJob;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -156,12 +162,18 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
+  const accountChecks = createAccountCheckJob(
+    { db, accounts, now, logger: server.log },
+    { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
+  );
+  if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
 
   await server.register(oauthTokenRoutes({ db, now }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
+  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(secretsRoutes({ db, vault, auth, auditLog }));
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
@@ -177,6 +189,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     egress,
     jobs,
     tokenRefresher,
+    accountChecks,
     beginShutdown: () => {
       shuttingDown = true;
     },

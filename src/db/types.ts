@@ -13,7 +13,13 @@ export type EnvironmentName = 'development' | 'production';
 
 /** accounts.error_code: why an account failed (its human text is accounts.error). */
 export type AccountErrorCode =
-  'grant_revoked' | 'grant_lost_in_interrupted_refresh' | 'expired_without_refresh_token' | 'client_rejected' | 'oauth_app_missing' | 'provider_unavailable';
+  | 'grant_revoked'
+  | 'grant_lost_in_interrupted_refresh'
+  | 'expired_without_refresh_token'
+  | 'client_rejected'
+  | 'oauth_app_missing'
+  | 'provider_unavailable'
+  | 'test_request_failed';
 
 export interface Database {
   projects: {
@@ -135,6 +141,10 @@ export interface Database {
     refresh_lease_until: NullableTimestamp;
     refresh_attempt_id: string | null;
     refresh_attempt_started_at: NullableTimestamp;
+    /** The last test request of the account (POST …/test or the scheduled check of a keys app). */
+    last_checked_at: NullableTimestamp;
+    /** When the scheduled check runs next (null: at the next round). */
+    next_check_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

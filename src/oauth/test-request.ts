@@ -11,10 +11,16 @@ import { readPath, readString } from './json-path.ts';
 export const TEST_REQUEST_TIMEOUT_MS = 10_000;
 export const TEST_RESPONSE_MAX_BYTES = 64 * 1024;
 
+/** What the API answered, when it answered: the status, and the body (within the cap) for callers allowed to see it. */
+export interface TestResponse {
+  readonly status?: number;
+  readonly body?: string;
+}
+
 export type TestRequestOutcome =
-  | { readonly ok: true; readonly accountName: string | null }
+  | ({ readonly ok: true; readonly accountName: string | null } & TestResponse)
   /** `reason` is ours (status code, timeout…): safe to log, never shown with a value. */
-  | { readonly ok: false; readonly reason: string };
+  | ({ readonly ok: false; readonly reason: string } & TestResponse);
 
 export interface TestRequestInput {
   /** The app: its test_request says what to call, its api.auth how the credential goes on it. */
@@ -23,6 +29,8 @@ export interface TestRequestInput {
   readonly values: Readonly<Record<string, string>>;
   /** The outbound seam: tests count calls, the egress guard will route them. */
   readonly fetch?: typeof fetch;
+  /** Also answer the status and the (capped) body: an account check reports them. */
+  readonly keepResponse?: boolean;
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
 }
@@ -43,7 +51,13 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
     return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error' };
   }
   const body = await readCapped(response);
-  if (response.status < 200 || response.status > 299) return { ok: false, reason: `status ${response.status}` };
+  const outcome = judge(input, response.status, body);
+  if (input.keepResponse !== true) return outcome;
+  return { ...outcome, status: response.status, ...(body === undefined ? {} : { body }) };
+}
+
+function judge(input: TestRequestInput, status: number, body: string | undefined): TestRequestOutcome {
+  if (status < 200 || status > 299) return { ok: false, reason: `status ${status}` };
   if (body === undefined) return { ok: false, reason: 'response too large' };
   const { success_path: successPath, account_name_path: namePath } = input.app.test_request;
   if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };
