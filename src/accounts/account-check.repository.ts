@@ -6,8 +6,6 @@ import type { Database } from '../db/types.ts';
 import type { AccountRow } from './account.repository.ts';
 import { ACCOUNT_FAILURE_TEXTS } from './refresh-outcome.ts';
 
-type Db = Kysely<Database> | Transaction<Database>;
-
 /**
  * Claims up to `limit` due accounts of the given apps and moves each one's next_check_at on by
  * the interval (±10 %, so accounts connected together drift apart). The claim is the schedule:
