@@ -5,6 +5,8 @@ import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { RecentCredentials } from './accounts/account-secrets.ts';
+import { AccountUsage } from './accounts/account-usage.ts';
+import { credentialFieldNames } from './accounts/credential-fields.ts';
 import { accountsRoutes } from './accounts/accounts.routes.ts';
 import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.service.ts';
 import { adminPlugin } from './admin/admin.plugin.ts';
@@ -51,6 +53,8 @@ export interface AppTuning {
   readonly revokeTimeoutMs?: number | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
+  /** How long last_used_at notes wait before their batched write. */
+  readonly accountUsageFlushIntervalMs?: number | undefined;
   /** The scheduled checks of key-based accounts (batch, concurrency, tick). */
   readonly accountChecks?: Partial<AccountCheckOptions> | undefined;
   readonly now?: (() => Date) | undefined;
@@ -82,6 +86,8 @@ export interface App {
   readonly tokenRefresher: TokenRefresherJob;
   /** The key-account health check among the jobs: a round can also be run now (operators, tests). */
   readonly accountChecks: AccountCheckJob;
+  /** Batched, coarse accounts.last_used_at writes (flushed on close). */
+  readonly accountUsage: AccountUsage;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -133,6 +139,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ...(auditFlushIntervalMs === undefined ? {} : { flushIntervalMs: auditFlushIntervalMs }),
   });
   server.addHook('onClose', async () => auditLog.stop());
+  // Like the audit log, on every replica that serves reads; closing writes what is noted.
+  const usageFlushIntervalMs = deps.tuning?.accountUsageFlushIntervalMs;
+  const accountUsage = new AccountUsage(db, {
+    now,
+    logger: server.log,
+    ...(usageFlushIntervalMs === undefined ? {} : { flushIntervalMs: usageFlushIntervalMs }),
+  });
+  server.addHook('onClose', async () => accountUsage.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);
   const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
@@ -169,10 +183,21 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
 
   await server.register(oauthTokenRoutes({ db, now }));
-  await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
+  await server.register(
+    adminPlugin({
+      db,
+      auth,
+      auditLog,
+      keyring,
+      connect: connectTokens,
+      forceRefresh: (row) => refresher.forceRefresh(row),
+      credentialFields: (row) => credentialFieldNames(accounts.credentials, row, deps.registry.get(row.app_slug)),
+      now,
+    }),
+  );
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
-  await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
+  await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
   await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(secretsRoutes({ db, vault, auth, auditLog }));
@@ -190,6 +215,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     jobs,
     tokenRefresher,
     accountChecks,
+    accountUsage,
     beginShutdown: () => {
       shuttingDown = true;
     },

@@ -145,6 +145,8 @@ export interface Database {
     last_checked_at: NullableTimestamp;
     /** When the scheduled check runs next (null: at the next round). */
     next_check_at: NullableTimestamp;
+    /** When the credentials were last read or proxied through, to USAGE_GRANULARITY_MS (account-usage.ts). */
+    last_used_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };
