@@ -4,7 +4,7 @@
 // the answer of the app's API: a fake key API that checks the key, and a resource server of the
 // oidc-provider that checks the OAuth token by introspection (RFC 7662), also after a refresh.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
@@ -19,10 +19,32 @@ const LANGUAGES = [
   { language: 'curl', command: 'bash' },
 ] as const;
 
+// Registry literals that are code in one of the three languages: quotes, backslashes, $(…),
+// backticks, $HOME. The programs must send them as data and run none of them.
+const HOSTILE = `'"$(touch PWNED)\\ \`touch PWNED\` $HOME`;
+const HOSTILE_QUERY_NAME = `k'"$(touch PWNED)`;
+const HOSTILE_WORKSPACE = `ws "'$(touch PWNED)\\`;
+
 // The resource server learns the authorization server once it runs (the registry needs both origins first).
 const authorizationServer: { current?: OidcProviderFixture } = {};
 const seenTokens: string[] = [];
 const resource = await startServer(t, (req, res) => {
+  if (req.path.startsWith('/hostile/')) {
+    // Echoes what arrived, decoded: every program must have sent exactly the registry's literals.
+    const url = new URL(req.path, 'http://x');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        path: decodeURIComponent(url.pathname),
+        q: url.searchParams.get('q'),
+        k: url.searchParams.get(HOSTILE_QUERY_NAME),
+        header: req.headers['x-quote'],
+        authorization: req.headers.authorization,
+        body: JSON.parse(req.body) as unknown,
+      }),
+    );
+    return;
+  }
   const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   void (async () => {
     const as = authorizationServer.current!;
@@ -60,6 +82,24 @@ const services = await startConnectServices(t, {
       api: { base_url: `${resource.origin}/api` },
       test_request: { url: `${resource.origin}/api/whoami`, query: { verbose: 'yes' } },
     },
+    {
+      slug: 'keys-hostile',
+      // A name that would end a comment and start code, were it written into one as is.
+      name: `Hostile\nprocess.exit(3)\u2028import os; os._exit(3)\n$(touch PWNED) ${HOSTILE}`,
+      auth_type: 'keys',
+      fields: [
+        { name: 'api_key', label: 'API key', secret: true },
+        { name: 'workspace', label: 'Workspace' },
+      ],
+      api: { base_url: `${resource.origin}/hostile`, auth: { type: 'header', headers: { Authorization: 'Bearer {api_key}' } } },
+      test_request: {
+        method: 'POST',
+        url: `${resource.origin}/hostile/{workspace}/echo?q=${encodeURIComponent(HOSTILE)}`,
+        headers: { 'X-Quote': HOSTILE },
+        query: { [HOSTILE_QUERY_NAME]: HOSTILE },
+        body: `{"literal":${JSON.stringify(HOSTILE)},"workspace":"{workspace}"}`,
+      },
+    },
   ],
 });
 authorizationServer.current = services.oidc;
@@ -81,10 +121,18 @@ async function template(env: ConnectEnv, accountId: string, language: string, qu
 }
 
 /** Runs a program with only PATH and the two client variables (LATCHKEY_URL defaults to PUBLIC_URL). */
-async function runProgram(t: Test, env: ConnectEnv, command: string, answer: TemplateAnswer, extraEnv: Record<string, string> = {}): Promise<string> {
-  const file = path.join(t.testdir(), answer.filename);
+async function runProgram(
+  t: Test,
+  env: ConnectEnv,
+  command: string,
+  answer: TemplateAnswer,
+  extraEnv: Record<string, string> = {},
+  dir = t.testdir(),
+): Promise<string> {
+  const file = path.join(dir, answer.filename);
   writeFileSync(file, answer.code);
   const { stdout } = await run(command, [file], {
+    cwd: dir,
     env: { PATH: '/usr/bin:/bin', LATCHKEY_CLIENT_ID: env.client.clientId, LATCHKEY_CLIENT_SECRET: env.client.clientSecret, ...extraEnv },
     timeout: 60_000,
   });
@@ -185,6 +233,31 @@ t.test('bad input: unknown account, other environment, unknown language, unknown
   t.equal((await get(`${base}/${accountId}/code_template`)).json<{ language: string }>().language, 'nodejs', 'nodejs by default');
   t.equal((await get('/v1/connect/apps/nope/code_template')).statusCode, 404);
   t.equal((await get('/v1/connect/apps/app_unconfigured/code_template?language=python')).statusCode, 200, 'by app id too');
+});
+
+t.test('registry literals and user values that are code in JS, Python or bash are sent as data, never run', async (t) => {
+  const env = await connectProject(services);
+  const token = await env.mint();
+  const key = 'hostile-key-1';
+  const saved = await postForm(env, '/connect/keys', { token, app: 'keys-hostile', f_api_key: key, f_workspace: HOSTILE_WORKSPACE });
+  t.equal(saved.status, 303);
+  const accountId = (await env.pd.accounts.list({ app: 'keys-hostile' })).data[0]!.id;
+  const expected = JSON.stringify({
+    path: `/hostile/${HOSTILE_WORKSPACE}/echo`,
+    q: HOSTILE,
+    k: HOSTILE,
+    header: HOSTILE,
+    authorization: `Bearer ${key}`,
+    body: { literal: HOSTILE, workspace: HOSTILE_WORKSPACE },
+  });
+  for (const { language, command } of LANGUAGES) {
+    const answer = await template(env, accountId, language);
+    t.notOk(answer.code.includes(HOSTILE_WORKSPACE), `${language}: the user's value is not in the program`);
+    const dir = t.testdir();
+    const stdout = await runProgram(t, env, command, answer, {}, dir);
+    t.equal(stdout, `status: 200\n${expected}\n`, `${language}: every literal arrived as written`);
+    t.notOk(existsSync(path.join(dir, 'PWNED')), `${language}: nothing was run`);
+  }
 });
 
 t.test('the app template without an account reads LATCHKEY_ACCOUNT_ID and runs the same way', async (t) => {

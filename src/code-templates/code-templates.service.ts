@@ -27,7 +27,7 @@ const RENDERERS: Record<TemplateLanguage, { render: (input: TemplateInput) => st
 export function codeTemplateOf(request: TemplateRequest): CodeTemplate {
   const renderer = RENDERERS[request.language];
   const code = renderer.render({
-    appName: request.app.name,
+    appName: commentSafe(request.app.name),
     appSlug: request.app.slug,
     latchkeyUrl: request.latchkeyUrl,
     projectId: request.projectId,
@@ -37,6 +37,15 @@ export function codeTemplateOf(request: TemplateRequest): CodeTemplate {
     plan: requestPlanOf(request.app),
   });
   return { language: request.language, filename: renderer.filename(request.app.slug), code };
+}
+
+/**
+ * The app's name goes into comments only, and a line break (or U+2028/2029, line terminators in
+ * JavaScript; U+0085 in Python) would end the comment and turn the rest of the name into code.
+ */
+function commentSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it removes
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
 }
 
 /** `?secrets=A,B`: the names in order, once each (the schema checked their shape). */
