@@ -83,6 +83,16 @@ const services = await startConnectServices(t, {
       test_request: { url: `${resource.origin}/api/whoami`, query: { verbose: 'yes' } },
     },
     {
+      // No API and no test request: the program has no request to make and prints the field names.
+      slug: 'keys-bare',
+      name: 'Keys Bare',
+      auth_type: 'keys',
+      fields: [
+        { name: 'server_token', label: 'Server token', secret: true },
+        { name: 'account', label: 'Account' },
+      ],
+    },
+    {
       slug: 'keys-hostile',
       // A name that would end a comment and start code, were it written into one as is.
       name: `Hostile\nprocess.exit(3)\u2028import os; os._exit(3)\n$(touch PWNED) ${HOSTILE}`,
@@ -257,6 +267,17 @@ t.test('registry literals and user values that are code in JS, Python or bash ar
     const stdout = await runProgram(t, env, command, answer, {}, dir);
     t.equal(stdout, `status: 200\n${expected}\n`, `${language}: every literal arrived as written`);
     t.notOk(existsSync(path.join(dir, 'PWNED')), `${language}: nothing was run`);
+  }
+});
+
+t.test('an app that declares no request: the programs print the credential field names ($auth)', async (t) => {
+  const env = await connectProject(services);
+  const token = await env.mint();
+  t.equal((await postForm(env, '/connect/keys', { token, app: 'keys-bare', f_server_token: 'st-secret-1', f_account: 'acme' })).status, 303);
+  const accountId = (await env.pd.accounts.list({ app: 'keys-bare' })).data[0]!.id;
+  for (const { language, command } of LANGUAGES) {
+    const stdout = await runProgram(t, env, command, await template(env, accountId, language));
+    t.equal(stdout, '["server_token","account"]\n', `${language}: the names, never the values`);
   }
 });
 

@@ -136,11 +136,13 @@ t.test('round trip, scopes, isolation, validation, audit, no plaintext at rest',
     [
       ['ok', by(client), { name: 'STRIPE_WEBHOOK_SECRET' }],
       ['ok', by(client), { name: 'STRIPE_WEBHOOK_SECRET' }],
+      ['denied', by(reader), { name: 'STRIPE_WEBHOOK_SECRET', error_code: 'forbidden' }],
+      ['denied', by(writer), { name: 'STRIPE_WEBHOOK_SECRET', error_code: 'forbidden' }],
       ['ok', by(secretsReader), { name: 'WRITTEN' }],
       ['not_found', by(client), { name: 'STRIPE_WEBHOOK_SECRET', error_code: 'not_found' }],
       ['not_found', by(client), { name: 'OTHER', error_code: 'not_found' }],
     ],
-    'every read is recorded with its reader and the name, never the value',
+    'every read, refused ones too, is recorded with its reader and the name, never the value',
   );
 
   // No plaintext at rest or in the logs.

@@ -64,7 +64,7 @@ export function renderCurl(input: TemplateInput): string {
     "  latchkey 'getting a latchkey token' -X POST \"$LATCHKEY_URL/v1/oauth/token\" -H 'content-type: application/json' --data-binary @- | jq -r .access_token)",
     'latchkey_get() { latchkey "$1" "$2" -H @<(printf \'authorization: Bearer %s\\nx-pd-environment: %s\\n\' "$LATCHKEY_TOKEN" "$ENVIRONMENT"); }',
     '',
-    '# 2. The account with fresh credentials ($auth: jq \'.credentials | keys\' <<<"$ACCOUNT" lists its field names).',
+    '# 2. The account with fresh credentials ($auth: jq \'.credentials | keys_unsorted\' <<<"$ACCOUNT" lists its field names).',
     'ACCOUNT=$(latchkey_get \'fetching the account\' "$LATCHKEY_URL/v1/connect/$PROJECT_ID/accounts/$ACCOUNT_ID?include_credentials=true")',
     'field() {',
     '  local value',
@@ -83,7 +83,10 @@ export function renderCurl(input: TemplateInput): string {
   }
   lines.push('');
   if (plan === undefined) {
-    lines.push(`# ${input.appName} declares no API request: here are the credential fields to build one with.`, 'jq -c \'.credentials | keys\' <<<"$ACCOUNT"');
+    lines.push(
+      `# ${input.appName} declares no API request: here are the credential fields to build one with.`,
+      'jq -c \'.credentials | keys_unsorted\' <<<"$ACCOUNT"',
+    );
     return `${lines.join('\n')}\n`;
   }
   lines.push(

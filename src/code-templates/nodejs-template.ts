@@ -80,7 +80,10 @@ export function renderNodejs(input: TemplateInput): string {
   }
   lines.push('');
   if (plan === undefined) {
-    lines.push(`// ${input.appName} declares no API request: here are the credential fields to build one with.`, 'console.log(Object.keys(auth));');
+    lines.push(
+      `// ${input.appName} declares no API request: here are the credential fields to build one with.`,
+      'console.log(JSON.stringify(Object.keys(auth)));',
+    );
     return `${lines.join('\n')}\n`;
   }
   lines.push(

@@ -109,7 +109,10 @@ export function renderPython(input: TemplateInput): string {
   }
   lines.push('');
   if (plan === undefined) {
-    lines.push(`# ${input.appName} declares no API request: here are the credential fields to build one with.`, 'print(list(auth))');
+    lines.push(
+      `# ${input.appName} declares no API request: here are the credential fields to build one with.`,
+      'print(json.dumps(list(auth), separators=(",", ":")))',
+    );
     return `${lines.join('\n')}\n`;
   }
   lines.push(

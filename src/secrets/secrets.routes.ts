@@ -6,9 +6,13 @@ import { Type } from '@sinclair/typebox';
 import { actorOf, audited } from '../audit/audited.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { Authenticator, Principal } from '../auth/authenticate.ts';
+import { scopeGrants } from '../auth/scopes.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { EnvironmentHeaderSchema, ErrorResponseSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import { SECRET_NAME_REGEX, SECRET_VALUE_MAX_BYTES } from './secret-name.ts';
 import { listSecrets, readSecret, removeSecret, writeSecret, type SecretKey, type SecretsDeps } from './secrets.service.ts';
+
+const READ_SCOPE = 'connect:secrets:read';
 
 const SecretParamsSchema = Type.Object({
   project_id: ProjectIdParamsSchema.properties.project_id,
@@ -43,7 +47,7 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
     app.get(
       '/v1/connect/:project_id/secrets',
       {
-        preHandler: auth.requireProjectScope('connect:secrets:read'),
+        preHandler: auth.requireProjectScope(READ_SCOPE),
         schema: {
           tags,
           summary: "The names of the project environment's secrets (never their values)",
@@ -59,7 +63,9 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
     app.get(
       '/v1/connect/:project_id/secrets/:name',
       {
-        preHandler: auth.requireProjectScope('connect:secrets:read'),
+        // Authenticated here, the scope checked in the handler: a refused read is audited with
+        // the client that tried, as a refused credential read is.
+        preHandler: auth.requireClient(),
         schema: {
           tags,
           summary: 'Read a secret (audited)',
@@ -70,8 +76,13 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
         },
       },
       async (request) => {
+        const principal = request.principal;
+        if (principal === null || principal.kind !== 'client' || principal.projectId !== request.params.project_id) throw notFound('project');
         const key = keyOf(request);
-        return audited(auditLog, entryOf(request, 'secret.read', key), () => readSecret(deps, key));
+        return audited(auditLog, entryOf(request, 'secret.read', key), async () => {
+          if (!scopeGrants(principal.scopes, READ_SCOPE)) throw new ApiError('forbidden', `the token lacks scope ${READ_SCOPE}`);
+          return readSecret(deps, key);
+        });
       },
     );
 
