@@ -20,6 +20,8 @@ import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
 import { secretsRoutes } from './secrets/secrets.routes.ts';
 import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions } from './account-checks/account-check-job.ts';
 import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
+import { guardedFetch } from './account-checks/guarded-fetch.ts';
+import { TEST_REQUEST_TIMEOUT_MS } from './oauth/test-request.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
@@ -177,7 +179,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
   const accountChecks = createAccountCheckJob(
-    { db, accounts, now, logger: server.log },
+    { db, accounts, now, logger: server.log, fetch: guardedFetch(egress, TEST_REQUEST_TIMEOUT_MS) },
     { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
   );
   if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
@@ -198,7 +200,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
-  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog }));
+  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, fetch: guardedFetch(egress, TEST_REQUEST_TIMEOUT_MS) }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(secretsRoutes({ db, vault, auth, auditLog }));
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
