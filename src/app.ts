@@ -12,6 +12,7 @@ import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.ser
 import { adminPlugin } from './admin/admin.plugin.ts';
 import { AppViews } from './apps/app-view.ts';
 import { appsRoutes } from './apps/apps.routes.ts';
+import { BrandIcons } from './apps/brand-icons.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
@@ -201,7 +202,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
   await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, fetch: guardedFetch(egress, TEST_REQUEST_TIMEOUT_MS) }));
-  await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
+  await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
   await server.register(secretsRoutes({ db, vault, auth, auditLog }));
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));

@@ -97,6 +97,12 @@ function checkScopeProfiles(app: AppDefinition, problems: ProblemList): void {
     if (profileNames.has(profile.name)) problems.add(`/scope_profiles/${i}/name`, `duplicate scope profile ${profile.name}`);
     profileNames.add(profile.name);
   });
+  if (app.auth_type !== 'oauth') return;
+  // A description of a scope the entry never requests is a typo that would silently show nothing.
+  const requestable = new Set([...app.oauth.scopes, ...(app.scope_profiles ?? []).flatMap((profile) => profile.scopes)]);
+  for (const scope of Object.keys(app.oauth.scope_descriptions ?? {})) {
+    if (!requestable.has(scope)) problems.add(`/oauth/scope_descriptions/${scope}`, `${scope} is not a scope of this entry or its profiles`);
+  }
 }
 
 /** The names a template may use, by where they come from. */
