@@ -7,7 +7,9 @@ import t from 'tap';
 import { claimDueAccountChecks } from '../src/accounts/account-check.repository.ts';
 import { ACCOUNT_FAILURE_TEXTS } from '../src/accounts/refresh-outcome.ts';
 import { deliverDueWebhooks } from '../src/webhooks/delivery.ts';
+import { normalizeApp } from '../src/registry/normalize.ts';
 import { createProjectClient } from './fixtures/app.ts';
+import { seedAccount, seedProject } from './fixtures/refresh-seed.ts';
 import { callback, connectProject, postForm, startConnectServices, startOAuth, startServer, type ConnectEnv } from './fixtures/connect-env.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { startWebhookReceiver, verifyStandardWebhook } from './fixtures/webhook-receiver.ts';
@@ -225,4 +227,45 @@ t.test('the schedule is the claim: one claimer per account and round, then the i
     [],
     'no key apps with a test request: nothing to claim',
   );
+});
+
+t.test('the check goes through the egress guard: a name that resolves to a private address is refused', async (t) => {
+  const app = normalizeApp(
+    {
+      slug: 'keys-internal',
+      name: 'Keys Internal',
+      auth_type: 'keys',
+      fields: [{ name: 'api_key', label: 'API key', secret: true }],
+      api: { base_url: 'https://api.internal-corp.com', auth: { type: 'header', headers: { Authorization: 'Bearer {api_key}' } } },
+      test_request: { url: 'https://api.internal-corp.com/me' },
+    },
+    'test:keys-internal',
+  );
+  const resolved: string[] = [];
+  const seeded = await seedProject(t, {
+    apps: [app],
+    app: {
+      resolveHost: async (hostname) => {
+        resolved.push(hostname);
+        return [{ address: '10.0.0.5', family: 4 }];
+      },
+    },
+  });
+  const id = await seedAccount(seeded, {
+    appSlug: 'keys-internal',
+    oauthAppId: null,
+    refreshToken: null,
+    expiresInSeconds: null,
+    credentials: { api_key: 'k-internal' },
+  });
+  const res = await seeded.testApp.app.server.inject({
+    method: 'POST',
+    url: `/v1/connect/${seeded.client.projectId}/accounts/${id}/test`,
+    headers: { authorization: `Bearer ${seeded.client.accessToken}` },
+  });
+  t.equal(res.statusCode, 200);
+  t.same(res.json<object>(), { ok: false, status: null, checked_at: res.json<{ checked_at: string }>().checked_at });
+  t.same(resolved, ['api.internal-corp.com'], 'the guard resolved the name itself');
+  const row = await seeded.testApp.database.handle.db.selectFrom('accounts').select(['healthy', 'error']).where('id', '=', id).executeTakeFirstOrThrow();
+  t.same(row, { healthy: false, error: `${ACCOUNT_FAILURE_TEXTS.test_request_failed} (destination refused (address_private))` });
 });

@@ -3,6 +3,7 @@
 // injection the proxy uses too, and only to an allowed host. It runs with the user's values, so
 // it is fenced: a deadline, no redirects (a 30x could forward the credential), a small response
 // cap, and nothing of the answer is logged.
+import { EgressError } from '../egress/egress-error.ts';
 import { applyInjection, injectCredentials } from '../registry/credential-injection.ts';
 import type { RegistryApp, RegistryTestRequest } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
@@ -48,7 +49,7 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
   try {
     response = await (input.fetch ?? fetch)(request, { redirect: 'manual', signal: AbortSignal.timeout(input.timeoutMs ?? TEST_REQUEST_TIMEOUT_MS) });
   } catch (err) {
-    return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error' };
+    return { ok: false, reason: failureReason(err) };
   }
   const body = await readCapped(response);
   const outcome = judge(input, response.status, body);
@@ -75,6 +76,16 @@ function judge(input: TestRequestInput, status: number, body: string | undefined
   }
   const name = namePath === undefined ? undefined : readString(json, namePath);
   return { ok: true, accountName: name === undefined || name === '' ? null : name.slice(0, 200) };
+}
+
+/** Ours and value-free: a refused destination names its rule, never the URL. */
+function failureReason(err: unknown): string {
+  if (err instanceof EgressError) {
+    if (err.code === 'host_not_allowed') return `destination refused (${err.reason})`;
+    if (err.code === 'upstream_timeout') return 'timed out';
+    return 'network error';
+  }
+  return err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error';
 }
 
 /** The request, or why the credential may not go on it (a refusal code, never a value). */
