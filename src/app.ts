@@ -5,6 +5,8 @@ import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { RecentCredentials } from './accounts/account-secrets.ts';
+import { AccountUsage } from './accounts/account-usage.ts';
+import { credentialFieldNames } from './accounts/credential-fields.ts';
 import { accountsRoutes } from './accounts/accounts.routes.ts';
 import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.service.ts';
 import { adminPlugin } from './admin/admin.plugin.ts';
@@ -15,6 +17,10 @@ import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
+import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
+import { secretsRoutes } from './secrets/secrets.routes.ts';
+import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions } from './account-checks/account-check-job.ts';
+import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
@@ -53,6 +59,10 @@ export interface AppTuning {
   readonly auditFlushIntervalMs?: number | undefined;
   /** The Connect proxy's deadlines and body caps (tests of a hanging or huge upstream). */
   readonly proxy?: Partial<ProxySettings> | undefined;
+  /** How long last_used_at notes wait before their batched write. */
+  readonly accountUsageFlushIntervalMs?: number | undefined;
+  /** The scheduled checks of key-based accounts (batch, concurrency, tick). */
+  readonly accountChecks?: Partial<AccountCheckOptions> | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -80,6 +90,10 @@ export interface App {
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
   readonly tokenRefresher: TokenRefresherJob;
+  /** The key-account health check among the jobs: a round can also be run now (operators, tests). */
+  readonly accountChecks: AccountCheckJob;
+  /** Batched, coarse accounts.last_used_at writes (flushed on close). */
+  readonly accountUsage: AccountUsage;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -132,6 +146,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ...(auditFlushIntervalMs === undefined ? {} : { flushIntervalMs: auditFlushIntervalMs }),
   });
   server.addHook('onClose', async () => auditLog.stop());
+  // Like the audit log, on every replica that serves reads; closing writes what is noted.
+  const usageFlushIntervalMs = deps.tuning?.accountUsageFlushIntervalMs;
+  const accountUsage = new AccountUsage(db, {
+    now,
+    logger: server.log,
+    ...(usageFlushIntervalMs === undefined ? {} : { flushIntervalMs: usageFlushIntervalMs }),
+  });
+  server.addHook('onClose', async () => accountUsage.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);
   const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
@@ -163,13 +185,32 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
+  const accountChecks = createAccountCheckJob(
+    { db, accounts, now, logger: server.log, egress },
+    { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
+  );
+  if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
 
   await server.register(oauthTokenRoutes({ db, now }));
-  await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
+  await server.register(
+    adminPlugin({
+      db,
+      auth,
+      auditLog,
+      keyring,
+      connect: connectTokens,
+      forceRefresh: (row) => refresher.forceRefresh(row),
+      credentialFields: (row) => credentialFieldNames(accounts.credentials, row, deps.registry.get(row.app_slug)),
+      now,
+    }),
+  );
   await server.register(connectTokenRoutes({ ...connectTokens, auth }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
-  await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
+  await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
+  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, egress }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
+  await server.register(secretsRoutes({ db, vault, auth, auditLog }));
+  await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
   await server.register(
@@ -196,6 +237,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     egress,
     jobs,
     tokenRefresher,
+    accountChecks,
+    accountUsage,
     beginShutdown: () => {
       shuttingDown = true;
     },

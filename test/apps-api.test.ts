@@ -171,7 +171,19 @@ t.test('retrieve: the App object by slug or id; 404 and 400 without any lookup',
   t.ok(zendesk.scope_profiles.length > 0);
   t.same(
     Object.keys(zendesk).sort(),
-    ['auth_type', 'categories', 'custom_fields_json', 'description', 'featured_weight', 'id', 'img_src', 'name', 'name_slug', 'scope_profiles'],
+    [
+      'auth_type',
+      'categories',
+      'credential_fields',
+      'custom_fields_json',
+      'description',
+      'featured_weight',
+      'id',
+      'img_src',
+      'name',
+      'name_slug',
+      'scope_profiles',
+    ],
     'descriptive fields only: no endpoints, parameters or test request',
   );
 

@@ -11,6 +11,9 @@ export const KNOWN_SCOPES = [
   'connect:proxy',
   'connect:project:read',
   'connect:project:write',
+  // Project secrets: reading a value is its own scope, as reading credentials is.
+  'connect:secrets:read',
+  'connect:secrets:write',
 ] as const;
 
 export type Scope = (typeof KNOWN_SCOPES)[number];

@@ -13,7 +13,13 @@ export type EnvironmentName = 'development' | 'production';
 
 /** accounts.error_code: why an account failed (its human text is accounts.error). */
 export type AccountErrorCode =
-  'grant_revoked' | 'grant_lost_in_interrupted_refresh' | 'expired_without_refresh_token' | 'client_rejected' | 'oauth_app_missing' | 'provider_unavailable';
+  | 'grant_revoked'
+  | 'grant_lost_in_interrupted_refresh'
+  | 'expired_without_refresh_token'
+  | 'client_rejected'
+  | 'oauth_app_missing'
+  | 'provider_unavailable'
+  | 'test_request_failed';
 
 export interface Database {
   projects: {
@@ -141,6 +147,12 @@ export interface Database {
     refresh_lease_until: NullableTimestamp;
     refresh_attempt_id: string | null;
     refresh_attempt_started_at: NullableTimestamp;
+    /** The last test request of the account (POST …/test or the scheduled check of a keys app). */
+    last_checked_at: NullableTimestamp;
+    /** When the scheduled check runs next (null: at the next round). */
+    next_check_at: NullableTimestamp;
+    /** When the credentials were last read or proxied through, to USAGE_GRANULARITY_MS (account-usage.ts). */
+    last_used_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };
@@ -183,5 +195,13 @@ export interface Database {
     account_id: string | null;
     result: string;
     details: Json<Record<string, unknown>> | null;
+  };
+  project_secrets: {
+    project_id: string;
+    environment: EnvironmentName;
+    name: string;
+    value_enc: Buffer;
+    created_at: Timestamp;
+    updated_at: Timestamp;
   };
 }

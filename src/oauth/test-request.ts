@@ -17,10 +17,16 @@ import { providerDisplayText } from './provider-text.ts';
 export const TEST_REQUEST_TIMEOUT_MS = 10_000;
 export const TEST_RESPONSE_MAX_BYTES = 64 * 1024;
 
+/** What the API answered, when it answered: the status, and the body (within the cap) for callers allowed to see it. */
+export interface TestResponse {
+  readonly status?: number;
+  readonly body?: string;
+}
+
 export type TestRequestOutcome =
-  | { readonly ok: true; readonly accountName: string | null }
+  | ({ readonly ok: true; readonly accountName: string | null } & TestResponse)
   /** `reason` is ours (status code, timeout…): safe to log, never shown with a value. */
-  | { readonly ok: false; readonly reason: string };
+  | ({ readonly ok: false; readonly reason: string } & TestResponse);
 
 export interface TestRequestInput {
   /** The app: its test_request says what to call, its api.auth how the credential goes on it. */
@@ -29,6 +35,8 @@ export interface TestRequestInput {
   readonly values: Readonly<Record<string, string>>;
   /** The only way out (tests may hand in one that records what would be sent). */
   readonly egress: Pick<EgressGuard, 'request'>;
+  /** Also answer the status and the (capped) body: an account check reports them. */
+  readonly keepResponse?: boolean;
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
 }
@@ -56,7 +64,13 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
     return { ok: false, reason: failureReason(err) };
   }
   const body = await readCapped(response);
-  if (response.statusCode < 200 || response.statusCode > 299) return { ok: false, reason: `status ${response.statusCode}` };
+  const outcome = judge(input, response.statusCode, body);
+  if (input.keepResponse !== true) return outcome;
+  return { ...outcome, status: response.statusCode, ...(body === undefined ? {} : { body }) };
+}
+
+function judge(input: TestRequestInput, status: number, body: string | undefined): TestRequestOutcome {
+  if (status < 200 || status > 299) return { ok: false, reason: `status ${status}` };
   if (body === undefined) return { ok: false, reason: 'response too large' };
   const { success_path: successPath, account_name_path: namePath } = input.app.test_request;
   if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };

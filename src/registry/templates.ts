@@ -82,6 +82,33 @@ export function fillTemplate(template: string, values: TemplateValues, context: 
   });
 }
 
+/**
+ * How each placeholder of a template is filled, without filling it: the code templates write
+ * the same encoding into a program that fills it at run time. `raw` goes in as is (an origin,
+ * a host label, a header value, a query value the program encodes itself), `uri` is
+ * percent-encoded (a URL path or query part, a form body), `json` is escaped for the inside of a
+ * JSON string. Mirrors fillTemplate's rules for each context.
+ */
+export type TemplatePart = { readonly text: string } | { readonly placeholder: string; readonly encoding: 'raw' | 'uri' | 'json' };
+
+export function templateParts(template: string, context: TemplateContext): TemplatePart[] {
+  const origin = context === 'url' ? originPlaceholder(template) : undefined;
+  const hostEnd = context === 'url' && origin === undefined ? authorityEnd(template) : 0;
+  const parts: TemplatePart[] = [];
+  let last = 0;
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    const offset = match.index;
+    if (offset > last) parts.push({ text: template.slice(last, offset) });
+    const placeholder = match[1]!;
+    const urlEncoding = (offset === 0 && origin !== undefined) || offset < hostEnd ? 'raw' : 'uri';
+    const encoding = context === 'url' ? urlEncoding : context === 'form' ? 'uri' : context === 'json' ? 'json' : 'raw';
+    parts.push({ placeholder, encoding });
+    last = offset + match[0].length;
+  }
+  if (last < template.length) parts.push({ text: template.slice(last) });
+  return parts;
+}
+
 function fillUrl(template: string, values: TemplateValues): string {
   const origin = originPlaceholder(template);
   const hostEnd = origin === undefined ? authorityEnd(template) : 0;
