@@ -173,16 +173,18 @@ function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
 
 /**
  * For the Connect page itself: an OAuth app without a client for this project gets "this app is
- * not configured" before the user clicks anything (no secret is opened here).
+ * not configured" before the user clicks anything (no secret is opened here). Answers the scopes
+ * the authorization will ask for, so the page can say what the user is about to allow.
  */
-export async function checkOAuthClientConfigured(deps: ConnectFlowDeps, session: ConnectSession): Promise<void> {
-  if (session.app.auth_type !== 'oauth') return;
+export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: ConnectSession): Promise<readonly string[]> {
+  if (session.app.auth_type !== 'oauth') return [];
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
       ? await findNewestOAuthAppForApp(deps.db, projectId, session.app.slug)
       : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, session.app.slug);
   if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
+  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
 }
 
 // ─── start OAuth ─────────────────────────────────────────────────────────────────────────────
@@ -271,7 +273,7 @@ function authorizationUrlOrFieldError(app: RegistryOAuthApp, request: Parameters
   }
 }
 
-function requestedScopes(app: RegistryOAuthApp, client: ResolvedOAuthClient): string[] {
+function requestedScopes(app: RegistryOAuthApp, client: Pick<ResolvedOAuthClient, 'scopes' | 'additionalScopes'>): string[] {
   return [...new Set([...(client.scopes ?? app.oauth.scopes), ...(client.additionalScopes ?? [])])];
 }
 

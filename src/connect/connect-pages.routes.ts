@@ -16,9 +16,9 @@ import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
 import { findConnectResult } from './connect-flow.repository.ts';
 import {
-  checkOAuthClientConfigured,
   completeAuthorization,
   openConnectSession,
+  scopesToRequestOnPage,
   startAuthorization,
   type ConnectFlowDeps,
   type ConnectSession,
@@ -120,8 +120,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const showLink = async (request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
       try {
         const session = await openConnectSession(deps, request.query);
-        await checkOAuthClientConfigured(deps, session);
-        return sendStartPage(request, reply, session, 200);
+        return await sendStartPage(request, reply, session, 200);
       } catch (err) {
         return handleFlowError(request, reply, err);
       }
@@ -154,7 +153,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -198,7 +197,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           const outcome = await submitKeyForm(deps, session, request.body);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -228,14 +227,15 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     );
   };
 
-  function sendStartPage(
+  async function sendStartPage(
     request: FastifyRequest,
     reply: FastifyReply,
     session: ConnectSession,
     status: number,
     formError?: FieldValidationError,
-  ): FastifyReply {
+  ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
+    const scopes = await scopesToRequestOnPage(deps, session);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
     void reply.header('set-cookie', serializeBindingCookie(binding, bindingNonce));
@@ -250,7 +250,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
     if (app.auth_type === 'oauth') {
-      const page = oauthStartPage(app, link, tokenRow.allowed_origins, state);
+      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state);
       return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
