@@ -166,8 +166,11 @@ function embedMode(raw: string | undefined): EmbedMode | null {
   return raw === 'iframe' || raw === 'popup' ? raw : null;
 }
 
+/** What the error page needs of the token once it is known: where it may postMessage, and the backend's error page to return to. */
 function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
-  if (err instanceof ConnectFlowError && err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
+  if (!(err instanceof ConnectFlowError)) return err;
+  if (err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
+  if (err.returnUrl === null && tokenRow.error_redirect_uri !== null) err.returnUrl = withQuery(tokenRow.error_redirect_uri, 'error', err.kind);
   return err;
 }
 

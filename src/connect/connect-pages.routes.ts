@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from '../http/error-handler.ts';
-import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, isConnectFlowErrorKind } from '../errors.ts';
+import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, flowErrorAllowsRetry, isConnectFlowErrorKind } from '../errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
 import { mintFormToken } from '../oauth/form-token.ts';
 import { browserBinding, cookieNonceFor, isCookieNonceShaped, serializeBindingCookie } from '../oauth/state.ts';
@@ -112,7 +112,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       return sendPage(
         reply,
         clientFault ? apiError.status : flow.status,
-        errorPage(flow.title, flow.message, flow.allowedOrigins, flow.kind),
+        errorPage(flow.title, flow.message, flow.allowedOrigins, flow.kind, { retry: flowErrorAllowsRetry(flow.kind), returnUrl: null }),
         flow.allowedOrigins,
       );
     });
@@ -222,7 +222,12 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         }
         const kind = result.error !== null && isConnectFlowErrorKind(result.error) ? result.error : 'provider_error';
         const failure = CONNECT_FLOW_ERRORS[kind];
-        return sendPage(reply, 200, errorPage(failure.title, failure.message, result.allowed_origins, kind), result.allowed_origins);
+        return sendPage(
+          reply,
+          200,
+          errorPage(failure.title, failure.message, result.allowed_origins, kind, { retry: flowErrorAllowsRetry(kind), returnUrl: null }),
+          result.allowed_origins,
+        );
       },
     );
   };
@@ -272,7 +277,8 @@ function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unkn
 }
 
 function sendErrorPage(reply: FastifyReply, err: ConnectFlowError): FastifyReply {
-  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind), err.allowedOrigins);
+  const ways = { retry: flowErrorAllowsRetry(err.kind), returnUrl: err.returnUrl };
+  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind, ways), err.allowedOrigins);
 }
 
 function sendPage(

@@ -74,10 +74,28 @@ ${app.fields.map((field) => fieldInput(field, state))}
   return { title: `${verb} ${app.name}`, main, data: { origins } };
 }
 
-export function errorPage(title: string, message: string, origins: readonly string[], error?: string): PageContent {
+/** Where an error page lets the user go on (each shown only when it can help). */
+export interface WaysOn {
+  /** Starting again from the Connect Link can succeed: "Try again" reopens it (the page script knows it). */
+  readonly retry: boolean;
+  /** The backend's error_redirect_uri, with `error=<kind>`. */
+  readonly returnUrl: string | null;
+}
+
+export function errorPage(
+  title: string,
+  message: string,
+  origins: readonly string[],
+  error?: string,
+  ways: WaysOn = { retry: false, returnUrl: null },
+): PageContent {
   const main = markup`<h1 tabindex="-1" data-autofocus>${title}</h1>
 <p role="alert">${message}</p>
-<div class="actions"><button type="button" class="secondary" data-close hidden>Close</button></div>`;
+<div class="actions">
+${ways.retry ? markup`<button type="button" class="primary" data-retry hidden>Try again</button>` : ''}
+${ways.returnUrl === null ? '' : markup`<a class="button secondary" href="${ways.returnUrl}">Return to ${new URL(ways.returnUrl).host}</a>`}
+<button type="button" class="secondary" data-close hidden>Close</button>
+</div>`;
   const data: { origins: readonly string[]; message?: PageMessage } = { origins };
   if (error !== undefined) data.message = { type: 'error', error };
   return { title, main, data };
