@@ -71,3 +71,12 @@ t.test('a reconnect page is titled Reconnect', async (t) => {
   t.match(html, '<button type="submit" class="primary">Reconnect</button>');
   t.match(await pageHtml(env, `token=${await env.mint()}&app=keys-test`), '<title>Connect Keys Test</title>');
 });
+
+t.test('the start pages show the app’s logo from latchkey’s own icon route, which the page policy allows', async (t) => {
+  const env = await connectProject(await sharedServices());
+  for (const app of ['oidc-test', 'keys-test']) {
+    const res = await fetch(`${env.publicUrl}/connect?token=${await env.mint()}&app=${app}`);
+    t.match(await res.text(), `<img class="app-logo" src="/v1/connect/apps/${app}/icon.svg" alt="" width="48" height="48"><h1`, app);
+    t.match(res.headers.get('content-security-policy'), /; img-src 'self';/, `${app}: images from latchkey only`);
+  }
+});

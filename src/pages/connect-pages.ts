@@ -29,7 +29,7 @@ export function oauthStartPage(
   state: FormState = {},
 ): PageContent {
   const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
-  const main = markup`<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
+  const main = markup`${appLogo(app)}<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
 ${formAlert(state)}
 <p>You will be sent to ${app.name} to sign in and approve access. Your ${app.name} password is never shared.</p>
 ${permissionList(app, scopes)}
@@ -59,7 +59,7 @@ export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: re
   const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
   // Only a test request checks anything: without one, the page must not claim a check.
   const checked = app.test_request === undefined ? 'They are stored encrypted.' : `They are checked with ${app.name} and stored encrypted.`;
-  const main = markup`<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
+  const main = markup`${appLogo(app)}<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
 ${formAlert(state)}
 ${app.description === undefined ? '' : markup`<p class="muted">${app.description}</p>`}
 <p>Enter your ${app.name} credentials. ${checked}</p>
@@ -106,6 +106,11 @@ export function successPage(appName: string, accountId: string, origins: readonl
 <p role="status">Your ${appName} account was connected. You can close this window.</p>
 <div class="actions"><button type="button" class="primary" data-close hidden>Close</button></div>`;
   return { title: `${appName} connected`, main, data: { origins, message: { type: 'success', authProvisionId: accountId } } };
+}
+
+/** The app's mark (or monogram) from our own icon route; decorative, the heading names the app. */
+function appLogo(app: RegistryApp): SafeHtml {
+  return markup`<img class="app-logo" src="/v1/connect/apps/${app.slug}/icon.svg" alt="" width="48" height="48">`;
 }
 
 function hiddenInputs(link: LinkParameters): SafeHtml {

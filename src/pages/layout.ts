@@ -27,6 +27,7 @@ const STYLES = `
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 main { max-width: 28rem; margin: 3rem auto; padding: 2rem; background: var(--card); border-radius: 12px; }
 h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+.app-logo { display: block; margin: 0 0 .75rem; border-radius: 12px; }
 h2 { font-size: 1rem; margin: 1rem 0 .5rem; }
 .permissions { margin: 0 0 1rem; padding-left: 1.25rem; }
 .permissions code { font-size: .875rem; overflow-wrap: anywhere; }
