@@ -64,13 +64,15 @@ export function sealCredentials(vault: Vault, projectId: string, accountId: stri
   return vault.seal(projectId, credentialsContext(accountId), JSON.stringify(credentials));
 }
 
+export const CREDENTIALS_UNREADABLE_MESSAGE = 'the stored credentials of this account could not be decrypted';
+
 async function openSealed(vault: SecretOpener, context: SealContext, sealed: Buffer): Promise<Buffer> {
   try {
     return await vault.open(context, sealed);
   } catch (err) {
     // Tampered, moved to another row or column, or sealed under a key we do not have.
     if (err instanceof DecryptionError) {
-      throw new ApiError('credential_unreadable', 'the stored credentials of this account could not be decrypted', { cause: err });
+      throw new ApiError('credential_unreadable', CREDENTIALS_UNREADABLE_MESSAGE, { cause: err });
     }
     throw err;
   }
