@@ -24,6 +24,7 @@ const LAYERS = [
   'oauth-apps',
   'refresh', // the refresh engine: returns outcomes to the accounts
   'connect',
+  'housekeeping', // deletes expired one-time records of connect, oauth and auth
   'projects',
   'admin',
   'sdk-frontend',

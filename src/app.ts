@@ -35,6 +35,7 @@ import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-acc
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 import { createEgressGuard, type EgressGuard } from './egress/egress-guard.ts';
+import { createHousekeepingJob, type HousekeepingJob, type HousekeepingOptions } from './housekeeping/housekeeping.ts';
 import type { HostResolver } from './egress/resolver.ts';
 
 /**
@@ -45,6 +46,7 @@ export interface AppTuning {
   readonly refresh?: Partial<RefreshTuning> | undefined;
   readonly background?: Partial<BackgroundRefresherOptions> | undefined;
   readonly revokeTimeoutMs?: number | undefined;
+  readonly housekeeping?: Partial<HousekeepingOptions> | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
   readonly now?: (() => Date) | undefined;
@@ -74,6 +76,8 @@ export interface App {
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
   readonly tokenRefresher: TokenRefresherJob;
+  /** The housekeeping job among the jobs (expired connect tokens, OAuth states, access tokens). */
+  readonly housekeeping: HousekeepingJob;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -153,7 +157,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     now,
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
-  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
+  const housekeeping = createHousekeepingJob({ db, logger: server.log, now }, deps.tuning?.housekeeping);
+  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping];
 
   await server.register(oauthTokenRoutes({ db, now }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
@@ -173,6 +178,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     egress,
     jobs,
     tokenRefresher,
+    housekeeping,
     beginShutdown: () => {
       shuttingDown = true;
     },

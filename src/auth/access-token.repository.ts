@@ -27,10 +27,19 @@ export function findLiveGrantByDigest(db: Kysely<Database>, digest: Buffer): Pro
     .executeTakeFirst();
 }
 
-export async function deleteExpiredAccessTokens(db: Kysely<Database>): Promise<number> {
+/** Deletes at most `limit` access tokens that expired over an hour ago (they no longer authenticate anyway). */
+export async function deleteExpiredAccessTokens(db: Kysely<Database>, limit: number): Promise<number> {
   const result = await db
     .deleteFrom('api_access_tokens')
-    .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+    .where('digest', 'in', (eb) =>
+      eb
+        .selectFrom('api_access_tokens')
+        .select('digest')
+        .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

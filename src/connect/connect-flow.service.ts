@@ -32,7 +32,7 @@ import {
 } from '../oauth/callback-checks.ts';
 import { exchangeCode, readTokenResponse } from '../oauth/code-exchange.ts';
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
-import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
+import { consumeOAuthState, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
@@ -217,7 +217,6 @@ export async function startAuthorization(
     const authorizeUrl = authorizationUrlOrFieldError(app, { oauth: app.oauth, clientId: client.clientId, redirectUri, state, scopes, pkce, fields });
     const rowId = digest.toString('hex');
     const meta: StateMeta = { fields, embed: session.embed, scopes, authorizeOrigin: authorizeUrl.origin };
-    await deleteExpiredOAuthStates(deps.db);
     await insertOAuthState(deps.db, {
       digest,
       cookie_digest: digestToken(cookieNonce),
