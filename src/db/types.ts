@@ -26,6 +26,8 @@ export interface Database {
     name: EnvironmentName;
     webhook_url: string | null;
     webhook_signing_key_enc: Buffer | null;
+    /** Set when the key was shown (created for a webhook, or rotated); a key is never shown twice. */
+    webhook_signing_key_revealed_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

@@ -65,10 +65,27 @@ export async function setSigningKeyIfAbsent(db: Db, key: EnvironmentKey, sealed:
   return findEnvironment(db, key);
 }
 
+/**
+ * Claims the one showing of the current signing key: true for exactly one caller per key (the
+ * update is conditional), false when it was shown already or there is none.
+ */
+export async function claimSigningKeyReveal(db: Db, key: EnvironmentKey): Promise<boolean> {
+  const result = await db
+    .updateTable('environments')
+    .set({ webhook_signing_key_revealed_at: sql`now()` })
+    .where('project_id', '=', key.projectId)
+    .where('name', '=', key.environment)
+    .where('webhook_signing_key_enc', 'is not', null)
+    .where('webhook_signing_key_revealed_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Stores a rotated key, shown in the rotation's response (so marked as revealed). */
 export async function replaceSigningKey(db: Db, key: EnvironmentKey, sealed: Buffer): Promise<EnvironmentRow | undefined> {
   return db
     .updateTable('environments')
-    .set({ webhook_signing_key_enc: sealed, updated_at: sql`now()` })
+    .set({ webhook_signing_key_enc: sealed, webhook_signing_key_revealed_at: sql`now()`, updated_at: sql`now()` })
     .where('project_id', '=', key.projectId)
     .where('name', '=', key.environment)
     .returningAll()
