@@ -104,6 +104,7 @@ t.test('development on the embedded database: a 0600 key file, a loud warning, r
     ...env,
     NODE_ENV: 'production',
     PUBLIC_URL: 'https://keys.example.com',
+    LATCHKEY_ALLOW_EMBEDDED_DATABASE: 'true',
     LATCHKEY_KEYS: `other:${randomBytes(32).toString('base64')}`,
   });
   t.not(missing.code, 0, 'production with a missing KEK stops the start');
