@@ -45,6 +45,8 @@ export interface Database {
     name: string;
     scopes: string;
     secret_hash: string;
+    /** The one environment the client may act in; null: both. */
+    environment: EnvironmentName | null;
     created_at: Timestamp;
     revoked_at: NullableTimestamp;
   };
