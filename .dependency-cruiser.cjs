@@ -25,6 +25,7 @@ const LAYERS = [
   'refresh', // the refresh engine: returns outcomes to the accounts
   'connect',
   'housekeeping', // deletes expired one-time records of connect, oauth and auth
+  'reseal', // the online migration of sealed values to the project- and environment-bound format
   'projects',
   'admin',
   'sdk-frontend',

@@ -35,6 +35,7 @@ import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-acc
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 import { createEgressGuard, type EgressGuard } from './egress/egress-guard.ts';
+import { createResealJob, type ResealJob, type ResealOptions } from './reseal/reseal.ts';
 import { createHousekeepingJob, type HousekeepingJob, type HousekeepingOptions } from './housekeeping/housekeeping.ts';
 import type { HostResolver } from './egress/resolver.ts';
 
@@ -47,6 +48,7 @@ export interface AppTuning {
   readonly background?: Partial<BackgroundRefresherOptions> | undefined;
   readonly revokeTimeoutMs?: number | undefined;
   readonly housekeeping?: Partial<HousekeepingOptions> | undefined;
+  readonly reseal?: Partial<ResealOptions> | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
   readonly now?: (() => Date) | undefined;
@@ -78,6 +80,8 @@ export interface App {
   readonly tokenRefresher: TokenRefresherJob;
   /** The housekeeping job among the jobs (expired connect tokens, OAuth states, access tokens). */
   readonly housekeeping: HousekeepingJob;
+  /** The online migration of legacy sealed values among the jobs (a pass can be run now). */
+  readonly reseal: ResealJob;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
 }
@@ -158,7 +162,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const housekeeping = createHousekeepingJob({ db, logger: server.log, now }, deps.tuning?.housekeeping);
-  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping];
+  const reseal = createResealJob({ db, vault, logger: server.log }, deps.tuning?.reseal);
+  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping, reseal];
 
   await server.register(oauthTokenRoutes({ db, now }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
@@ -179,6 +184,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     jobs,
     tokenRefresher,
     housekeeping,
+    reseal,
     beginShutdown: () => {
       shuttingDown = true;
     },

@@ -3,6 +3,7 @@
 //   keys generate [id]           print a new LATCHKEY_KEYS entry
 //   keys status                  how many data keys each key-encryption key still wraps
 //   keys rotate                  re-wrap data keys under the active KEK (online, batched)
+//   keys reseal                  re-seal legacy values bound to project and environment (online, batched)
 //   projects create <name> | projects list
 //   clients create <project_id> [--name N] [--scopes "a b"] [--environment development|production]
 //                                | clients list <project_id>
@@ -18,11 +19,13 @@ import type { EnvironmentName } from './db/types.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { createLogger } from './http/logger.ts';
 import { keyStatus, rewrapDataKeys } from './keys/rotation.ts';
+import { Vault } from './keys/vault.ts';
+import { resealLegacyValues } from './reseal/reseal.ts';
 import { prepareRuntime } from './runtime.ts';
 
 const USAGE = `usage: latchkey <command>
   migrate
-  keys generate [id] | keys status | keys rotate
+  keys generate [id] | keys status | keys rotate | keys reseal
   projects create <name> | projects list
   clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] [--environment development|production] | clients list <project_id>
   setup [project name]`;
@@ -90,6 +93,10 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
         const result = await rewrapDataKeys(db, runtime.keyring, batchSize);
         print(`re-wrapped ${result.rewrapped} data keys under "${runtime.keyring.activeId}" in ${result.batches} batches`);
         return print(await keyStatus(db, runtime.keyring));
+      }
+      case 'keys reseal': {
+        const result = await resealLegacyValues({ db, vault: new Vault(db, runtime.keyring), logger }, batchSize);
+        return print(result);
       }
       case 'projects create':
         if (arg === undefined) throw new UsageError('projects create needs a name');
