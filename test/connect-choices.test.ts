@@ -47,7 +47,8 @@ t.test('a renamed field: the old input name is accepted, an old stored account r
   const saved = await postForm(env, '/connect/keys', { token, app: 'keys-regional', f_region: 'eu', f_secret_key: GOOD_KEY });
   t.equal(saved.status, 303, 'f_secret_key (the name before the rename) is the api_key field');
   const db = env.testApp.database.handle.db;
-  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  // This test's own project: the process's shared database also holds the other tests' accounts.
+  const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { region: 'eu', api_key: GOOD_KEY }, 'stored under the new name');
 
   // An account stored before the rename (and before region existed): its sealed values use the old name.
