@@ -25,6 +25,10 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/**
+ * What the server logs at start without an admin token (one is generated only for development
+ * on the embedded database; elsewhere an unset token is easy to miss until an admin call 401s).
+ */
 export const NO_ADMIN_TOKEN_WARNING =
   'NO ADMIN TOKEN: LATCHKEY_ADMIN_TOKEN is not set, so the admin API (/v1/admin) accepts only admin-scoped API clients. ' +
   'Set LATCHKEY_ADMIN_TOKEN (openssl rand -hex 32), or create a project and client with the CLI: npm run cli -- setup <name>';
@@ -81,11 +85,6 @@ export async function prepareRuntime(baseConfig: Config, logger: Logger, options
     const admin = await loadOrCreateLocalSecret(config, 'admin-token', () => mintToken(TOKEN_PREFIXES.adminToken));
     config = Object.freeze({ ...config, adminToken: admin.value });
     adminTokenFile = admin.file;
-  }
-  if (config.adminToken === undefined) {
-    // Only generated for development on the embedded database; elsewhere an unset token is easy
-    // to miss until the first admin call answers 401.
-    logger.warn(NO_ADMIN_TOKEN_WARNING);
   }
 
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });

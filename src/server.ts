@@ -5,7 +5,7 @@ import { KeyringError } from './crypto/keyring.ts';
 import { MissingKeyError } from './crypto/envelope.ts';
 import { createLogger } from './http/logger.ts';
 import { RegistryError } from './registry/loader.ts';
-import { StartupError, prepareRuntime, startupBanner } from './runtime.ts';
+import { NO_ADMIN_TOKEN_WARNING, StartupError, prepareRuntime, startupBanner } from './runtime.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       return fail(`latchkey: cannot start: ${err.message}`);
     throw err;
   }
+  if (runtime.config.adminToken === undefined) logger.warn(NO_ADMIN_TOKEN_WARNING);
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
   if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
