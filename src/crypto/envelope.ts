@@ -5,7 +5,7 @@
 //   format 0x02 (written now):
 //     associated data = header ‖ lp("latchkey/value/2") ‖ lp(table) ‖ lp(column) ‖ lp(row id)
 //                       ‖ lp(project id) ‖ lp(environment)        ("" for none)
-//   format 0x01 (legacy, read only until re-sealed: see keys/reseal.ts):
+//   format 0x01 (legacy, read only until re-sealed: see reseal/reseal.ts):
 //     associated data = header ‖ lp("latchkey/value") ‖ lp(table) ‖ lp(column) ‖ lp(row id)
 //   The format byte is inside the header, which is part of the associated data, so a v2 value
 //   relabelled as v1 fails to open.
