@@ -2,16 +2,22 @@
 // environment besides its table, row and column (security catalogue §5 item 60, "ciphertext moved
 // across projects"; item 34 covers rows and columns). Values sealed before that (format 1) are
 // still read, and the online migration (reseal job, `keys reseal`) rewrites them in batches.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import t from 'tap';
 import { aesGcmEncrypt, encodeAssociatedData } from '../src/crypto/aead.ts';
 import { unwrapDataKey } from '../src/crypto/envelope.ts';
+import { parseKeyring, type Keyring } from '../src/crypto/keyring.ts';
+import { openDatabase } from '../src/db/connect.ts';
+import { runCli } from '../src/cli.ts';
 import type { Database } from '../src/db/types.ts';
 import { findDataKeyForProject } from '../src/keys/data-key.repository.ts';
-import { DecryptionError } from '../src/keys/vault.ts';
+import { DecryptionError, Vault } from '../src/keys/vault.ts';
 import { clientSecretContext } from '../src/oauth-apps/oauth-apps.service.ts';
 import { ensureSigningKey } from '../src/webhooks/signing-key.ts';
-import { createProjectClient } from './fixtures/app.ts';
+import { TEST_ADMIN_TOKEN, TEST_KEYS, createProjectClient } from './fixtures/app.ts';
 import { keysTestApp, oauthTestApp, seedAccount, seedProject, type Seeded } from './fixtures/refresh-seed.ts';
 
 /**
@@ -19,10 +25,19 @@ import { keysTestApp, oauthTestApp, seedAccount, seedProject, type Seeded } from
  * associated data header ‖ lp("latchkey/value") ‖ lp(table) ‖ lp(column) ‖ lp(row id).
  */
 async function sealLegacy(seeded: Seeded, where: { table: string; column: string; rowId: string }, plaintext: string): Promise<Buffer> {
-  const db = seeded.testApp.database.handle.db;
-  const row = await findDataKeyForProject(db, seeded.client.projectId);
+  return sealLegacyIn(seeded.testApp.database.handle.db, seeded.testApp.keyring, seeded.client.projectId, where, plaintext);
+}
+
+async function sealLegacyIn(
+  db: Kysely<Database>,
+  keyring: Keyring,
+  projectId: string,
+  where: { table: string; column: string; rowId: string },
+  plaintext: string,
+): Promise<Buffer> {
+  const row = await findDataKeyForProject(db, projectId);
   if (row === undefined) throw new Error('the project has no data key yet');
-  const dek = unwrapDataKey(seeded.testApp.keyring, row.id, row.wrapped_key);
+  const dek = unwrapDataKey(keyring, row.id, row.wrapped_key);
   const header = Buffer.concat([Buffer.from([0x01]), Buffer.from(dek.id.replace(/-/g, ''), 'hex')]);
   const aad = Buffer.concat([header, encodeAssociatedData(['latchkey/value', where.table, where.column, where.rowId])]);
   return Buffer.concat([header, aesGcmEncrypt(dek.material, Buffer.from(plaintext, 'utf8'), aad)]);
@@ -227,4 +242,49 @@ t.test('legacy values are still read, then re-sealed online in batches; a second
     'reported again, never rewritten',
   );
   for (const secret of ['at-legacy-', 'rt-legacy-', 'client-secret-legacy-0123', legacyWhsec]) t.notOk(testApp.logs().includes(secret), 'no plaintext logged');
+});
+
+t.test('`keys reseal` runs the same pass from the command line and prints what it did', async (t) => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'latchkey-reseal-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = { LATCHKEY_DATA_DIR: dataDir, LATCHKEY_KEYS: TEST_KEYS, LATCHKEY_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent' };
+  const cli = async (args: string[]): Promise<{ code: number; stdout: string }> => {
+    let stdout = '';
+    const code = await runCli(args, { env, stdout: (text) => (stdout += text), stderr: (text) => (stdout += text) });
+    return { code, stdout };
+  };
+  const project = await cli(['projects', 'create', 'legacy']);
+  t.equal(project.code, 0);
+  const projectId = (JSON.parse(project.stdout) as { id: string }).id;
+
+  // The embedded database is single-process: write the legacy value, then close it for the CLI.
+  const keyring = parseKeyring(TEST_KEYS);
+  const database = await openDatabase({ databaseUrl: undefined, dataDir, poolSize: 1 });
+  await new Vault(database.db, keyring).loadProjectKey(projectId);
+  const legacy = await sealLegacyIn(
+    database.db,
+    keyring,
+    projectId,
+    { table: 'environments', column: 'webhook_signing_key_enc', rowId: `${projectId}/development` },
+    'whsec_bGVnYWN5LWNsaS1zaWduaW5nLWtleS0wMTIzNDU2Nzg5',
+  );
+  await database.db
+    .updateTable('environments')
+    .set({ webhook_signing_key_enc: legacy })
+    .where('project_id', '=', projectId)
+    .where('name', '=', 'development')
+    .execute();
+  await database.close();
+
+  const first = await cli(['keys', 'reseal', '--batch-size', '10']);
+  t.equal(first.code, 0);
+  t.same(JSON.parse(first.stdout), { accounts: 0, oauthApps: 0, environments: 1, raced: 0, unreadable: 0, batches: 1 });
+  const second = await cli(['keys', 'reseal']);
+  t.same(JSON.parse(second.stdout), { accounts: 0, oauthApps: 0, environments: 0, raced: 0, unreadable: 0, batches: 0 }, 'resumable: nothing left');
+
+  const reopened = await openDatabase({ databaseUrl: undefined, dataDir, poolSize: 1 });
+  t.teardown(() => reopened.close());
+  const key = await ensureSigningKey(reopened.db, new Vault(reopened.db, keyring), { projectId, environment: 'development' });
+  t.equal(key, 'whsec_bGVnYWN5LWNsaS1zaWduaW5nLWtleS0wMTIzNDU2Nzg5', 'the same key, now in format 2');
+  t.same(await formats(reopened.db, projectId), [2]);
 });
