@@ -1,9 +1,13 @@
 // Security suite, API security of the data: an API client can be limited to one environment
 // (admin API and CLI); its tokens are refused with 403 for the other environment's
 // x-pd-environment (and for the default, production, when limited to development).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PipedreamClient } from '@pipedream/sdk';
 import t from 'tap';
-import { TEST_ADMIN_TOKEN, buildTestApp } from './fixtures/app.ts';
+import { runCli } from '../src/cli.ts';
+import { TEST_ADMIN_TOKEN, TEST_KEYS, buildTestApp } from './fixtures/app.ts';
 
 t.test('a client limited to development: 403 for production, development works, the registry stays readable', async (t) => {
   const testApp = await buildTestApp(t);
@@ -78,4 +82,28 @@ t.test('a client limited to development: 403 for production, development works, 
     const pd = new PipedreamClient({ baseUrl, clientId: free.client_id, clientSecret: free.client_secret, projectId, projectEnvironment });
     t.match((await pd.tokens.create({ externalUserId: 'bob' })).token, /^ctok_/, `unlimited client in ${projectEnvironment}`);
   }
+});
+
+t.test('the CLI creates an environment-limited client, and refuses an unknown environment', async (t) => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'latchkey-client-env-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = { LATCHKEY_DATA_DIR: dataDir, LATCHKEY_KEYS: TEST_KEYS, LATCHKEY_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent' };
+  const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
+    return { code, stdout, stderr };
+  };
+  const projectId = (JSON.parse((await cli(['projects', 'create', 'cli env'])).stdout) as { id: string }).id;
+  const created = await cli(['clients', 'create', projectId, '--environment', 'production']);
+  t.equal(created.code, 0);
+  t.equal((JSON.parse(created.stdout) as { environment: string | null }).environment, 'production');
+  const refused = await cli(['clients', 'create', projectId, '--environment', 'staging']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, '--environment must be development or production');
+  const listed = JSON.parse((await cli(['clients', 'list', projectId])).stdout) as { environment: string | null }[];
+  t.same(
+    listed.map((client) => client.environment),
+    ['production'],
+  );
 });
