@@ -26,6 +26,11 @@ export interface Config {
   readonly backgroundJobs: boolean;
   /** LATCHKEY_ALLOW_EMBEDDED_DATABASE: production on the embedded PGlite database, chosen on purpose. */
   readonly allowEmbeddedDatabase: boolean;
+  /** Connect proxy calls one project may make per window, counted per replica (Pipedream: 1,000 per 5 min). */
+  readonly proxyRateLimit: number;
+  readonly proxyRateWindowSeconds: number;
+  /** How often each key-based account's test request runs (0: never). */
+  readonly accountCheckIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +68,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
     allowEmbeddedDatabase: readBoolean(env, 'LATCHKEY_ALLOW_EMBEDDED_DATABASE', false),
+    proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
+    proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
+    accountCheckIntervalSeconds: readInteger(env, 'LATCHKEY_ACCOUNT_CHECK_INTERVAL_SECONDS', 86_400, 0, 30 * 86_400),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');

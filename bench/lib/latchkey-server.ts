@@ -29,6 +29,8 @@ export interface LatchkeySettings {
   logFile: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: readonly string[];
+  /** Further settings (the proxy benchmark lifts LATCHKEY_PROXY_RATE_LIMIT). */
+  extraEnv?: Readonly<Record<string, string>>;
 }
 
 export interface LatchkeyProcess extends RunningProcess {
@@ -47,6 +49,7 @@ export function latchkeyEnvironment(settings: LatchkeySettings, port: number): R
     LATCHKEY_BACKGROUND_JOBS: String(settings.backgroundJobs),
   };
   if (settings.databaseUrl !== undefined) env['DATABASE_URL'] = settings.databaseUrl;
+  Object.assign(env, settings.extraEnv);
   if (settings.mode === 'production') {
     env['NODE_ENV'] = 'production';
     env['PUBLIC_URL'] = 'https://latchkey.bench.invalid';

@@ -29,7 +29,9 @@ interface LoggedRequest {
 
 export function pathWithoutQuery(url: string): string {
   const end = url.search(/[?#]/);
-  return end === -1 ? url : url.slice(0, end);
+  const path = end === -1 ? url : url.slice(0, end);
+  // The Connect proxy's url_64 is the upstream URL with its query, base64-encoded: not logged either.
+  return path.replace(/(\/proxy\/)[^/]+/, '$1[url_64]');
 }
 
 export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
