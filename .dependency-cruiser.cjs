@@ -16,6 +16,7 @@ const LAYERS = [
   'keys', // the vault
   'oauth', // OAuth as named steps
   'auth',
+  'unsupported', // the Pipedream resources latchkey answers 501 for
   'apps', // the one app view
   'audit',
   'users',

@@ -29,6 +29,7 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
+import { unsupportedRoutes } from './unsupported/unsupported.routes.ts';
 import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
 import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts';
 import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-account.ts';
@@ -165,6 +166,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
   await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
   await server.register(sdkFrontendRoutes());
+  await server.register(unsupportedRoutes({ auth }));
 
   return {
     server,

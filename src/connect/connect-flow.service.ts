@@ -31,6 +31,7 @@ import {
   type CallbackQuery,
 } from '../oauth/callback-checks.ts';
 import { exchangeCode, readTokenResponse } from '../oauth/code-exchange.ts';
+import { subjectOfIdToken } from '../oauth/id-token.ts';
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
@@ -311,12 +312,14 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(rowId), entry.code_verifier_enc);
     const response = await exchangeCode({ oauth: app.oauth, client, fields: meta.fields, code, redirectUri: entry.redirect_uri, codeVerifier });
     const tokens = readTokenResponse(app.oauth, response, meta.scopes, now(deps));
+    const uid = subjectOfIdToken(response, { issuer: entry.issuer, clientId: client.clientId });
     const credentials: CredentialValues = {
       ...meta.fields,
       ...tokens.extras,
       ...callbackValues(app, query),
       oauth_access_token: tokens.accessToken,
       oauth_client_id: client.clientId,
+      ...(uid === undefined ? {} : { oauth_uid: uid }),
     };
     const testedName = await verifyCredentials(deps, app, credentials);
     return await finishConnection(deps, attempt, entry, {

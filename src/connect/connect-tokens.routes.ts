@@ -67,7 +67,12 @@ export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticato
           params: ProjectIdParamsSchema,
           body: CreateTokenBodySchema,
           response: {
-            200: Type.Object({ token: Type.String(), expires_at: Type.String({ format: 'date-time' }), connect_link_url: Type.String() }),
+            200: Type.Object({
+              token: Type.String(),
+              connect_token_id: Type.String({ description: "latchkey's addition: the token's public id (ctid_…), sent as connect_token in webhooks" }),
+              expires_at: Type.String({ format: 'date-time' }),
+              connect_link_url: Type.String(),
+            }),
             '4xx': ErrorResponseSchema,
           },
         },

@@ -56,6 +56,8 @@ export interface CreateConnectTokenInput {
 
 export interface CreatedConnectToken {
   token: string;
+  /** The token's public id: webhooks name the token by it (`connect_token`), so a backend can match them. */
+  connect_token_id: string;
   expires_at: string;
   connect_link_url: string;
 }
@@ -93,9 +95,10 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
   const user = await ensureExternalUser(deps.db, scope, input.external_user_id);
   const token = mintToken(TOKEN_PREFIXES.connectToken);
   const expiresAt = new Date((deps.now?.() ?? new Date()).getTime() + expiresIn * 1000);
+  const id = mintId('ctid_', 24);
   await insertConnectToken(deps.db, {
     digest: digestToken(token),
-    id: mintId('ctid_', 24),
+    id,
     project_id: scope.projectId,
     environment: scope.environment,
     external_user_id: user.id,
@@ -107,7 +110,7 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
     oauth_app_id: oauthAppId,
     expires_at: expiresAt,
   });
-  return { token, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
+  return { token, connect_token_id: id, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
 }
 
 /** Pipedream's shape: the caller appends `&app=<slug>` (and `&oauthAppId=…`). */
