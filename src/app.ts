@@ -16,6 +16,7 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
+import { accountsCreateRoutes } from './connect/accounts-create.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
@@ -164,7 +165,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
+  const connectFlow = { db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now };
+  await server.register(connectPageRoutes(connectFlow));
+  await server.register(accountsCreateRoutes({ ...connectFlow, accounts, auth }));
   await server.register(sdkFrontendRoutes());
   await server.register(unsupportedRoutes({ auth }));
 
