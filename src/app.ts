@@ -30,7 +30,7 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
-import { unsupportedRoutes } from './unsupported/unsupported.routes.ts';
+import { unsupportedResourceAnswer } from './unsupported/unsupported-resources.ts';
 import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
 import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts';
 import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-account.ts';
@@ -104,7 +104,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     void reply.header('x-request-id', request.id);
   });
 
-  registerErrorHandling(server);
+  // Pipedream resources latchkey does not serve answer 501 instead of 404 (auth is built below).
+  registerErrorHandling(server, { notFound: (request, reply) => unsupportedAnswer(request, reply) });
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   server.addHook('onClose', async () => auditLog.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
+  const unsupportedAnswer = unsupportedResourceAnswer(auth.requireClient());
   const appViews = new AppViews(config.publicUrl);
   const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
   server.addHook('onClose', async () => egress.close());
@@ -169,7 +171,6 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(connectPageRoutes(connectFlow));
   await server.register(accountsCreateRoutes({ ...connectFlow, accounts, auth }));
   await server.register(sdkFrontendRoutes());
-  await server.register(unsupportedRoutes({ auth }));
 
   return {
     server,

@@ -5,7 +5,7 @@
 import { PipedreamError } from '@pipedream/sdk';
 import t from 'tap';
 import { openAccountSecrets } from '../src/accounts/account-secrets.ts';
-import { UNSUPPORTED_RESOURCES } from '../src/unsupported/unsupported.routes.ts';
+import { UNSUPPORTED_RESOURCES } from '../src/unsupported/unsupported-resources.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { GOOD_KEY, callback, connectProject, startConnectServices, startOAuth, type ConnectEnv } from './fixtures/connect-env.ts';
 
