@@ -26,6 +26,7 @@ import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
+import { registerHome } from './http/home.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
@@ -110,6 +111,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
   registerMetrics(server, metrics);
+  registerHome(server);
   registerHealth(
     server,
     () => database.ping(),

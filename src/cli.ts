@@ -6,6 +6,7 @@
 //   projects create <name> | projects list
 //   clients create <project_id> [--name N] [--scopes "a b"] | clients list <project_id>
 //   setup [name]                 a project and a client in one go; prints the secret once
+//   help                         the commands (also --help, -h)
 // With the embedded database the service must be stopped (PGlite is single-process).
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,12 +19,22 @@ import { createLogger } from './http/logger.ts';
 import { keyStatus, rewrapDataKeys } from './keys/rotation.ts';
 import { prepareRuntime } from './runtime.ts';
 
-const USAGE = `usage: latchkey <command>
-  migrate
-  keys generate [id] | keys status | keys rotate
-  projects create <name> | projects list
-  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] | clients list <project_id>
-  setup [project name]`;
+export const USAGE = `usage: latchkey <command>   (npm run cli -- <command>)
+
+commands:
+  setup [project name]                 create a project and an API client; prints the client secret once
+  projects create <name>               create a project
+  projects list                        list the projects
+  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."]
+                                       create an API client; prints its secret once
+  clients list <project_id>            list a project's API clients
+  keys generate [id]                   print a new LATCHKEY_KEYS entry
+  keys status                          how many data keys each key-encryption key wraps
+  keys rotate [--batch-size N]         re-wrap data keys under the active key-encryption key (online)
+  migrate                              run pending database migrations
+  help                                 this list
+
+With the embedded database (no DATABASE_URL) stop the server first: one process at a time.`;
 
 /** Where a run reads its configuration and writes its output: the process's own, or a test's. */
 export interface CliIo {
@@ -53,13 +64,14 @@ export async function runCli(argv: readonly string[], io: CliIo = PROCESS_IO): P
 
 async function main(argv: readonly string[], io: CliIo): Promise<void> {
   const print = (value: unknown): void => io.stdout(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
-  const { positionals, values } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: { name: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' } },
-  });
+  const { positionals, values } = parseOptions(argv);
   const [command, sub, arg] = positionals;
+  if (command === 'help' || values.help === true) return print(USAGE);
   if (command === 'keys' && sub === 'generate') return print(generateKeyringEntry(arg ?? `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
+
+  // A mistyped command is answered before anything is configured or opened (no data dir, no key file).
+  if (command === undefined) throw new UsageError('no command given');
+  if (!DATABASE_COMMANDS.has(`${command} ${sub ?? ''}`.trim()) && command !== 'setup') throw new UsageError(`unknown command: ${positionals.join(' ')}`);
 
   const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
@@ -114,6 +126,22 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** The commands that open the database (setup takes its project name as the second word). */
+const DATABASE_COMMANDS = new Set(['migrate', 'keys status', 'keys rotate', 'projects create', 'projects list', 'clients create', 'clients list']);
+
+function parseOptions(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { name: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    // An unknown or malformed option is a usage mistake: answer with the list of commands.
+    throw new UsageError(err instanceof Error ? err.message : 'invalid arguments');
+  }
+}
 
 // Run as a program (node dist/src/cli.js, tsx src/cli.ts), not when a test imports runCli.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
