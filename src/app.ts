@@ -31,6 +31,7 @@ import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
+import { brandingRoutes } from './branding/branding.routes.ts';
 import { unsupportedResourceAnswer } from './unsupported/unsupported-resources.ts';
 import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
 import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts';
@@ -173,6 +174,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(connectPageRoutes(connectFlow));
   await server.register(accountsCreateRoutes({ ...connectFlow, accounts, auth }));
   await server.register(sdkFrontendRoutes());
+  await server.register(brandingRoutes({ db, auth, auditLog }));
 
   return {
     server,

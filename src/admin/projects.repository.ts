@@ -3,7 +3,7 @@ import type { Database } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export type ProjectRow = Selectable<Database['projects']>;
+export type ProjectRow = Pick<Selectable<Database['projects']>, 'id' | 'name' | 'created_at'>;
 
 export async function insertProjectWithEnvironments(db: Kysely<Database>, project: { id: string; name: string }): Promise<ProjectRow> {
   return db.transaction().execute(async (trx) => {

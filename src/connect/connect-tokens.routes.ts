@@ -46,6 +46,8 @@ const ValidateResponseSchema = Type.Object({
   oauth_app_id: NullableString,
   project_id: NullableString,
   project_environment: NullableString,
+  project_app_name: NullableString,
+  project_support_email: NullableString,
   external_user_id: NullableString,
   success_redirect_uri: NullableString,
   error_redirect_uri: NullableString,

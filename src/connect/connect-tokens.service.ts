@@ -9,6 +9,7 @@ import { oauthAppBelongsTo } from '../oauth-apps/oauth-apps.service.ts';
 import { toAppView, type AppView } from '../apps/app-view.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
 import { findAccountOwner } from '../accounts/account.repository.ts';
+import { findProjectBranding } from '../branding/branding.repository.ts';
 import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
 import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
@@ -182,6 +183,9 @@ export interface TokenValidation {
   oauth_app_id: string | null;
   project_id: string | null;
   project_environment: EnvironmentName | null;
+  /** Pipedream's names for who is asking (the project's branding). */
+  project_app_name: string | null;
+  project_support_email: string | null;
   external_user_id: string | null;
   success_redirect_uri: string | null;
   error_redirect_uri: string | null;
@@ -194,6 +198,8 @@ const failed = (error: string): TokenValidation => ({
   oauth_app_id: null,
   project_id: null,
   project_environment: null,
+  project_app_name: null,
+  project_support_email: null,
   external_user_id: null,
   success_redirect_uri: null,
   error_redirect_uri: null,
@@ -236,6 +242,7 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
     oauthAppId = (await findNewestOAuthAppForApp(deps.db, row.project_id, app.slug))?.id ?? null;
   }
 
+  const branding = await findProjectBranding(deps.db, row.project_id);
   return {
     success: true,
     error: null,
@@ -243,6 +250,8 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
     oauth_app_id: oauthAppId,
     project_id: row.project_id,
     project_environment: row.environment,
+    project_app_name: branding?.app_name ?? null,
+    project_support_email: branding?.support_email ?? null,
     external_user_id: row.external_id,
     success_redirect_uri: row.success_redirect_uri,
     error_redirect_uri: row.error_redirect_uri,

@@ -9,6 +9,9 @@ type Json<T> = ColumnType<T, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
+/** A nullable column an insert may omit (it is null then). */
+type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
 export type EnvironmentName = 'development' | 'production';
 
 /** accounts.error_code: why an account failed (its human text is accounts.error). */
@@ -20,6 +23,12 @@ export interface Database {
     id: string;
     name: string;
     created_at: Timestamp;
+    app_name: Optional<string>;
+    support_email: Optional<string>;
+    privacy_url: Optional<string>;
+    terms_url: Optional<string>;
+    logo: Optional<Buffer>;
+    logo_type: Optional<string>;
   };
   environments: {
     project_id: string;
