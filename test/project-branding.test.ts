@@ -173,3 +173,41 @@ t.test('operators set any project’s branding through the admin API', async (t)
   });
   t.equal(asClient.statusCode, 403, 'a client is not an operator');
 });
+
+t.test('the hosted pages say who is asking: app name, logo, support contact, privacy link', async (t) => {
+  const testApp = await buildTestApp(t);
+  const client = await createProjectClient(testApp);
+  const baseUrl = await testApp.listen();
+  const pd = new PipedreamClient({
+    baseUrl,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    projectId: client.projectId,
+    projectEnvironment: 'development',
+  });
+  const page = async () => {
+    const { token } = await pd.tokens.create({ externalUserId: 'user-1' });
+    const res = await fetch(`${baseUrl}/connect?token=${token}&app=openai`);
+    t.equal(res.status, 200);
+    return { html: await res.text(), csp: res.headers.get('content-security-policy') ?? '' };
+  };
+
+  const plain = await page();
+  t.match(plain.html, '<p>latchkey connects your OpenAI account</p>', 'a project without branding: neutral text');
+  t.notMatch(plain.html, '<footer', 'and no footer');
+
+  await pd.projects.update(client.projectId, { appName: 'Acme <Corp>', supportEmail: 'help@acme.example' });
+  await testApp.app.server.inject({
+    method: 'PATCH',
+    url: `/v1/connect/projects/${client.projectId}`,
+    headers: { authorization: `Bearer ${client.accessToken}` },
+    payload: { privacy_url: 'https://acme.example/privacy' },
+  });
+  await pd.projects.updateLogo(client.projectId, { logo: `data:image/png;base64,${PNG.toString('base64')}` });
+  const branded = await page();
+  t.match(branded.html, '<p><strong>Acme &lt;Corp&gt;</strong> uses latchkey to connect your OpenAI account</p>', 'the app name, escaped');
+  t.match(branded.html, `<img src="/connect/projects/${client.projectId}/logo" alt="Acme &lt;Corp&gt;">`);
+  t.match(branded.html, '<a href="mailto:help@acme.example">help@acme.example</a>');
+  t.match(branded.html, '<a href="https://acme.example/privacy" rel="noopener noreferrer" target="_blank">Acme &lt;Corp&gt; privacy policy</a>');
+  t.match(branded.csp, /(^|; )img-src 'self'(;|$)/, 'the page may load the logo from latchkey, and nothing else');
+});

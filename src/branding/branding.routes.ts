@@ -136,7 +136,10 @@ export function brandingRoutes(deps: BrandingDeps): FastifyPluginAsyncTypebox {
     app.post('/v1/connect/projects', { preHandler: auth.requireClient(), schema: adminOnlySchema('projects.create: admin-only (403)') }, adminOnly);
     app.delete(
       '/v1/connect/projects/:project_id',
-      { preHandler: auth.requireClient(), schema: { ...adminOnlySchema('projects.delete: admin-only (403)'), params: ProjectIdParamsSchema } },
+      {
+        preHandler: auth.requireProjectScope('connect:project:write'),
+        schema: { ...adminOnlySchema('projects.delete: admin-only (403)'), params: ProjectIdParamsSchema },
+      },
       adminOnly,
     );
 

@@ -19,7 +19,44 @@ export interface FormState {
   readonly formMessage?: string;
 }
 
-export function oauthStartPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
+/** Who is asking: the project's branding (tokens/validate's project_app_name and friends). */
+export interface PageBranding {
+  readonly appName: string | null;
+  readonly supportEmail: string | null;
+  readonly privacyUrl: string | null;
+  readonly termsUrl: string | null;
+  readonly logoUrl: string | null;
+}
+
+/** "<App name> uses latchkey to connect your <App> account", with the project's logo. */
+export function brandHeader(branding: PageBranding | undefined, connectedApp: string): SafeHtml {
+  const who = branding?.appName ?? null;
+  return markup`<header class="brand">
+${branding?.logoUrl == null ? '' : markup`<img src="${branding.logoUrl}" alt="${who ?? 'Logo'}">`}
+<p>${who === null ? markup`latchkey connects your ${connectedApp} account` : markup`<strong>${who}</strong> uses latchkey to connect your ${connectedApp} account`}</p>
+</header>`;
+}
+
+/** Where the end user finds help and the project's policies; nothing when the project set none. */
+export function brandFooter(branding: PageBranding | undefined): SafeHtml {
+  if (branding === undefined) return markup``;
+  const who = branding.appName ?? 'this app';
+  const parts = [
+    branding.supportEmail === null ? '' : markup`<span>Questions? <a href="mailto:${branding.supportEmail}">${branding.supportEmail}</a></span>`,
+    branding.privacyUrl === null ? '' : markup`<a href="${branding.privacyUrl}" rel="noopener noreferrer" target="_blank">${who} privacy policy</a>`,
+    branding.termsUrl === null ? '' : markup`<a href="${branding.termsUrl}" rel="noopener noreferrer" target="_blank">${who} terms</a>`,
+  ].filter((part) => part !== '');
+  if (parts.length === 0) return markup``;
+  return markup`<footer class="brand">${parts}</footer>`;
+}
+
+export function oauthStartPage(
+  app: RegistryApp,
+  link: LinkParameters,
+  origins: readonly string[],
+  state: FormState = {},
+  branding?: PageBranding,
+): PageContent {
   const reconnect = link.accountId !== null;
   const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
 ${formAlert(state)}
@@ -32,10 +69,10 @@ ${app.fields.map((field) => fieldInput(field, state))}
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `Connect ${app.name}`, main, data: { origins } };
+  return { title: `Connect ${app.name}`, main, data: { origins }, header: brandHeader(branding, app.name), footer: brandFooter(branding) };
 }
 
-export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
+export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}, branding?: PageBranding): PageContent {
   const reconnect = link.accountId !== null;
   const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
 ${formAlert(state)}
@@ -49,7 +86,7 @@ ${app.fields.map((field) => fieldInput(field, state))}
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `Connect ${app.name}`, main, data: { origins } };
+  return { title: `Connect ${app.name}`, main, data: { origins }, header: brandHeader(branding, app.name), footer: brandFooter(branding) };
 }
 
 export function errorPage(title: string, message: string, origins: readonly string[], error?: string): PageContent {
