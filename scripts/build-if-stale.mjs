@@ -8,6 +8,7 @@
 // Usage: node scripts/build-if-stale.mjs [--check | --force]
 //   --check: exit 1 when stale, build nothing;  --force: build regardless (npm run build).
 import { spawnSync } from 'node:child_process';
+import process from 'node:process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
