@@ -203,17 +203,18 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
   async function sendStartPage(reply: FastifyReply, session: ConnectSession, status: number, formError?: FieldValidationError): Promise<FastifyReply> {
     const { app, tokenRow } = session;
     const branding = await pageBrandingOf(deps.db, tokenRow.project_id);
+    const images = branding?.logoUrl == null ? [] : [`${deps.publicUrl}${branding.logoUrl}`];
     const link: LinkParameters = { token: session.token, app: app.slug, oauthAppId: session.oauthAppId, accountId: session.accountId, embed: session.embed };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
     if (app.auth_type === 'oauth') {
       const page = oauthStartPage(app, link, tokenRow.allowed_origins, state, branding);
-      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)], images);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
     const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];
     const redirectOrigins = redirects.filter((uri): uri is string => uri !== null).map((uri) => new URL(uri).origin);
-    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state, branding), tokenRow.allowed_origins, redirectOrigins);
+    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state, branding), tokenRow.allowed_origins, redirectOrigins, images);
   }
 }
 
@@ -246,8 +247,9 @@ function sendPage(
   page: PageContent,
   frameAncestors: readonly string[],
   formActions: readonly string[] = [],
+  images: readonly string[] = [],
 ): FastifyReply {
-  const security = pageSecurity({ frameAncestors, formActions });
+  const security = pageSecurity({ frameAncestors, formActions, images });
   applyPageHeaders(reply, security);
   return reply.code(status).type('text/html; charset=utf-8').send(renderPage(page, security));
 }

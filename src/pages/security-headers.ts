@@ -12,19 +12,25 @@ export interface PageSecurity {
   readonly formActions: readonly string[];
   /** Origins that may frame the page (the token's allowed_origins); none → 'none'. */
   readonly frameAncestors: readonly string[];
+  /** Exact image URLs the page shows (the project's logo, served by latchkey); none → no img-src at all. */
+  readonly images: readonly string[];
 }
 
 export function newNonce(): string {
   return randomBytes(18).toString('base64url');
 }
 
-export function pageSecurity(options: { formActions?: readonly string[]; frameAncestors?: readonly string[] } = {}): PageSecurity {
+export function pageSecurity(options: { formActions?: readonly string[]; frameAncestors?: readonly string[]; images?: readonly string[] } = {}): PageSecurity {
   return {
     nonce: newNonce(),
     formActions: (options.formActions ?? []).filter(isCspSource),
     frameAncestors: (options.frameAncestors ?? []).filter(isWebOrigin),
+    images: (options.images ?? []).filter((url) => IMAGE_SOURCE.test(url)),
   };
 }
+
+/** An absolute http(s) URL with a plain path: no character that could end a CSP source or directive. */
+const IMAGE_SOURCE = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?\/[A-Za-z0-9_/-]*$/;
 
 /** `https://a.example[:port]` exactly (what URL.origin gives back); nothing a header could abuse. */
 export function isWebOrigin(value: string): boolean {
@@ -48,8 +54,8 @@ export function contentSecurityPolicy(security: PageSecurity): string {
     "default-src 'none'",
     `script-src ${nonce}`,
     `style-src ${nonce}`,
-    // The project's logo, served by latchkey itself (/connect/projects/{id}/logo).
-    "img-src 'self'",
+    // The project's logo only, by its exact URL (latchkey serves it): no other image, not even a favicon.
+    ...(security.images.length === 0 ? [] : [`img-src ${security.images.join(' ')}`]),
     `form-action ${["'self'", ...security.formActions].join(' ')}`,
     "base-uri 'none'",
     `frame-ancestors ${security.frameAncestors.length === 0 ? "'none'" : security.frameAncestors.join(' ')}`,
