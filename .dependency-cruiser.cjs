@@ -16,8 +16,10 @@ const LAYERS = [
   'keys', // the vault
   'oauth', // OAuth as named steps
   'auth',
+  'unsupported', // the Pipedream resources latchkey answers 501 for
   'apps', // the one app view
   'audit',
+  'branding', // who is asking: a project's app name, support address, links and logo
   'users',
   'webhooks',
   'accounts', // the one home of the account, below every feature that uses it

@@ -23,6 +23,7 @@ import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions }
 import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
 import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
+import { accountsCreateRoutes } from './connect/accounts-create.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
@@ -35,10 +36,13 @@ import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
+import { registerHome } from './http/home.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
+import { brandingRoutes } from './branding/branding.routes.ts';
+import { unsupportedResourceAnswer } from './unsupported/unsupported-resources.ts';
 import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
 import { CredentialRefresher, type RefreshTuning } from './refresh/refresher.ts';
 import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-account.ts';
@@ -131,11 +135,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     void reply.header('x-request-id', request.id);
   });
 
-  registerErrorHandling(server);
+  // Pipedream resources latchkey does not serve answer 501 instead of 404 (auth is built below).
+  registerErrorHandling(server, { notFound: (request, reply) => unsupportedAnswer(request, reply) });
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
   registerMetrics(server, metrics);
+  registerHome(server);
   registerHealth(
     server,
     () => database.ping(),
@@ -163,6 +169,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   server.addHook('onClose', async () => accountUsage.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
+  const unsupportedAnswer = unsupportedResourceAnswer(auth.requireClient());
   const appViews = new AppViews(config.publicUrl);
   const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
   server.addHook('onClose', async () => egress.close());
@@ -223,10 +230,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
-  await server.register(
-    connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, logger: server.log, egress, now }),
-  );
+  const connectFlow = { db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, logger: server.log, egress, now };
+  await server.register(connectPageRoutes(connectFlow));
+  await server.register(accountsCreateRoutes({ ...connectFlow, accounts, auth }));
   await server.register(sdkFrontendRoutes());
+  await server.register(brandingRoutes({ db, auth, auditLog }));
   await server.register(
     proxyRoutes({
       accounts,

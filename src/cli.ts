@@ -8,6 +8,7 @@
 //   clients create <project_id> [--name N] [--scopes "a b"] [--environment development|production]
 //                                | clients list <project_id>
 //   setup [name]                 a project and a client in one go; prints the secret once
+//   help                         the commands (also --help, -h)
 // With the embedded database the service must be stopped (PGlite is single-process).
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,12 +24,23 @@ import { Vault } from './keys/vault.ts';
 import { resealLegacyValues } from './reseal/reseal.ts';
 import { prepareRuntime } from './runtime.ts';
 
-const USAGE = `usage: latchkey <command>
-  migrate
-  keys generate [id] | keys status | keys rotate | keys reseal
-  projects create <name> | projects list
-  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] [--environment development|production] | clients list <project_id>
-  setup [project name]`;
+export const USAGE = `usage: latchkey <command>   (npm run cli -- <command>)
+
+commands:
+  setup [project name]                 create a project and an API client; prints the client secret once
+  projects create <name>               create a project
+  projects list                        list the projects
+  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] [--environment development|production]
+                                       create an API client (limited to one environment if named); prints its secret once
+  clients list <project_id>            list a project's API clients
+  keys generate [id]                   print a new LATCHKEY_KEYS entry
+  keys status                          how many data keys each key-encryption key wraps
+  keys rotate [--batch-size N]         re-wrap data keys under the active key-encryption key (online)
+  keys reseal [--batch-size N]         re-seal values of the old format, bound to project and environment (online)
+  migrate                              run pending database migrations
+  help                                 this list
+
+With the embedded database (no DATABASE_URL) stop the server first: one process at a time.`;
 
 /** Where a run reads its configuration and writes its output: the process's own, or a test's. */
 export interface CliIo {
@@ -58,13 +70,14 @@ export async function runCli(argv: readonly string[], io: CliIo = PROCESS_IO): P
 
 async function main(argv: readonly string[], io: CliIo): Promise<void> {
   const print = (value: unknown): void => io.stdout(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
-  const { positionals, values } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: { name: { type: 'string' }, scopes: { type: 'string' }, environment: { type: 'string' }, 'batch-size': { type: 'string' } },
-  });
+  const { positionals, values } = parseOptions(argv);
   const [command, sub, arg] = positionals;
+  if (command === 'help' || values.help === true) return print(USAGE);
   if (command === 'keys' && sub === 'generate') return print(generateKeyringEntry(arg ?? `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
+
+  // A mistyped command is answered before anything is configured or opened (no data dir, no key file).
+  if (command === undefined) throw new UsageError('no command given');
+  if (!DATABASE_COMMANDS.has(`${command} ${sub ?? ''}`.trim()) && command !== 'setup') throw new UsageError(`unknown command: ${positionals.join(' ')}`);
 
   const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be a whole number from 1 to 10000');
@@ -134,6 +147,37 @@ function cliEnvironment(raw: string | undefined): EnvironmentName | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'development' || raw === 'production') return raw;
   throw new UsageError('--environment must be development or production');
+}
+
+/** The commands that open the database (setup takes its project name as the second word). */
+const DATABASE_COMMANDS = new Set([
+  'migrate',
+  'keys status',
+  'keys rotate',
+  'keys reseal',
+  'projects create',
+  'projects list',
+  'clients create',
+  'clients list',
+]);
+
+function parseOptions(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        environment: { type: 'string' },
+        'batch-size': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    // An unknown or malformed option is a usage mistake: answer with the list of commands.
+    throw new UsageError(err instanceof Error ? err.message : 'invalid arguments');
+  }
 }
 
 // Run as a program (node dist/src/cli.js, tsx src/cli.ts), not when a test imports runCli.

@@ -22,6 +22,8 @@ export const ERROR_CATALOGUE = {
   unsupported_media_type: { status: 415, title: 'unsupported content type' },
   too_many_requests: { status: 429, title: 'too many requests' },
   internal_error: { status: 500, title: 'internal error' },
+  // A Pipedream Connect resource latchkey does not serve (actions, triggers, workflows, …).
+  not_supported: { status: 501, title: 'latchkey does not serve this resource' },
   credential_unreadable: { status: 500, title: 'a stored credential could not be decrypted' },
   provider_error: { status: 502, title: 'the provider answered with an error' },
   service_unavailable: { status: 503, title: 'temporarily unavailable, retry later' },

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { KeyringError } from './crypto/keyring.ts';
 import { MissingKeyError } from './crypto/envelope.ts';
+import { EmbeddedDatabaseLockedError } from './db/embedded-lock.ts';
 import { createLogger } from './http/logger.ts';
 import { RegistryError } from './registry/loader.ts';
 import { NO_ADMIN_TOKEN_WARNING, StartupError, prepareRuntime, startupBanner } from './runtime.ts';
@@ -22,7 +23,13 @@ async function main(): Promise<void> {
   try {
     runtime = await prepareRuntime(config, logger, { migrate: true });
   } catch (err) {
-    if (err instanceof KeyringError || err instanceof MissingKeyError || err instanceof StartupError || err instanceof RegistryError)
+    if (
+      err instanceof KeyringError ||
+      err instanceof MissingKeyError ||
+      err instanceof StartupError ||
+      err instanceof RegistryError ||
+      err instanceof EmbeddedDatabaseLockedError
+    )
       return fail(`latchkey: cannot start: ${err.message}`);
     throw err;
   }

@@ -11,7 +11,8 @@ import type { Authenticator } from '../auth/authenticate.ts';
 import { scopeGrants } from '../auth/scopes.ts';
 import { ApiError } from '../errors.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
-import { AccountIdSchema, AppSlugSchema, EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { AccountIdSchema, EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
+import { SLUG_REGEX, appSlugFilter } from '../registry/registry.ts';
 import { refreshFailureError } from './account-errors.ts';
 import type { AccountUsage } from './account-usage.ts';
 import { AccountSchema, type AccountView } from './account-view.ts';
@@ -27,7 +28,8 @@ import {
 } from './accounts.service.ts';
 
 const ACCOUNT_ID = AccountIdSchema;
-const APP_SLUG = AppSlugSchema;
+// The slug pattern admits app_<slug> already; the routes read it as the app's id.
+const APP_ID_OR_SLUG = Type.String({ pattern: SLUG_REGEX.source, description: 'the app slug (github) or id (app_github)' });
 const PROJECT_ID = ProjectIdParamsSchema.properties.project_id;
 const headers = EnvironmentHeaderSchema;
 const INCLUDE_CREDENTIALS = Type.Optional(Type.Boolean({ description: 'Return fresh credentials (needs scope connect:credentials:read)' }));
@@ -96,7 +98,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           params: ProjectIdParamsSchema,
           querystring: Type.Object(
             {
-              app: Type.Optional(APP_SLUG),
+              app: Type.Optional(APP_ID_OR_SLUG),
               external_user_id: Type.Optional(ExternalUserIdSchema),
               oauth_app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
               include_credentials: INCLUDE_CREDENTIALS,
@@ -113,7 +115,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
         const includeCredentials = checkCredentialsScope(request, request.query.include_credentials);
         const scope = scopeOf(request);
         const result = await listAccounts(deps, scope, {
-          appSlug: request.query.app,
+          appSlug: appSlugFilter(deps.registry, request.query.app),
           externalUserId: request.query.external_user_id,
           oauthAppId: request.query.oauth_app_id,
           includeCredentials,
@@ -172,14 +174,17 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           security,
           headers,
           params: Type.Object({ project_id: PROJECT_ID, external_user_id: ExternalUserIdSchema }),
-          querystring: Type.Object({ app: Type.Optional(APP_SLUG), include_credentials: INCLUDE_CREDENTIALS }, { additionalProperties: false }),
+          querystring: Type.Object({ app: Type.Optional(APP_ID_OR_SLUG), include_credentials: INCLUDE_CREDENTIALS }, { additionalProperties: false }),
           response: { 200: Type.Array(AccountSchema), ...errors },
         },
       },
       async (request) => {
         const includeCredentials = checkCredentialsScope(request, request.query.include_credentials);
         const scope = scopeOf(request);
-        const views = await listUserAccounts(deps, scope, request.params.external_user_id, { appSlug: request.query.app, includeCredentials });
+        const views = await listUserAccounts(deps, scope, request.params.external_user_id, {
+          appSlug: appSlugFilter(deps.registry, request.query.app),
+          includeCredentials,
+        });
         if (includeCredentials) recordReads(request, scope, views);
         return views;
       },
@@ -222,13 +227,13 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
           summary: 'Delete every account of one app in the project environment',
           security,
           headers,
-          params: Type.Object({ project_id: PROJECT_ID, app: APP_SLUG }),
+          params: Type.Object({ project_id: PROJECT_ID, app: APP_ID_OR_SLUG }),
           response: { 204: Type.Null(), ...errors },
         },
       },
       async (request, reply) => {
         const scope = scopeOf(request);
-        const deleted = await deleteAppAccounts(deps, scope, request.params.app);
+        const deleted = await deleteAppAccounts(deps, scope, appSlugFilter(deps.registry, request.params.app) ?? request.params.app);
         auditLog.record({
           projectId: scope.projectId,
           environment: scope.environment,

@@ -32,6 +32,7 @@ import {
   type CallbackQuery,
 } from '../oauth/callback-checks.ts';
 import { exchangeCode, readTokenResponse } from '../oauth/code-exchange.ts';
+import { subjectOfIdToken } from '../oauth/id-token.ts';
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
 import { consumeOAuthState, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
@@ -87,6 +88,10 @@ export interface ConnectSession {
 /** Where the browser goes next: a redirect URI of the backend's or our result page. */
 export interface ConnectOutcome {
   readonly location: string;
+  /** The account stored (success), for callers that answer with it (accounts.create). */
+  readonly accountId?: string;
+  /** Why the attempt failed (already reported to the backend), for callers that answer with it. */
+  readonly failure?: ConnectFlowErrorKind;
 }
 
 const now = (deps: ConnectFlowDeps): Date => deps.now?.() ?? new Date();
@@ -339,12 +344,14 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
       egress: deps.egress,
     });
     const tokens = readTokenResponse(app.oauth, response, meta.scopes, now(deps));
+    const uid = subjectOfIdToken(response, { issuer: entry.issuer, clientId: client.clientId });
     const credentials: CredentialValues = {
       ...meta.fields,
       ...tokens.extras,
       ...callbackValues(app, query),
       oauth_access_token: tokens.accessToken,
       oauth_client_id: client.clientId,
+      ...(uid === undefined ? {} : { oauth_uid: uid }),
     };
     const testedName = await verifyCredentials(deps, app, credentials);
     return await finishConnection(deps, attempt, entry, {
@@ -500,7 +507,7 @@ export async function finishConnection(
     details: { app: connected.app.slug, connect_token_id: tokenRow.id },
   });
   await deleteExpiredConnectResults(deps.db);
-  return { location: successLocation(attempt, resultId, accountId) };
+  return { location: successLocation(attempt, resultId, accountId), accountId };
 }
 
 /** The attempt failed: tell the backend (CONNECTION_ERROR) and send the user to the error outcome. Nothing else is stored. */
@@ -512,8 +519,8 @@ export async function failConnection(deps: ConnectFlowDeps, attempt: Attempt, er
     await insertConnectResult(trx, resultRow(resultId, attempt, 'error', null, error.kind, now(deps)));
   });
   const redirect = attempt.embed === null ? attempt.tokenRow.error_redirect_uri : null;
-  if (redirect !== null) return { location: withQuery(redirect, 'error', error.kind) };
-  return { location: resultPath(resultId) };
+  if (redirect !== null) return { location: withQuery(redirect, 'error', error.kind), failure: error.kind };
+  return { location: resultPath(resultId), failure: error.kind };
 }
 
 /** For failures that stay on the page (a key form whose test request failed): the event and the audit entry only. */

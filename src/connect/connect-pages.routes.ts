@@ -9,9 +9,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from '../http/error-handler.ts';
 import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, flowErrorAllowsRetry, isConnectFlowErrorKind } from '../errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
+import { findProjectBranding } from '../branding/branding.repository.ts';
+import { projectLogoPath } from '../branding/branding.service.ts';
 import { mintFormToken } from '../oauth/form-token.ts';
 import { browserBinding, cookieNonceFor, isCookieNonceShaped, serializeBindingCookie } from '../oauth/state.ts';
-import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, type LinkParameters } from '../pages/connect-pages.ts';
+import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, type LinkParameters, type PageBranding } from '../pages/connect-pages.ts';
 import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
 import { findConnectResult } from './connect-flow.repository.ts';
@@ -241,6 +243,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
   ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
     const scopes = await scopesToRequestOnPage(deps, session);
+    const branding = await pageBrandingOf(deps.db, tokenRow.project_id);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
     void reply.header('set-cookie', serializeBindingCookie(binding, bindingNonce));
@@ -255,19 +258,32 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
     if (app.auth_type === 'oauth') {
-      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state);
+      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state, branding);
       return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
     const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];
     const redirectOrigins = redirects.filter((uri): uri is string => uri !== null).map((uri) => new URL(uri).origin);
-    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state), tokenRow.allowed_origins, redirectOrigins);
+    return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state, branding), tokenRow.allowed_origins, redirectOrigins);
   }
 }
 
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The project's branding for the page header and footer; none when the project has no row (it always has). */
+async function pageBrandingOf(db: ConnectFlowDeps['db'], projectId: string): Promise<PageBranding | undefined> {
+  const row = await findProjectBranding(db, projectId);
+  if (row === undefined) return undefined;
+  return {
+    appName: row.app_name,
+    supportEmail: row.support_email,
+    privacyUrl: row.privacy_url,
+    termsUrl: row.terms_url,
+    logoUrl: row.has_logo ? projectLogoPath(row.id) : null,
+  };
 }
 
 function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {

@@ -46,6 +46,8 @@ const ValidateResponseSchema = Type.Object({
   oauth_app_id: NullableString,
   project_id: NullableString,
   project_environment: NullableString,
+  project_app_name: NullableString,
+  project_support_email: NullableString,
   external_user_id: NullableString,
   success_redirect_uri: NullableString,
   error_redirect_uri: NullableString,
@@ -67,7 +69,12 @@ export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticato
           params: ProjectIdParamsSchema,
           body: CreateTokenBodySchema,
           response: {
-            200: Type.Object({ token: Type.String(), expires_at: Type.String({ format: 'date-time' }), connect_link_url: Type.String() }),
+            200: Type.Object({
+              token: Type.String(),
+              connect_token_id: Type.String({ description: "latchkey's addition: the token's public id (ctid_…), sent as connect_token in webhooks" }),
+              expires_at: Type.String({ format: 'date-time' }),
+              connect_link_url: Type.String(),
+            }),
             '4xx': ErrorResponseSchema,
           },
         },

@@ -9,6 +9,7 @@ import { oauthAppBelongsTo } from '../oauth-apps/oauth-apps.service.ts';
 import { toAppView, type AppView } from '../apps/app-view.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
 import { findAccountOwner } from '../accounts/account.repository.ts';
+import { findProjectBranding } from '../branding/branding.repository.ts';
 import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
 import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
@@ -57,6 +58,8 @@ export interface CreateConnectTokenInput {
 
 export interface CreatedConnectToken {
   token: string;
+  /** The token's public id: webhooks name the token by it (`connect_token`), so a backend can match them. */
+  connect_token_id: string;
   expires_at: string;
   connect_link_url: string;
 }
@@ -99,9 +102,10 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
   const user = await ensureExternalUser(deps.db, scope, input.external_user_id);
   const token = mintToken(TOKEN_PREFIXES.connectToken);
   const expiresAt = new Date((deps.now?.() ?? new Date()).getTime() + expiresIn * 1000);
+  const id = mintId('ctid_', 24);
   await insertConnectToken(deps.db, {
     digest: digestToken(token),
-    id: mintId('ctid_', 24),
+    id,
     project_id: scope.projectId,
     environment: scope.environment,
     external_user_id: user.id,
@@ -113,7 +117,7 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
     oauth_app_id: oauthAppId,
     expires_at: expiresAt,
   });
-  return { token, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
+  return { token, connect_token_id: id, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
 }
 
 /** Pipedream's shape: the caller appends `&app=<slug>` (and `&oauthAppId=…`). */
@@ -185,6 +189,9 @@ export interface TokenValidation {
   oauth_app_id: string | null;
   project_id: string | null;
   project_environment: EnvironmentName | null;
+  /** Pipedream's names for who is asking (the project's branding). */
+  project_app_name: string | null;
+  project_support_email: string | null;
   external_user_id: string | null;
   success_redirect_uri: string | null;
   error_redirect_uri: string | null;
@@ -197,6 +204,8 @@ const failed = (error: string): TokenValidation => ({
   oauth_app_id: null,
   project_id: null,
   project_environment: null,
+  project_app_name: null,
+  project_support_email: null,
   external_user_id: null,
   success_redirect_uri: null,
   error_redirect_uri: null,
@@ -239,6 +248,7 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
     oauthAppId = (await findNewestOAuthAppForApp(deps.db, row.project_id, app.slug))?.id ?? null;
   }
 
+  const branding = await findProjectBranding(deps.db, row.project_id);
   return {
     success: true,
     error: null,
@@ -246,6 +256,8 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
     oauth_app_id: oauthAppId,
     project_id: row.project_id,
     project_environment: row.environment,
+    project_app_name: branding?.app_name ?? null,
+    project_support_email: branding?.support_email ?? null,
     external_user_id: row.external_id,
     success_redirect_uri: row.success_redirect_uri,
     error_redirect_uri: row.error_redirect_uri,

@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type KyselyPlugin, type QueryResult, type UnknownRow } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { acquireEmbeddedLock } from './embedded-lock.ts';
 import type { Database } from './types.ts';
 
 export type DatabaseKind = 'postgres' | 'embedded';
@@ -27,7 +28,24 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.databaseUrl !== undefined) return openPostgres(options.databaseUrl, options.poolSize);
   const dir = path.join(options.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  return openEmbedded(await PGlite.create(dir));
+  const lock = await acquireEmbeddedLock(options.dataDir);
+  let handle: DatabaseHandle;
+  try {
+    handle = openEmbedded(await PGlite.create(dir));
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return {
+    ...handle,
+    close: async () => {
+      try {
+        await handle.close();
+      } finally {
+        await lock.release();
+      }
+    },
+  };
 }
 
 export function openPostgres(connectionString: string, poolSize: number): DatabaseHandle {

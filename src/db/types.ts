@@ -9,6 +9,9 @@ type Json<T> = ColumnType<T, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
+/** A nullable column an insert may omit (it is null then). */
+type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
 export type EnvironmentName = 'development' | 'production';
 
 /** accounts.error_code: why an account failed (its human text is accounts.error). */
@@ -28,6 +31,12 @@ export interface Database {
     /** Origins the connect tokens' redirect URIs may point at; null: no list (src/connect/redirect-allow-list.ts). */
     allowed_redirect_origins: ColumnType<string[] | null, string | null | undefined, string | null>;
     created_at: Timestamp;
+    app_name: Optional<string>;
+    support_email: Optional<string>;
+    privacy_url: Optional<string>;
+    terms_url: Optional<string>;
+    logo: Optional<Buffer>;
+    logo_type: Optional<string>;
   };
   environments: {
     project_id: string;

@@ -58,12 +58,20 @@ export function sendFrameworkError(error: FastifyError, request: FastifyRequest,
   return sendError(request, reply, toApiError(error));
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export interface ErrorHandlingOptions {
+  /** Asked before a 404 for an unknown route: another error to answer instead (app.ts: 501 for Pipedream resources latchkey does not serve). */
+  readonly notFound?: (request: FastifyRequest, reply: FastifyReply) => Promise<ApiError | undefined>;
+}
+
+export function registerErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error);
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: apiError.code }, 'request rejected');
     return sendError(request, reply, apiError);
   });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('not_found', 'no such route')));
+  app.setNotFoundHandler(async (request, reply) => {
+    const instead = await options.notFound?.(request, reply);
+    return sendError(request, reply, instead ?? new ApiError('not_found', 'no such route'));
+  });
 }

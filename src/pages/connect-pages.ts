@@ -21,12 +21,44 @@ export interface FormState {
   readonly formMessage?: string;
 }
 
+/** Who is asking: the project's branding (tokens/validate's project_app_name and friends). */
+export interface PageBranding {
+  readonly appName: string | null;
+  readonly supportEmail: string | null;
+  readonly privacyUrl: string | null;
+  readonly termsUrl: string | null;
+  readonly logoUrl: string | null;
+}
+
+/** "<App name> uses latchkey to connect your <App> account", with the project's logo. */
+export function brandHeader(branding: PageBranding | undefined, connectedApp: string): SafeHtml {
+  const who = branding?.appName ?? null;
+  return markup`<header class="brand">
+${branding?.logoUrl == null ? '' : markup`<img src="${branding.logoUrl}" alt="${who ?? 'Logo'}">`}
+<p>${who === null ? markup`latchkey connects your ${connectedApp} account` : markup`<strong>${who}</strong> uses latchkey to connect your ${connectedApp} account`}</p>
+</header>`;
+}
+
+/** Where the end user finds help and the project's policies; nothing when the project set none. */
+export function brandFooter(branding: PageBranding | undefined): SafeHtml {
+  if (branding === undefined) return markup``;
+  const who = branding.appName ?? 'this app';
+  const parts = [
+    branding.supportEmail === null ? '' : markup`<span>Questions? <a href="mailto:${branding.supportEmail}">${branding.supportEmail}</a></span>`,
+    branding.privacyUrl === null ? '' : markup`<a href="${branding.privacyUrl}" rel="noopener noreferrer" target="_blank">${who} privacy policy</a>`,
+    branding.termsUrl === null ? '' : markup`<a href="${branding.termsUrl}" rel="noopener noreferrer" target="_blank">${who} terms</a>`,
+  ].filter((part) => part !== '');
+  if (parts.length === 0) return markup``;
+  return markup`<footer class="brand">${parts}</footer>`;
+}
+
 export function oauthStartPage(
   app: RegistryOAuthApp,
   link: LinkParameters,
   origins: readonly string[],
   scopes: readonly string[],
   state: FormState = {},
+  branding?: PageBranding,
 ): PageContent {
   const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
   const main = markup`${appLogo(app)}<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
@@ -41,7 +73,7 @@ ${app.fields.map((field) => fieldInput(field, state))}
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `${verb} ${app.name}`, main, data: { origins } };
+  return { title: `${verb} ${app.name}`, main, data: { origins }, header: brandHeader(branding, app.name), footer: brandFooter(branding) };
 }
 
 /** What the authorization asks for, as readable lines (the registry's descriptions; else the scope itself). */
@@ -55,7 +87,7 @@ function permissionList(app: RegistryOAuthApp, scopes: readonly string[]): SafeH
 <ul class="permissions">${lines}</ul>`;
 }
 
-export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
+export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}, branding?: PageBranding): PageContent {
   const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
   // Only a test request checks anything: without one, the page must not claim a check.
   const checked = app.test_request === undefined ? 'They are stored encrypted.' : `They are checked with ${app.name} and stored encrypted.`;
@@ -71,7 +103,7 @@ ${app.fields.map((field) => fieldInput(field, state))}
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `${verb} ${app.name}`, main, data: { origins } };
+  return { title: `${verb} ${app.name}`, main, data: { origins }, header: brandHeader(branding, app.name), footer: brandFooter(branding) };
 }
 
 /** Where an error page lets the user go on (each shown only when it can help). */

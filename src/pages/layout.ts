@@ -18,6 +18,9 @@ export interface PageContent {
   readonly title: string;
   readonly main: SafeHtml;
   readonly data: PageData;
+  /** Who is asking (the project's branding), above and below the card. */
+  readonly header?: SafeHtml;
+  readonly footer?: SafeHtml;
 }
 
 const STYLES = `
@@ -47,6 +50,11 @@ button.primary { background: var(--accent); color: var(--on-accent); }
 button.secondary, a.button.secondary { background: transparent; color: var(--accent); }
 a.button { display: inline-block; font: inherit; padding: .6rem 1.2rem; border-radius: 6px; border: 1px solid var(--accent); text-decoration: none; }
 button:focus-visible, input:focus-visible, a.button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.brand { max-width: 28rem; margin: 1.5rem auto 0; padding: 0 2rem; display: flex; gap: .75rem; align-items: center; }
+.brand img { max-height: 40px; max-width: 120px; }
+footer.brand { margin: 0 auto 2rem; flex-wrap: wrap; color: var(--muted); font-size: .875rem; }
+footer.brand a { color: var(--accent); }
+header.brand + main { margin-top: 1rem; }
 `;
 
 // Plain ES2017, no framework. postMessage only with an explicit targetOrigin per allowed origin
@@ -112,9 +120,11 @@ export function renderPage(content: PageContent, security: PageSecurity): string
 <style nonce="${security.nonce}">${raw(STYLES)}</style>
 </head>
 <body>
+${content.header ?? ''}
 <main id="main">
 ${content.main}
 </main>
+${content.footer ?? ''}
 <script type="application/json" id="latchkey-data">${jsonForScript(content.data)}</script>
 <script nonce="${security.nonce}">${raw(SCRIPT)}</script>
 </body>

@@ -48,7 +48,8 @@ export function contentSecurityPolicy(security: PageSecurity): string {
     "default-src 'none'",
     `script-src ${nonce}`,
     `style-src ${nonce}`,
-    // The app's logo, served by latchkey itself (never a third-party image: it would tell that host who connects).
+    // Images only from latchkey itself: the app's logo and the project's logo, both served here
+    // (never a third-party image: it would tell that host who connects).
     "img-src 'self'",
     `form-action ${["'self'", ...security.formActions].join(' ')}`,
     "base-uri 'none'",

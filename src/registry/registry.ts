@@ -137,6 +137,21 @@ export interface AppRegistry {
 
 export const SLUG_REGEX = /^[a-z0-9_-]{1,64}$/;
 
+/** Pipedream's app id is `app_<slug>`; every endpoint that names an app takes either form. */
+export const APP_ID_PREFIX = 'app_';
+
+/** The app a slug or an app id names (a slug that itself begins with app_ wins over the id reading). */
+export function findAppByIdOrSlug(registry: AppRegistry, idOrSlug: string): RegistryApp | undefined {
+  if (!SLUG_REGEX.test(idOrSlug)) return undefined;
+  return registry.get(idOrSlug) ?? (idOrSlug.startsWith(APP_ID_PREFIX) ? registry.get(idOrSlug.slice(APP_ID_PREFIX.length)) : undefined);
+}
+
+/** For filters: the slug an app id names, or the value itself when it names no app (the filter then matches nothing). */
+export function appSlugFilter(registry: AppRegistry, idOrSlug: string | undefined): string | undefined {
+  if (idOrSlug === undefined) return undefined;
+  return findAppByIdOrSlug(registry, idOrSlug)?.slug ?? idOrSlug;
+}
+
 /** Builds the lookup over apps that were already validated and normalised (see loader.ts). */
 export function registryOf(apps: readonly RegistryApp[]): AppRegistry {
   const bySlug = new Map(apps.map((app) => [app.slug, app]));
