@@ -5,10 +5,13 @@ import { mkdir } from 'node:fs/promises';
 import axe from 'axe-core';
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
+import { TEST_ADMIN_TOKEN } from './fixtures/app.ts';
 import { browserSkipReason, openPage } from './fixtures/browser.ts';
 import { GOOD_KEY, connectProject, startConnectServices, type ConnectEnv, type ConnectServices } from './fixtures/connect-env.ts';
 
 const skip = browserSkipReason();
+// A 16×16 PNG (an orange square): the project's logo in the branded states.
+const LOGO_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAFklEQVR42mP8z8DwnxLMOGrAqAGjBgAAwmsfAQxbDR8AAAAASUVORK5CYII=', 'base64');
 const SCREENSHOTS = new URL('../.tap/screenshots/', import.meta.url);
 let services: Promise<ConnectServices> | undefined;
 const sharedServices = (): Promise<ConnectServices> => (services ??= startConnectServices(t));
@@ -32,7 +35,29 @@ async function axeViolations(page: Page): Promise<Violation[]> {
 
 type PageState = (env: ConnectEnv, page: Page) => Promise<void>;
 
+/** The project as a real one is shown: name, support address, privacy link and a logo of its own. */
+async function brand(env: ConnectEnv): Promise<void> {
+  await env.pd.projects.update(env.client.projectId, { appName: 'Acme', supportEmail: 'help@acme.example' });
+  await env.testApp.app.server.inject({
+    method: 'PATCH',
+    url: `/v1/admin/projects/${env.client.projectId}`,
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    payload: { privacy_url: 'https://acme.example/privacy', terms_url: 'https://acme.example/terms' },
+  });
+  await env.pd.projects.updateLogo(env.client.projectId, { logo: `data:image/png;base64,${LOGO_PNG.toString('base64')}` });
+}
+
 const STATES: Record<string, PageState> = {
+  'oauth-start-branded': async (env, page) => {
+    await brand(env);
+    await page.goto(`${env.publicUrl}/connect?token=${await env.mint()}&app=oidc-test`);
+    await page.waitForSelector('header.brand img');
+  },
+  'key-form-branded': async (env, page) => {
+    await brand(env);
+    await page.goto(`${env.publicUrl}/connect?token=${await env.mint()}&app=keys-test`);
+    await page.waitForSelector('footer.brand');
+  },
   'oauth-start': async (env, page) => {
     await page.goto(`${env.publicUrl}/connect?token=${await env.mint()}&app=oidc-test`);
   },
