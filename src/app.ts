@@ -27,6 +27,7 @@ import { registerErrorHandling, sendFrameworkError } from './http/error-handler.
 import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
+import { registerStringSafety } from './http/string-safety.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
 import { createBackgroundRefresher, type BackgroundRefresherOptions, type TokenRefresherJob } from './refresh/background-refresher.ts';
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
 
   registerErrorHandling(server);
+  registerStringSafety(server);
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
