@@ -1,8 +1,10 @@
-// Who is calling. Routes declare what they need with preHandlers from this file:
-// requireAdmin, requireProjectScope(scope). A bearer for project A asking about project B gets
-// the same 404 as an unknown project, so project ids cannot be probed.
+// Who is calling. Routes declare what they need with onRequest hooks from this file:
+// requireAdmin, requireProjectScope(scope). They run before the body is parsed and before any
+// schema check, so an unauthenticated caller gets 401, never a 400 that describes the schema
+// (and never makes the server parse a 1 MB body). A bearer for project A asking about project B
+// gets the same 404 as an unknown project, so project ids cannot be probed.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { EnvironmentName } from '../db/types.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
 import { requestEnvironment } from '../http/environment.ts';
@@ -30,9 +32,9 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 export interface Authenticator {
-  requireAdmin: preHandlerAsyncHookHandler;
-  requireClient(scope?: string): preHandlerAsyncHookHandler;
-  requireProjectScope(scope: string): preHandlerAsyncHookHandler;
+  requireAdmin: onRequestAsyncHookHandler;
+  requireClient(scope?: string): onRequestAsyncHookHandler;
+  requireProjectScope(scope: string): onRequestAsyncHookHandler;
 }
 
 export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: string | undefined): Authenticator {
@@ -46,7 +48,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     return principal;
   }
 
-  const requireAdmin: preHandlerAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
+  const requireAdmin: onRequestAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
@@ -62,7 +64,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     request.principal = { kind: 'admin' };
   };
 
-  function requireClient(scope?: string): preHandlerAsyncHookHandler {
+  function requireClient(scope?: string): onRequestAsyncHookHandler {
     return async (request) => {
       const principal = await clientPrincipal(request);
       if (scope !== undefined && !scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
@@ -71,7 +73,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     };
   }
 
-  function requireProjectScope(scope: string): preHandlerAsyncHookHandler {
+  function requireProjectScope(scope: string): onRequestAsyncHookHandler {
     return async (request) => {
       const principal = await clientPrincipal(request);
       const projectId = (request.params as { project_id?: string }).project_id;

@@ -58,7 +58,7 @@ export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticato
     app.post(
       '/v1/connect/:project_id/tokens',
       {
-        preHandler: auth.requireProjectScope('connect:tokens:write'),
+        onRequest: auth.requireProjectScope('connect:tokens:write'),
         schema: {
           tags: ['connect tokens'],
           summary: 'Mint a single-use connect token for an end user',
