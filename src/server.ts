@@ -38,8 +38,10 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: draining requests');
     app.beginShutdown();
     const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-    await app.server.close();
+    await app.server.close(); // drains requests; its onClose writes the audit buffer
     await Promise.all(app.jobs.map((job) => job.stop()));
+    // The jobs record audit entries too (the refresher): write what they left before the pool closes.
+    await app.auditLog.stop();
     await runtime.database.close();
     clearTimeout(force);
     logger.info('stopped');
