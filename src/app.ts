@@ -23,7 +23,7 @@ import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
-import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
+import { registerErrorHandling, sendClientError, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
@@ -77,6 +77,8 @@ export interface App {
   readonly tokenRefresher: TokenRefresherJob;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
+  /** /metrics on a listener of its own when LATCHKEY_METRICS_PORT is set (server.ts listens; closed with the server). */
+  readonly metricsServer: FastifyInstance | undefined;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -94,6 +96,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     trustProxy: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     frameworkErrors: sendFrameworkError,
+    clientErrorHandler: sendClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -108,7 +111,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
-  registerMetrics(server, metrics);
+  const metricsServer = registerMetrics(server, metrics, { mode: config.mode, token: config.metricsToken, port: config.metricsPort });
   registerHealth(
     server,
     () => database.ping(),
@@ -175,6 +178,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     egress,
     jobs,
     tokenRefresher,
+    metricsServer,
     beginShutdown: () => {
       shuttingDown = true;
     },

@@ -22,6 +22,16 @@ export interface Config {
   readonly logLevel: string;
   /** Background jobs (refresher, webhook delivery) run in this process. */
   readonly backgroundJobs: boolean;
+  /** The bearer /metrics requires (LATCHKEY_METRICS_TOKEN), wherever it is served. */
+  readonly metricsToken: string | undefined;
+  /** A listener of its own for /metrics (LATCHKEY_METRICS_PORT, on HOST); the service port then has none. */
+  readonly metricsPort: number | undefined;
+  /** How much argon2 work /v1/oauth/token may do at once, and how much may wait (src/auth/secret-verifier.ts). */
+  readonly argon2: { readonly concurrency: number; readonly queue: number };
+  /** Token requests per minute per client id and per source address, on each replica (@fastify/rate-limit). */
+  readonly tokenRateLimit: { readonly perClient: number; readonly perAddress: number };
+  /** Connect tokens minted per minute per external user (Pipedream's documented 100), on each replica. */
+  readonly connectTokensPerUserPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +68,17 @@ export function loadConfig(env: Env = process.env): Config {
     insecureLoopback: readBoolean(env, 'LATCHKEY_INSECURE_LOOPBACK', false),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
+    metricsToken: readSecretSetting(env, 'LATCHKEY_METRICS_TOKEN'),
+    metricsPort: readOptionalInteger(env, 'LATCHKEY_METRICS_PORT', 1, 65535),
+    argon2: Object.freeze({
+      concurrency: readInteger(env, 'LATCHKEY_ARGON2_CONCURRENCY', 2, 1, 64),
+      queue: readInteger(env, 'LATCHKEY_ARGON2_QUEUE', 32, 0, 10_000),
+    }),
+    tokenRateLimit: Object.freeze({
+      perClient: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_CLIENT', 60, 1, 1_000_000),
+      perAddress: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
+    }),
+    connectTokensPerUserPerMinute: readInteger(env, 'LATCHKEY_CONNECT_TOKENS_PER_USER_PER_MINUTE', 100, 1, 1_000_000),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');
@@ -65,6 +86,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (mode === 'production' && !publicUrl.startsWith('https://')) {
     // Cookies, redirect_uri and Connect Links all derive from it; providers reject http callbacks.
     throw new ConfigError('PUBLIC_URL', 'must be an https URL when NODE_ENV=production');
+  }
+  if (config.metricsPort !== undefined && config.metricsPort === port) {
+    throw new ConfigError('LATCHKEY_METRICS_PORT', 'must differ from PORT (it is a listener of its own)');
   }
   if (mode === 'production' && config.insecureLoopback) {
     throw new ConfigError('LATCHKEY_INSECURE_LOOPBACK', 'must not be set when NODE_ENV=production');
@@ -91,6 +115,10 @@ function readInteger(env: Env, name: string, fallback: number, min: number, max:
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
   return value;
+}
+
+function readOptionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  return readString(env, name) === undefined ? undefined : readInteger(env, name, 0, min, max);
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {
@@ -140,6 +168,13 @@ function readDatabaseUrl(env: Env): string | undefined {
   const raw = readString(env, 'DATABASE_URL');
   if (raw === undefined) return undefined;
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  return raw;
+}
+
+/** A bearer an operator chose: long enough that it cannot be guessed (compared by digest). */
+function readSecretSetting(env: Env, name: string): string | undefined {
+  const raw = readString(env, name);
+  if (raw !== undefined && raw.length < 32) throw new ConfigError(name, 'must be at least 32 characters');
   return raw;
 }
 

@@ -28,6 +28,9 @@ async function main(): Promise<void> {
   }
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
+  if (app.metricsServer !== undefined && runtime.config.metricsPort !== undefined) {
+    await app.metricsServer.listen({ port: runtime.config.metricsPort, host: runtime.config.host });
+  }
   if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
   printBanner(runtime.config, runtime.database.kind, runtime.adminTokenFile);
 

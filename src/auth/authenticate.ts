@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { EnvironmentName } from '../db/types.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
+import { bearerOf } from '../http/bearer.ts';
 import { requestEnvironment } from '../http/environment.ts';
 import type { AccessTokenVerifier, ClientPrincipal } from './access-tokens.ts';
 import { scopeGrants } from './scopes.ts';
@@ -24,13 +25,6 @@ declare module 'fastify' {
   }
 }
 
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  const match = /^Bearer +([^\s]+) *$/i.exec(header);
-  return match?.[1];
-}
-
 export interface Authenticator {
   requireAdmin: onRequestAsyncHookHandler;
   requireClient(scope?: string): onRequestAsyncHookHandler;
@@ -41,7 +35,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
   const adminDigest = adminToken === undefined ? undefined : sha256(adminToken);
 
   async function clientPrincipal(request: FastifyRequest): Promise<ClientPrincipal> {
-    const token = bearerToken(request);
+    const token = bearerOf(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     const principal = await verifier.verify(token);
     if (principal === null) throw unauthorized('invalid or expired bearer token');
@@ -49,7 +43,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
   }
 
   const requireAdmin: onRequestAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
+    const token = bearerOf(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
       // A valid project client is authenticated but not an administrator. Its principal stays on
