@@ -4,6 +4,7 @@
 // its own (LATCHKEY_METRICS_PORT); in production with neither it is not served. Every framework
 // error (parser, bad JSON, 413, 415, unknown route) answers with the catalogue's JSON body.
 import net from 'node:net';
+import type { InjectOptions } from 'fastify';
 import t from 'tap';
 import { ERROR_CATALOGUE } from '../src/errors.ts';
 import { TEST_ADMIN_TOKEN, buildTestApp } from './fixtures/app.ts';
@@ -80,7 +81,7 @@ t.test('framework errors answer with the catalogue body: 431, a bad request line
   const server = testApp.app.server;
   const json = { 'content-type': 'application/json' };
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-  const injected: [string, Parameters<typeof server.inject>[0], number, string][] = [
+  const injected: [string, InjectOptions, number, string][] = [
     ['bad JSON', { method: 'POST', url: '/v1/admin/projects', headers: { ...json, ...admin }, payload: '{"a":' }, 400, 'bad_request'],
     [
       'an unsupported content type',
