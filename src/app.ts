@@ -13,8 +13,10 @@ import { appsRoutes } from './apps/apps.routes.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
-import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
-import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
+import { oauthTokenRoutes, requestedClientId } from './auth/oauth-token.routes.ts';
+import { SecretVerificationPool } from './crypto/passwords.ts';
+import { limitHook, registerRateLimits } from './http/rate-limit.ts';
+import { connectTokenRoutes, connectTokenUserKey } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
@@ -160,9 +162,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
 
-  await server.register(oauthTokenRoutes({ db, now }));
+  await registerRateLimits(server);
+  const tokenLimits = {
+    perAddress: limitHook(server, { name: 'token-per-address', perMinute: config.tokenRateLimit.perAddress, keyOf: (request) => request.ip }),
+    perClient: limitHook(server, { name: 'token-per-client', perMinute: config.tokenRateLimit.perClient, keyOf: requestedClientId }),
+  };
+  await server.register(oauthTokenRoutes({ db, now, secrets: new SecretVerificationPool(config.argon2), limits: tokenLimits }));
   await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
-  await server.register(connectTokenRoutes({ ...connectTokens, auth }));
+  const perUserLimit = limitHook(server, { name: 'connect-tokens-per-user', perMinute: config.connectTokensPerUserPerMinute, keyOf: connectTokenUserKey });
+  await server.register(connectTokenRoutes({ ...connectTokens, auth, perUserLimit }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));

@@ -77,7 +77,11 @@ export const OAUTH_TOKEN_ERRORS = {
   invalid_client: { status: 401 },
   unsupported_grant_type: { status: 400 },
   invalid_scope: { status: 400 },
+  /** RFC 8628 §3.5 (in the OAuth Extensions Error Registry): a rate limit, with Retry-After. */
+  slow_down: { status: 429 },
   server_error: { status: 500 },
+  /** RFC 6749 §4.1.2.1's code, at the token endpoint: the secret verification pool is full (Retry-After). */
+  temporarily_unavailable: { status: 503 },
 } as const;
 
 export type OAuthTokenErrorCode = keyof typeof OAUTH_TOKEN_ERRORS;
