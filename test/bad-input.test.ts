@@ -61,7 +61,7 @@ const HOSTILE_STRINGS = [
  * NUL bytes and lone surrogates are refused at the edge (src/http/string-safety.ts) wherever they
  * are sent: a 400 on every route, before the route's own rules apply.
  */
-const isUnstorable = (value: string): boolean => /\u0000|[\ud800-\udfff]/.test(value);
+const isUnstorable = (value: string): boolean => value.includes('\u0000') || /[\ud800-\udfff]/.test(value);
 /** The router refuses longer path parameters before any route runs (app.ts, maxParamLength). */
 const MAX_PARAM_LENGTH = 500;
 const COMMON_FIELDS = [
