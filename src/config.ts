@@ -71,7 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: readSecretSetting(env, 'LATCHKEY_METRICS_TOKEN'),
     metricsPort: readOptionalInteger(env, 'LATCHKEY_METRICS_PORT', 1, 65535),
     argon2: Object.freeze({
-      concurrency: readInteger(env, 'LATCHKEY_ARGON2_CONCURRENCY', 2, 1, 64),
+      concurrency: readInteger(env, 'LATCHKEY_ARGON2_CONCURRENCY', 1, 1, 64),
       queue: readInteger(env, 'LATCHKEY_ARGON2_QUEUE', 32, 0, 10_000),
     }),
     tokenRateLimit: Object.freeze({
