@@ -23,7 +23,11 @@ const LAYERS = [
   'accounts', // the one home of the account, below every feature that uses it
   'oauth-apps',
   'refresh', // the refresh engine: returns outcomes to the accounts
+  'account-checks', // test an account now, and the scheduled health check of key-based accounts
+  'secrets', // project secrets (the docs' environment variables)
+  'code-templates', // runnable programs per account and app
   'connect',
+  'proxy', // the Connect proxy: accounts + registry injection + the egress guard
   'projects',
   'admin',
   'sdk-frontend',

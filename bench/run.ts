@@ -1,4 +1,5 @@
-// npm run bench: the credential-fetch benchmark, then the registry-load benchmark, each in a
+// npm run bench: the credential-fetch benchmark, the registry-load benchmark, then the Connect
+// proxy benchmark (proxy GET vs the upstream called directly vs the credential fetch), each in a
 // process of its own (a benchmark must not inherit another's heap, JIT state or open handles).
 // Arguments go to the credential-fetch benchmark (-c, -d, --rounds, --database pglite).
 // Exits non-zero when any of them missed its target or failed.
@@ -9,6 +10,7 @@ const dir = import.meta.dirname;
 const benchmarks: { file: string; args: readonly string[] }[] = [
   { file: 'credential-fetch.ts', args: process.argv.slice(2) },
   { file: 'registry-load.ts', args: [] },
+  { file: 'proxy.ts', args: [] },
 ];
 
 const failed: string[] = [];

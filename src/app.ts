@@ -5,22 +5,32 @@ import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { RecentCredentials } from './accounts/account-secrets.ts';
+import { AccountUsage } from './accounts/account-usage.ts';
+import { credentialFieldNames } from './accounts/credential-fields.ts';
 import { accountsRoutes } from './accounts/accounts.routes.ts';
 import { revokeAccountsOfUser, type AccountsDeps } from './accounts/accounts.service.ts';
 import { adminPlugin } from './admin/admin.plugin.ts';
 import { AppViews } from './apps/app-view.ts';
 import { appsRoutes } from './apps/apps.routes.ts';
+import { BrandIcons } from './apps/brand-icons.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { oauthTokenRoutes, requestedClientId } from './auth/oauth-token.routes.ts';
 import { SecretVerificationPool } from './crypto/passwords.ts';
 import { limitHook, registerRateLimits } from './http/rate-limit.ts';
+import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
+import { secretsRoutes } from './secrets/secrets.routes.ts';
+import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions } from './account-checks/account-check-job.ts';
+import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
 import { connectTokenRoutes, connectTokenUserKey } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
+import { createProxyMetrics } from './proxy/proxy-metrics.ts';
+import { proxyRoutes } from './proxy/proxy.routes.ts';
+import { PROXY_DEFAULTS, type ProxySettings } from './proxy/proxy.service.ts';
 import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
@@ -50,6 +60,12 @@ export interface AppTuning {
   readonly revokeTimeoutMs?: number | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
+  /** The Connect proxy's deadlines and body caps (tests of a hanging or huge upstream). */
+  readonly proxy?: Partial<ProxySettings> | undefined;
+  /** How long last_used_at notes wait before their batched write. */
+  readonly accountUsageFlushIntervalMs?: number | undefined;
+  /** The scheduled checks of key-based accounts (batch, concurrency, tick). */
+  readonly accountChecks?: Partial<AccountCheckOptions> | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -77,6 +93,10 @@ export interface App {
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
   readonly tokenRefresher: TokenRefresherJob;
+  /** The key-account health check among the jobs: a round can also be run now (operators, tests). */
+  readonly accountChecks: AccountCheckJob;
+  /** Batched, coarse accounts.last_used_at writes (flushed on close). */
+  readonly accountUsage: AccountUsage;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
   /** /metrics on a listener of its own when LATCHKEY_METRICS_PORT is set (server.ts listens; closed with the server). */
@@ -96,7 +116,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: false,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // 8 KiB: the proxy's url_64 carries a whole upstream URL in base64 (Node caps the request line at 16 KiB anyway).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 8192 },
     frameworkErrors: sendFrameworkError,
     clientErrorHandler: sendClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
@@ -132,6 +153,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ...(auditFlushIntervalMs === undefined ? {} : { flushIntervalMs: auditFlushIntervalMs }),
   });
   server.addHook('onClose', async () => auditLog.stop());
+  // Like the audit log, on every replica that serves reads; closing writes what is noted.
+  const usageFlushIntervalMs = deps.tuning?.accountUsageFlushIntervalMs;
+  const accountUsage = new AccountUsage(db, {
+    now,
+    logger: server.log,
+    ...(usageFlushIntervalMs === undefined ? {} : { flushIntervalMs: usageFlushIntervalMs }),
+  });
+  server.addHook('onClose', async () => accountUsage.stop());
   const auth = createAuthenticator(new AccessTokenVerifier(db, () => now().getTime()), config.adminToken);
   const appViews = new AppViews(config.publicUrl);
   const egress = createEgressGuard({ insecureLoopback: config.insecureLoopback, resolve: deps.resolveHost });
@@ -144,23 +173,30 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     vault,
     registry: deps.registry,
     appViews,
+    egress,
     logger: server.log,
     audit: auditLog,
     tuning: deps.tuning?.refresh,
     now,
   });
-  const revokeDeps = { db, vault, registry: deps.registry, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
+  const revokeDeps = { db, vault, registry: deps.registry, egress, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
   const accounts: AccountsDeps = {
     db,
     registry: deps.registry,
     appViews,
     credentials: new RecentCredentials(vault, undefined, undefined, () => now().getTime()),
     refresh: (row) => refresher.ensureFresh(row),
+    refreshRejected: (row) => refresher.refreshRejected(row),
     revoke: (row) => revokeAccountAtProvider(revokeDeps, row),
     now,
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
+  const accountChecks = createAccountCheckJob(
+    { db, accounts, now, logger: server.log, egress },
+    { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
+  );
+  if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
 
   await registerRateLimits(server);
   const tokenLimits = {
@@ -168,16 +204,44 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     perClient: limitHook(server, { name: 'token-per-client', perMinute: config.tokenRateLimit.perClient, keyOf: requestedClientId }),
   };
   await server.register(oauthTokenRoutes({ db, now, secrets: new SecretVerificationPool(config.argon2), limits: tokenLimits }));
-  await server.register(adminPlugin({ db, auth, auditLog, keyring, connect: connectTokens, forceRefresh: (row) => refresher.forceRefresh(row) }));
+  await server.register(
+    adminPlugin({
+      db,
+      auth,
+      auditLog,
+      keyring,
+      connect: connectTokens,
+      forceRefresh: (row) => refresher.forceRefresh(row),
+      credentialFields: (row) => credentialFieldNames(accounts.credentials, row, deps.registry.get(row.app_slug)),
+      now,
+    }),
+  );
   const perUserLimit = limitHook(server, { name: 'connect-tokens-per-user', perMinute: config.connectTokensPerUserPerMinute, keyOf: connectTokenUserKey });
   await server.register(connectTokenRoutes({ ...connectTokens, auth, perUserLimit }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
-  await server.register(accountsRoutes({ ...accounts, auth, auditLog }));
-  await server.register(appsRoutes({ registry: deps.registry, auth, appViews }));
+  await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
+  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, egress }));
+  await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
+  await server.register(secretsRoutes({ db, vault, auth, auditLog }));
+  await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
   await server.register(oauthAppRoutes({ db, auth, auditLog, vault, registry: deps.registry, publicUrl: config.publicUrl }));
   await server.register(projectRoutes({ db, auth, auditLog, vault, registry: deps.registry, egress }));
-  await server.register(connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, now }));
+  await server.register(
+    connectPageRoutes({ db, vault, registry: deps.registry, publicUrl: config.publicUrl, audit: auditLog, logger: server.log, egress, now }),
+  );
   await server.register(sdkFrontendRoutes());
+  await server.register(
+    proxyRoutes({
+      accounts,
+      egress,
+      settings: { ...PROXY_DEFAULTS, ...deps.tuning?.proxy },
+      auth,
+      auditLog,
+      metrics: createProxyMetrics(metrics),
+      rateLimit: { limit: config.proxyRateLimit, windowSeconds: config.proxyRateWindowSeconds },
+      now,
+    }),
+  );
 
   return {
     server,
@@ -187,6 +251,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     jobs,
     tokenRefresher,
     metricsServer,
+    accountChecks,
+    accountUsage,
     beginShutdown: () => {
       shuttingDown = true;
     },

@@ -32,6 +32,11 @@ export interface Config {
   readonly tokenRateLimit: { readonly perClient: number; readonly perAddress: number };
   /** Connect tokens minted per minute per external user (Pipedream's documented 100), on each replica. */
   readonly connectTokensPerUserPerMinute: number;
+  /** Connect proxy calls one project may make per window, counted per replica (Pipedream: 1,000 per 5 min). */
+  readonly proxyRateLimit: number;
+  readonly proxyRateWindowSeconds: number;
+  /** How often each key-based account's test request runs (0: never). */
+  readonly accountCheckIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +84,9 @@ export function loadConfig(env: Env = process.env): Config {
       perAddress: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     }),
     connectTokensPerUserPerMinute: readInteger(env, 'LATCHKEY_CONNECT_TOKENS_PER_USER_PER_MINUTE', 100, 1, 1_000_000),
+    proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
+    proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
+    accountCheckIntervalSeconds: readInteger(env, 'LATCHKEY_ACCOUNT_CHECK_INTERVAL_SECONDS', 86_400, 0, 30 * 86_400),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');

@@ -151,6 +151,19 @@ export const CONNECT_FLOW_ERRORS = {
     title: 'Connection failed',
     message: 'Test request failed. Please verify your credentials and try again.',
   },
+  // Forced account linking (security catalogue 56): a form post that no page of ours in this browser sent.
+  request_cross_site: {
+    code: 'forbidden',
+    title: 'This request was refused',
+    message: 'The form was not sent from this page. Open the link again from the app that sent you here.',
+  },
+  form_token_invalid: { code: 'forbidden', title: 'This page has expired', message: 'Reload the page and try again.' },
+  // Security catalogue 62: a connect token allows a handful of key-form attempts, then it is burned.
+  attempts_exhausted: {
+    code: 'too_many_requests',
+    title: 'Too many attempts',
+    message: 'This link allowed a few attempts and all of them were used. Ask the app that sent you here for a new link.',
+  },
 } as const satisfies Record<string, ConnectFlowErrorEntry>;
 
 export type ConnectFlowErrorKind = keyof typeof CONNECT_FLOW_ERRORS;

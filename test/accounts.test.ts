@@ -79,6 +79,7 @@ t.test('list, retrieve, per-user list and deletes, as the SDK sees them', async 
     'healthy',
     'id',
     'last_refreshed_at',
+    'last_used_at',
     'name',
     'next_refresh_at',
     'updated_at',
@@ -273,7 +274,7 @@ t.test('the credential hot path: one primary-key SELECT, no write', async (t) =>
     apps: [oauthTestApp('fakeauth', provider.base)],
     oauthApp: { slug: 'fakeauth', clientId: provider.clientId, clientSecret: provider.clientSecret },
     // No timer flush while the 25 reads run, however slow the machine: only the batch size or flush() writes.
-    app: { database, tuning: { auditFlushIntervalMs: 60_000 } },
+    app: { database, tuning: { auditFlushIntervalMs: 60_000, accountUsageFlushIntervalMs: 60_000 } },
   });
   const id = await seedAccount(seeded, { appSlug: 'fakeauth', expiresInSeconds: 3600 });
   const server = seeded.testApp.app.server;
@@ -307,6 +308,9 @@ t.test('the credential hot path: one primary-key SELECT, no write', async (t) =>
   );
   const auditInserts = withAudit.filter((s) => s === 'insert audit_log').length;
   t.ok(auditInserts >= 1 && auditInserts <= 3, `audit entries are batched (${auditInserts} inserts for ${requests} reads)`);
+  statements.length = 0;
+  await seeded.testApp.app.accountUsage.flush();
+  t.same(statements, ['update'], 'last_used_at: one batched UPDATE for all the reads, after them');
   t.equal(provider.calls.length, 0, 'no refresh');
 });
 

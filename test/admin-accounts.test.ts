@@ -347,8 +347,10 @@ t.test("reconnect end to end: the link's form replaces the dead account's creden
   const submit = await server.inject({
     method: 'POST',
     url: '/connect/keys',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    // As the browser posts the page's form: with its binding cookie and form token.
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: (page.headers['set-cookie'] as string).split(';')[0]! },
     payload: new URLSearchParams({
+      form_token: /name="form_token" value="([^"]+)"/.exec(page.body)![1]!,
       token: link.searchParams.get('token')!,
       app: 'keyed',
       accountId: link.searchParams.get('accountId')!,

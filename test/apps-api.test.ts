@@ -1,5 +1,7 @@
 // GET /v1/connect/apps and /v1/connect/apps/{app_id}, directly: pagination both ways, search,
 // the App shape, the generated icon, and refusals (401, 400, 404) that never touch a file.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import t, { type Test } from 'tap';
 import { registryFromDefinitions } from '../src/registry/loader.ts';
 import { buildTestApp, createProjectClient, type TestAppOptions } from './fixtures/app.ts';
@@ -97,6 +99,17 @@ t.test('list: search by name, slug and category, case-insensitive; sorting', asy
   t.same(desc, [...desc].sort().reverse());
   const weighted = (await get('/v1/connect/apps?limit=100&sort_key=featured_weight&sort_direction=desc')).json<ListBody>().data;
   for (let i = 1; i < weighted.length; i++) t.ok(weighted[i - 1]!.featured_weight >= weighted[i]!.featured_weight, 'by featured weight');
+  t.same(
+    weighted.slice(0, 5).map((app) => [app.name_slug, app.featured_weight]),
+    [
+      ['slack', 1000],
+      ['google_sheets', 980],
+      ['gmail', 960],
+      ['github', 940],
+      ['openai', 920],
+    ],
+    'the most used apps first',
+  );
 
   // A cursor stays valid within its query and is refused by another one.
   const page = (await get('/v1/connect/apps?q=google&limit=2')).json<ListBody>();
@@ -158,7 +171,19 @@ t.test('retrieve: the App object by slug or id; 404 and 400 without any lookup',
   t.ok(zendesk.scope_profiles.length > 0);
   t.same(
     Object.keys(zendesk).sort(),
-    ['auth_type', 'categories', 'custom_fields_json', 'description', 'featured_weight', 'id', 'img_src', 'name', 'name_slug', 'scope_profiles'],
+    [
+      'auth_type',
+      'categories',
+      'credential_fields',
+      'custom_fields_json',
+      'description',
+      'featured_weight',
+      'id',
+      'img_src',
+      'name',
+      'name_slug',
+      'scope_profiles',
+    ],
     'descriptive fields only: no endpoints, parameters or test request',
   );
 
@@ -207,4 +232,33 @@ t.test('img_src: the file’s own image, or a generated monogram served without 
   t.notMatch(symbols.body, /&&/);
   t.equal((await testApp.app.server.inject({ method: 'GET', url: '/v1/connect/apps/nope/icon.svg' })).statusCode, 404);
   t.equal((await testApp.app.server.inject({ method: 'GET', url: '/v1/connect/apps/..%2fx/icon.svg' })).statusCode, 400);
+});
+
+t.test('logos: the brand mark from simple-icons when there is one, the monogram otherwise', async (t) => {
+  const registry = registryFromDefinitions([
+    { slug: 'github', name: 'GitHub', auth_type: 'none' },
+    { slug: 'google_sheets', name: 'Google Sheets', auth_type: 'none' },
+    { slug: 'zoho_crm', name: 'Zoho CRM', auth_type: 'none' },
+    { slug: 'acme_cloud', name: 'Acme', auth_type: 'none', brand_icon: 'stripe' },
+    { slug: 'polygon_io', name: 'Polygon.io', auth_type: 'none', brand_icon: false },
+    { slug: 'no_such_brand', name: 'Qqzx Corp', auth_type: 'none' },
+  ]);
+  const { testApp } = await client(t, { registry });
+  const icon = (slug: string) => testApp.app.server.inject({ method: 'GET', url: `/v1/connect/apps/${slug}/icon.svg` });
+  const markOf = async (slug: string) => {
+    const file = await readFile(createRequire(import.meta.url).resolve(`simple-icons/icons/${slug}.svg`), 'utf8');
+    return /<path d="([^"]+)"/.exec(file)![1]!;
+  };
+
+  const github = await icon('github');
+  t.equal(github.statusCode, 200);
+  t.equal(github.headers['cache-control'], 'public, max-age=604800');
+  t.equal(github.headers['content-type'], 'image/svg+xml; charset=utf-8');
+  const githubPath = /<path transform="[^"]+" fill="#([0-9A-F]{6})" d="([^"]+)"\/>/.exec(github.body);
+  t.same(githubPath?.slice(1), ['181717', await markOf('github')], 'GitHub’s mark in GitHub’s colour');
+  t.equal(/ d="([^"]+)"/.exec((await icon('google_sheets')).body)?.[1], await markOf('googlesheets'), 'slug without underscores');
+  t.equal(/ d="([^"]+)"/.exec((await icon('zoho_crm')).body)?.[1], await markOf('zoho'), 'the slug’s leading word');
+  t.equal(/ d="([^"]+)"/.exec((await icon('acme_cloud')).body)?.[1], await markOf('stripe'), 'the entry’s brand_icon wins');
+  t.match((await icon('polygon_io')).body, />P<\/text><\/svg>$/, 'brand_icon: false keeps the monogram');
+  t.match((await icon('no_such_brand')).body, />Q<\/text><\/svg>$/, 'no mark: the monogram');
 });

@@ -63,7 +63,7 @@ const HOSTILE_STRINGS = [
  */
 const isUnstorable = (value: string): boolean => value.includes('\u0000') || /[\ud800-\udfff]/.test(value);
 /** The router refuses longer path parameters before any route runs (app.ts, maxParamLength). */
-const MAX_PARAM_LENGTH = 500;
+const MAX_PARAM_LENGTH = 8192;
 const COMMON_FIELDS = [
   'name',
   'external_user_id',
@@ -104,6 +104,13 @@ const HOSTILE_QUERY_ANSWERS: Record<string, 'control' | number> = {
   'GET /connect': 401,
   'GET /_static/connect.html': 401,
 };
+/**
+ * Routes that take any body unparsed and pass it on (the Connect proxy forwards JSON, forms,
+ * multipart and binary as they came): whatever the body, they answer as the control does.
+ */
+function forwardsRawBodies(route: Route): boolean {
+  return /^\/v1\/connect\/:project_id\/proxy\/:url_64$/.test(route.path);
+}
 /** The same for the repeated and mistyped query parameters (no token: the page's "incomplete link"). */
 const MISTYPED_QUERY_ANSWERS: Record<string, 'control' | number> = {
   'GET /v1/connect/tokens/:token/validate': 'control',
@@ -309,7 +316,17 @@ t.test('bad input on every route: the exact 4xx, with the error body, never a 50
       const bodyAnswer = contract.body ? 400 : control;
 
       // Bodies.
-      if (hasBody) {
+      if (hasBody && forwardsRawBodies(route)) {
+        for (const [label, headers, payload] of [
+          ['malformed JSON', json, '{"name":'],
+          ['content-type application/xml', { 'content-type': 'application/xml' }, '<a/>'],
+          ['content-type multipart/form-data', { 'content-type': 'multipart/form-data; boundary=x' }, '--x--'],
+          ['a 2 MB JSON body', json, JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })],
+          ['prototype pollution (__proto__)', json, '{"__proto__":{"polluted":true},"name":"p"}'],
+        ] as const) {
+          check(`${label} (forwarded unparsed)`, await send({ authorization: validBearer, headers, payload }), control);
+        }
+      } else if (hasBody) {
         const emptyObject = (await send({ authorization: validBearer, headers: json, payload: '{}' })).statusCode;
         check('malformed JSON', await send({ authorization: validBearer, headers: json, payload: '{"name":' }), 400);
         check('an empty JSON body', await send({ authorization: validBearer, headers: json, payload: '' }), 400);

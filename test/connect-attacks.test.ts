@@ -92,7 +92,13 @@ t.test('5b. concurrent completions of one token: exactly one account', async (t)
   );
 
   // Deterministically: two sessions that both saw the token unused; the second to finish loses.
-  const deps = { db: env.testApp.database.handle.db, vault: env.testApp.app.vault, registry: env.testApp.registry, publicUrl: env.publicUrl };
+  const deps = {
+    db: env.testApp.database.handle.db,
+    vault: env.testApp.app.vault,
+    registry: env.testApp.registry,
+    publicUrl: env.publicUrl,
+    egress: env.testApp.app.egress,
+  };
   const again = await env.mint();
   const first = await openConnectSession(deps, { token: again, app: 'keys-test' });
   const second = await openConnectSession(deps, { token: again, app: 'keys-test' });

@@ -28,7 +28,7 @@ t.test('a region choice renders as a select, and only its values are accepted', 
   t.equal(env.keyApi.requests[0]!.path, '/eu/me', 'the choice filled the URL');
   t.equal(env.keyApi.requests[0]!.headers.authorization, `Basic ${Buffer.from(`${GOOD_KEY}:`).toString('base64')}`, 'api.auth: the key as a basic user name');
   const db = env.testApp.database.handle.db;
-  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.equal(account.name, 'keys@eu.example.com');
   t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { region: 'eu', api_key: GOOD_KEY });
 });
@@ -47,7 +47,7 @@ t.test('a renamed field: the old input name is accepted, an old stored account r
   const saved = await postForm(env, '/connect/keys', { token, app: 'keys-regional', f_region: 'eu', f_secret_key: GOOD_KEY });
   t.equal(saved.status, 303, 'f_secret_key (the name before the rename) is the api_key field');
   const db = env.testApp.database.handle.db;
-  const account = await db.selectFrom('accounts').selectAll().executeTakeFirstOrThrow();
+  const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { region: 'eu', api_key: GOOD_KEY }, 'stored under the new name');
 
   // An account stored before the rename (and before region existed): its sealed values use the old name.

@@ -2,6 +2,9 @@
 // response normalisation and test request runner, against a hand-written fake endpoint.
 import t from 'tap';
 import { exchangeCode, readTokenResponse } from '../src/oauth/code-exchange.ts';
+import { Readable } from 'node:stream';
+import { createEgressGuard, type EgressGuard } from '../src/egress/egress-guard.ts';
+import type { EgressRequestOptions, EgressResponse } from '../src/egress/egress-request.ts';
 import { ConnectFlowError } from '../src/errors.ts';
 import { runTestRequest } from '../src/oauth/test-request.ts';
 import { registryFromDefinitions } from '../src/registry/loader.ts';
@@ -10,6 +13,9 @@ import { startFakeProvider } from './fixtures/fake-provider.ts';
 
 const client = { clientId: 'client-1', clientSecret: 'secret-s3cr3t' };
 const NOW = new Date('2026-11-22T00:00:00Z');
+// The fake provider listens on 127.0.0.1: the guard lets loopback through, as LATCHKEY_INSECURE_LOOPBACK does.
+const egress = createEgressGuard({ insecureLoopback: true });
+t.teardown(() => egress.close());
 
 function app(definition: Record<string, unknown>): RegistryApp {
   return registryFromDefinitions([{ slug: 'q', name: 'Q', ...definition }], { insecureLoopback: true }).get('q')!;
@@ -31,6 +37,7 @@ async function exchange(origin: string, tokenPath: string, oauth: Record<string,
     code: 'code-1',
     redirectUri: 'http://127.0.0.1:3000/connect/oauth/callback',
     codeVerifier: 'v'.repeat(43),
+    egress,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
   return readTokenResponse(definition.oauth, response, ['read'], NOW);
@@ -134,7 +141,7 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
       test_request: { url: `${fake.origin}${path}`, ...extra },
     });
   const run = (path: string, extra: Record<string, unknown> = {}, timeoutMs?: number) =>
-    runTestRequest({ app: withTest(keysApp(path, extra)), values: { api_key: 'k1' }, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    runTestRequest({ app: withTest(keysApp(path, extra)), values: { api_key: 'k1' }, egress, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 
   t.same(await run('/api/ok', { success_path: 'ok', account_name_path: 'user.login' }), { ok: true, accountName: 'octo' });
   t.equal(fake.requests.at(-1)!.headers['x-key'], 'k1', 'the credential is put on by api.auth');
@@ -150,7 +157,7 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
     api: { base_url: fake.origin },
     test_request: { url: `${fake.origin}/api/ok`, success_path: 'ok' },
   });
-  t.same(await runTestRequest({ app: withTest(oauthTest), values: { oauth_access_token: 'at_1' } }), { ok: true, accountName: null });
+  t.same(await runTestRequest({ app: withTest(oauthTest), values: { oauth_access_token: 'at_1' }, egress }), { ok: true, accountName: null });
   t.equal(fake.requests.at(-1)!.headers.authorization, 'Bearer at_1', 'oauth apps send the token as a bearer by default');
 
   const posting = app({
@@ -162,7 +169,7 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
     api: { base_url: fake.origin, auth: { type: 'header', headers: { 'X-Key': '{api_key}' } } },
     test_request: { method: 'POST', url: `${fake.origin}/api/ok`, body: '{"workspace":"{workspace}"}' },
   });
-  await runTestRequest({ app: withTest(posting), values: { api_key: 'k1', workspace: 'a"b' } });
+  await runTestRequest({ app: withTest(posting), values: { api_key: 'k1', workspace: 'a"b' }, egress });
   t.same(JSON.parse(fake.requests.at(-1)!.body), { workspace: 'a"b' }, 'a value cannot break out of a JSON body');
   t.equal(fake.requests.at(-1)!.headers['content-type'], 'application/json');
 });
@@ -178,29 +185,32 @@ t.test('a test request whose credential cannot go on is refused before anything 
     api: { base_url: 'https://{api_host}', allowed_hosts: ['api.example.com'], auth: { type: 'header', headers: { 'X-Key': '{api_key}' } } },
     test_request: { url: 'https://{api_host}/me' },
   });
-  const sent: Request[] = [];
-  const recordingFetch = (async (request: Request) => {
-    sent.push(request);
-    return new Response('{}');
-  }) as typeof fetch;
+  // An egress that records what would be sent and answers 200 {} (api.example.com is not reachable here).
+  const sent: { url: string; headers: Readonly<Record<string, string>> }[] = [];
+  const recordingEgress: Pick<EgressGuard, 'request'> = {
+    request: async (url: string | URL, options: EgressRequestOptions): Promise<EgressResponse> => {
+      sent.push({ url: String(url), headers: options.headers ?? {} });
+      return { statusCode: 200, headers: {}, body: Readable.from([Buffer.from('{}')]) as EgressResponse['body'], deadline: new AbortController().signal };
+    },
+  };
   // A value outside the choices (the form refuses it first) still cannot take the credential elsewhere.
-  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'evil.example.net' }, fetch: recordingFetch }), {
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'evil.example.net' }, egress: recordingEgress }), {
     ok: false,
     reason: 'credential injection refused (host_not_allowed)',
   });
-  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1\r\nX-Evil: 1', api_host: 'api.example.com' }, fetch: recordingFetch }), {
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1\r\nX-Evil: 1', api_host: 'api.example.com' }, egress: recordingEgress }), {
     ok: false,
     reason: 'credential injection refused (credential_invalid)',
   });
   t.equal(sent.length, 0, 'nothing was sent');
-  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'api.example.com' }, fetch: recordingFetch }), {
+  t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'api.example.com' }, egress: recordingEgress }), {
     ok: true,
     accountName: null,
   });
   t.equal(sent.length, 1);
   t.equal(sent[0]!.url, 'https://api.example.com/me');
-  t.equal(sent[0]!.headers.get('x-key'), 'k1');
-  t.equal(fake.requests.length, 0, 'the injected fetch replaced the network');
+  t.equal(sent[0]!.headers['x-key'], 'k1');
+  t.equal(fake.requests.length, 0, 'the recording egress replaced the network');
 });
 
 function withTest(definition: RegistryApp): RegistryApp & { test_request: NonNullable<RegistryApp['test_request']> } {

@@ -5,7 +5,7 @@ import { openAccountSecrets } from '../src/accounts/account-secrets.ts';
 import { buildTestApp, createProjectClient } from './fixtures/app.ts';
 import { authorizeHeadless } from './fixtures/oidc-provider.ts';
 import { loadTestApps } from './fixtures/test-apps/index.ts';
-import { CookieJar, GOOD_KEY, callback, connectProject, postForm, startConnectServices, startOAuth } from './fixtures/connect-env.ts';
+import { CookieJar, GOOD_KEY, callback, connectProject, pageFormToken, postForm, startConnectServices, startOAuth } from './fixtures/connect-env.ts';
 
 // The servers are built once for the file; each test works in a project of its own.
 const services = await startConnectServices(t);
@@ -230,7 +230,10 @@ t.test('clear pages for every broken link', async (t) => {
   res = await page(`?token=${token}&app=unconfigured`);
   t.equal(res.status, 409);
   t.match(res.html, /This app is not configured/, 'said on the page, before any click');
-  const unconfigured = await postForm(env, '/connect/oauth/start', { token, app: 'unconfigured' });
+  // A page that shows no form gives no form token: this tab's token comes from the configured app's page (same link).
+  const tab = new CookieJar();
+  const tabFormToken = (await pageFormToken(env, { token, app: 'oidc-test' }, tab))!;
+  const unconfigured = await postForm(env, '/connect/oauth/start', { form_token: tabFormToken, token, app: 'unconfigured' }, tab);
   t.equal(unconfigured.status, 409);
   t.equal(unconfigured.headers.get('location'), null, 'not a broken redirect');
   t.match(await unconfigured.text(), /This app is not configured/);
@@ -241,7 +244,7 @@ t.test('clear pages for every broken link', async (t) => {
   t.equal(res.status, 409, 'an OAuth client that is not this project’s is not configured');
   res = await page(`?token=${token}&app=oidc-test&oauthAppId=${env.oauthAppId}`);
   t.equal(res.status, 200, 'the project’s own OAuth client, named');
-  const foreignClient = await postForm(env, '/connect/oauth/start', { token, app: 'oidc-test', oauthAppId: 'oa_someoneelse' });
+  const foreignClient = await postForm(env, '/connect/oauth/start', { form_token: tabFormToken, token, app: 'oidc-test', oauthAppId: 'oa_someoneelse' }, tab);
   t.equal(foreignClient.status, 409);
 
   const expiring = await env.mint({ expiresIn: 60 });
@@ -395,7 +398,20 @@ t.test('behind https: the binding cookie is __Host-, Secure, HttpOnly, SameSite=
   const token = (await server.inject({ method: 'POST', url: `/v1/connect/${client.projectId}/tokens`, headers, payload: { external_user_id: 'u' } })).json<{
     token: string;
   }>().token;
-  const start = await server.inject({ method: 'POST', url: '/connect/oauth/start', payload: { token, app: 'oidc-test' } });
+  const page = await server.inject({ method: 'GET', url: `/connect?token=${token}&app=oidc-test` });
+  t.match(
+    page.headers['set-cookie'],
+    /^__Host-latchkey_oauth=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/,
+    'the page sets the binding',
+  );
+  const pageCookie = (page.headers['set-cookie'] as string).split(';')[0]!;
+  const formToken = /name="form_token" value="([^"]+)"/.exec(page.body)![1]!;
+  const start = await server.inject({
+    method: 'POST',
+    url: '/connect/oauth/start',
+    headers: { cookie: pageCookie },
+    payload: { form_token: formToken, token, app: 'oidc-test' },
+  });
   t.equal(start.statusCode, 303);
   t.match(start.headers['set-cookie'], /^__Host-latchkey_oauth=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/);
   const authorize = new URL(start.headers.location as string);

@@ -135,7 +135,8 @@ t.test('catalogue item 59: names private by construction are refused before any 
   for (const [url, reason] of Object.entries(expected)) t.equal(verdict(url), reason, url);
   t.equal(hostNameRefusal('example.com'), undefined);
   t.equal(hostNameRefusal('internal.example.com'), undefined, 'a label named like a suffix is not the suffix');
-  t.equal(hostNameRefusal('localtest.me'), undefined, 'resolution, not the name, decides what this one is');
+  t.equal(hostNameRefusal('localtest.me'), 'name_embeds_ip', 'a wildcard-DNS service: every name under it answers with loopback');
+  t.equal(hostNameRefusal('notlocaltest.me'), undefined, 'a zone is matched by whole labels');
 });
 
 t.test('https only; http only to loopback and only with LATCHKEY_INSECURE_LOOPBACK; no userinfo', async (t) => {

@@ -69,6 +69,12 @@ t.test('slug must equal the file name', async (t) => {
   t.same(await problemsOf(['slug-mismatch']), [`${label('slug-mismatch', 'wrong_name.yaml')}: /slug must equal the file name (wrong_name), found acme`]);
 });
 
+t.test('a scope description must describe a scope the entry or one of its profiles requests', async (t) => {
+  t.same(await problemsOf(['unknown-scope-description']), [
+    `${label('unknown-scope-description', 'acme.yaml')}: /oauth/scope_descriptions/admin admin is not a scope of this entry or its profiles`,
+  ]);
+});
+
 t.test('every placeholder must be a declared field', async (t) => {
   t.same(await problemsOf(['undeclared-placeholder']), [
     `${label('undeclared-placeholder', 'acme.yaml')}: /oauth/token_url placeholder {tenant} is not a declared field`,

@@ -8,7 +8,8 @@ import { BENCH_APP_SLUG } from './bench-accounts.ts';
 
 export const NEVER_CONTACTED_TOKEN_URL = 'https://bench-provider.invalid/oauth/token';
 
-export async function writeBenchRegistry(dir: string, tokenUrl: string): Promise<string> {
+/** `apiBaseUrl`: the app's api.base_url (the proxy benchmark's local upstream); none by default. */
+export async function writeBenchRegistry(dir: string, tokenUrl: string, apiBaseUrl?: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const entry = [
     `slug: ${BENCH_APP_SLUG}`,
@@ -19,6 +20,7 @@ export async function writeBenchRegistry(dir: string, tokenUrl: string): Promise
     `  token_url: ${tokenUrl}`,
     '  scopes: [read]',
     '  token_auth_method: client_secret_post',
+    ...(apiBaseUrl === undefined ? [] : ['api:', `  base_url: ${apiBaseUrl}`]),
     '',
   ].join('\n');
   await writeFile(path.join(dir, `${BENCH_APP_SLUG}.yaml`), entry);

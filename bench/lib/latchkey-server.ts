@@ -29,6 +29,8 @@ export interface LatchkeySettings {
   logFile: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: readonly string[];
+  /** Further settings (the proxy benchmark lifts LATCHKEY_PROXY_RATE_LIMIT). */
+  extraEnv?: Readonly<Record<string, string>>;
 }
 
 export interface LatchkeyProcess extends RunningProcess {
@@ -51,6 +53,7 @@ export function latchkeyEnvironment(settings: LatchkeySettings, port: number): R
     LATCHKEY_METRICS_TOKEN: BENCH_METRICS_TOKEN,
   };
   if (settings.databaseUrl !== undefined) env['DATABASE_URL'] = settings.databaseUrl;
+  Object.assign(env, settings.extraEnv);
   if (settings.mode === 'production') {
     env['NODE_ENV'] = 'production';
     env['PUBLIC_URL'] = 'https://latchkey.bench.invalid';

@@ -35,6 +35,9 @@ export const AccountSchema = Type.Object(
     expires_at: DATE_OR_NULL,
     last_refreshed_at: DATE_OR_NULL,
     next_refresh_at: DATE_OR_NULL,
+    last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'When the credentials were last read (to within 5 minutes; written in batches, so a read shows up within a minute)',
+    }),
     error: Type.Union([Type.String(), Type.Null()]),
     credentials: Type.Optional(AccountCredentialsSchema),
   },
@@ -54,6 +57,7 @@ export interface AccountView {
   expires_at: string | null;
   last_refreshed_at: string | null;
   next_refresh_at: string | null;
+  last_used_at: string | null;
   error: string | null;
   credentials?: Record<string, string | null>;
 }
@@ -74,6 +78,7 @@ export function toAccountView(row: AccountRow, app: AppView, credentials?: Recor
     expires_at: iso(row.expires_at),
     last_refreshed_at: iso(row.last_refreshed_at),
     next_refresh_at: iso(row.next_refresh_at),
+    last_used_at: iso(row.last_used_at),
     error: row.error,
   };
   if (credentials !== undefined) view.credentials = credentials;

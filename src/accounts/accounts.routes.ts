@@ -13,6 +13,7 @@ import { ApiError } from '../errors.ts';
 import { MAX_PAGE_LIMIT, PageInfoSchema } from '../http/page-info.ts';
 import { AccountIdSchema, AppSlugSchema, EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import { refreshFailureError } from './account-errors.ts';
+import type { AccountUsage } from './account-usage.ts';
 import { AccountSchema, type AccountView } from './account-view.ts';
 import {
   deleteAccount,
@@ -32,8 +33,8 @@ const headers = EnvironmentHeaderSchema;
 const INCLUDE_CREDENTIALS = Type.Optional(Type.Boolean({ description: 'Return fresh credentials (needs scope connect:credentials:read)' }));
 const CREDENTIALS_SCOPE = 'connect:credentials:read';
 
-export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; auditLog: AuditLog }): FastifyPluginAsyncTypebox {
-  const { auth, auditLog } = deps;
+export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; auditLog: AuditLog; usage: AccountUsage }): FastifyPluginAsyncTypebox {
+  const { auth, auditLog, usage } = deps;
   const security = [{ bearerAuth: [] }];
   const tags = ['accounts'];
   const errors = { '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema };
@@ -63,7 +64,8 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     return true;
   };
 
-  const recordRead = (request: FastifyRequest, scope: AccountScope, accountId: string, result: 'ok' | ReturnType<typeof auditResultOf>, code?: string) =>
+  const recordRead = (request: FastifyRequest, scope: AccountScope, accountId: string, result: 'ok' | ReturnType<typeof auditResultOf>, code?: string) => {
+    if (result === 'ok') usage.noteUse(accountId);
     auditLog.record({
       projectId: scope.projectId,
       environment: scope.environment,
@@ -73,6 +75,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
       result,
       ...(code === undefined ? {} : { details: { error_code: code } }),
     });
+  };
 
   const recordReads = (request: FastifyRequest, scope: AccountScope, views: AccountView[]) => {
     for (const view of views) recordRead(request, scope, view.id, view.credentials === undefined ? 'unavailable' : 'ok');

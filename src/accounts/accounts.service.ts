@@ -25,6 +25,7 @@ import {
   type AccountFilter,
   type AccountRow,
   type AccountScope,
+  versionOf,
 } from './account.repository.ts';
 import type { RecentCredentials } from './account-secrets.ts';
 import { credentialsView, toAccountView, type AccountView } from './account-view.ts';
@@ -41,6 +42,11 @@ export interface AccountsDeps {
   /** The app's recently-opened credentials (one instance per app). */
   readonly credentials: RecentCredentials;
   readonly refresh: RefreshAccount;
+  /**
+   * The API refused the token (a proxied 401): refresh whatever the margin, through the same
+   * single-flight and lease, unless a sibling already replaced the token that was refused.
+   */
+  readonly refreshRejected: RefreshAccount;
   readonly revoke: RevokeAccount;
   readonly now: () => Date;
 }
@@ -83,6 +89,41 @@ async function readCredentials(deps: AccountsDeps, row: AccountRow, app: Registr
   const opened = await deps.credentials.open(usable.row);
   const view = toAccountView(usable.row, deps.appViews.of(app, usable.row.app_slug), credentialsView(usable.row, opened.values, opened.refreshToken, app));
   return { ok: true, view };
+}
+
+/** An account's usable credentials, opened, for a request made on its behalf (the Connect proxy). */
+export type UsableAccount =
+  | { readonly ok: true; readonly row: AccountRow; readonly app: RegistryApp | undefined; readonly values: Readonly<Record<string, string>> }
+  | { readonly ok: false; readonly failure: RefreshFailure };
+
+async function openUsable(deps: AccountsDeps, row: AccountRow, app: RegistryApp | undefined): Promise<UsableAccount> {
+  const opened = await deps.credentials.open(row);
+  return { ok: true, row, app, values: opened.values };
+}
+
+/**
+ * The proxy's read: the account of this end user in this project environment (anyone else's is
+ * the same 404 as an unknown one), with a token fresh by the credential fetch's own rules.
+ */
+export async function openAccountOfUser(deps: AccountsDeps, scope: AccountScope, externalUserId: string, accountId: string): Promise<UsableAccount> {
+  const row = await findAccountById(deps.db, accountId);
+  if (!accountInScope(row, scope) || row.external_id !== externalUserId) throw notFound('account');
+  const app = deps.registry.get(row.app_slug);
+  const usable = await usableRow(deps, row, app);
+  return usable.ok ? openUsable(deps, usable.row, app) : usable;
+}
+
+/**
+ * After the API answered 401 to `rejected`'s token: one refresh (or the sibling's newer token).
+ * Only an OAuth account whose token changed is worth a retry; anything else says why not.
+ */
+export async function reopenAfterRejection(deps: AccountsDeps, rejected: AccountRow): Promise<UsableAccount> {
+  const app = deps.registry.get(rejected.app_slug);
+  if (!isOAuthApp(app) || rejected.dead) return { ok: false, failure: { kind: 'unrefreshable', reason: 'not_oauth' } };
+  const outcome = await deps.refreshRejected(rejected);
+  if (outcome.kind !== 'fresh' && outcome.kind !== 'refreshed') return { ok: false, failure: outcome };
+  if (versionOf(outcome.row) === versionOf(rejected)) return { ok: false, failure: { kind: 'unrefreshable', reason: 'no_refresh_token' } };
+  return openUsable(deps, outcome.row, app);
 }
 
 export async function retrieveAccount(deps: AccountsDeps, scope: AccountScope, accountId: string): Promise<AccountView> {

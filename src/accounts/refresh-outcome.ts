@@ -41,4 +41,5 @@ export const ACCOUNT_FAILURE_TEXTS: Readonly<Record<AccountErrorCode, string>> =
   client_rejected: 'the provider rejected the oauth client used to refresh this account; an operator must check the oauth app (client id and secret)',
   oauth_app_missing: "the account's oauth app no longer exists or does not match its app; an operator must restore it",
   provider_unavailable: 'the provider could not refresh the token; latchkey retries automatically',
+  test_request_failed: "the app's test request failed with the stored key; check the key at the provider or reconnect the account",
 };

@@ -3,7 +3,8 @@ import type { Database } from '../db/types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export type ProjectRow = Selectable<Database['projects']>;
+/** What a project is shown as; its redirect allow-list has its own home (src/connect/redirect-allow-list.ts). */
+export type ProjectRow = Pick<Selectable<Database['projects']>, 'id' | 'name' | 'created_at'>;
 
 export async function insertProjectWithEnvironments(db: Kysely<Database>, project: { id: string; name: string }): Promise<ProjectRow> {
   return db.transaction().execute(async (trx) => {

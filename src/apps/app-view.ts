@@ -1,7 +1,8 @@
 // A registry app as Pipedream's `App` object: the one view of an app. GET /v1/connect/apps
 // returns it, and every other response that names an app embeds the same object (accounts,
 // ACCOUNT_* and CONNECTION_* webhooks, OAuth apps, token validation). Descriptive fields only:
-// endpoints, parameters and test requests stay inside latchkey.
+// endpoints, parameters and test requests stay inside latchkey (credential field names are
+// descriptive: they say what `credentials` holds, never a value).
 import { Type, type Static } from '@sinclair/typebox';
 import type { RegistryApp } from '../registry/registry.ts';
 
@@ -19,6 +20,9 @@ export const AppSchema = Type.Object(
       description: 'JSON array of the fields the user enters: the form of a keys app, or what an oauth app asks before authorizing',
     }),
     scope_profiles: Type.Array(Type.Object({ name: Type.String(), description: Type.Optional(Type.String()), scopes: Type.Array(Type.String()) })),
+    credential_fields: Type.Array(Type.String(), {
+      description: 'the $auth property names an account of this app yields (credentials.<name> with include_credentials=true); names only, never values',
+    }),
   },
   { $id: 'App', description: 'An app of the registry' },
 );
@@ -48,6 +52,7 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     featured_weight: app.featured_weight,
     custom_fields_json: customFieldsJson(app),
     scope_profiles: app.scope_profiles.map((profile) => ({ ...profile, scopes: [...profile.scopes] })),
+    credential_fields: credentialFieldsOf(app),
   };
 }
 
@@ -89,6 +94,7 @@ function removedAppView(slug: string): AppView {
     featured_weight: 0,
     custom_fields_json: '[]',
     scope_profiles: [],
+    credential_fields: [],
   };
 }
 
@@ -106,4 +112,21 @@ export function customFieldsJson(app: RegistryApp): string {
       ...(field.pattern === undefined ? {} : { pattern: field.pattern }),
     })),
   );
+}
+
+/** The OAuth credential names every OAuth account holds (Pipedream's `$auth` names). */
+const OAUTH_CREDENTIAL_FIELDS = ['oauth_access_token', 'oauth_refresh_token', 'oauth_client_id', 'expires_at'] as const;
+
+/**
+ * The `$auth` property names an account of the app yields, names only: the fields the user
+ * enters, and for OAuth apps the tokens plus the values kept from the token response and the
+ * callback (Salesforce's instance_url, QuickBooks' realmId).
+ */
+export function credentialFieldsOf(app: RegistryApp): string[] {
+  if (app.auth_type === 'none') return [];
+  const names = app.fields.map((field) => field.name);
+  if (app.auth_type === 'oauth') {
+    names.push(...OAUTH_CREDENTIAL_FIELDS, ...Object.keys(app.oauth.token_response.extra), ...Object.keys(app.oauth.callback_params));
+  }
+  return [...new Set(names)];
 }

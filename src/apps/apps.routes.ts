@@ -1,5 +1,5 @@
 // GET /v1/connect/apps, /v1/connect/apps/{app_id} (Pipedream's Apps resource) and the generated
-// icon of apps without an image. Lookups only ever touch the in-memory registry: the id is
+// logo of apps without an image (brand mark or monogram). Lookups only ever touch the in-memory registry: the id is
 // checked against the slug pattern before anything else, so no request reaches the file system.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -9,6 +9,7 @@ import { EnvironmentHeaderSchema, ErrorResponseSchema } from '../http/schemas.ts
 import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { AppSchema, type AppViews } from './app-view.ts';
 import { DEFAULT_APPS_LIMIT, MAX_APPS_LIMIT, findApp, listApps } from './apps.service.ts';
+import type { BrandIcons } from './brand-icons.ts';
 import { monogramSvg } from './monogram.ts';
 
 const AppIdParamsSchema = Type.Object({
@@ -37,8 +38,8 @@ const ListAppsQuerySchema = Type.Object({
 const security = [{ bearerAuth: [] }];
 const headers = EnvironmentHeaderSchema;
 
-export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; appViews: AppViews }): FastifyPluginAsyncTypebox {
-  const { registry, auth, appViews } = deps;
+export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; appViews: AppViews; brandIcons: BrandIcons }): FastifyPluginAsyncTypebox {
+  const { registry, auth, appViews, brandIcons } = deps;
   return async (app) => {
     app.get(
       '/v1/connect/apps',
@@ -84,19 +85,22 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
       {
         schema: {
           tags: ['apps'],
-          summary: 'Generated monogram icon of an app (the img_src of apps without their own image)',
+          summary: "An app's logo (the img_src of apps without their own image): its brand mark, or a generated monogram",
           params: AppIdParamsSchema,
           response: { 200: Type.String({ description: 'image/svg+xml' }), '4xx': ErrorResponseSchema },
         },
       },
       async (request, reply) => {
         const entry = findApp(registry, request.params.app_id);
-        return reply
-          .type('image/svg+xml; charset=utf-8')
-          .header('cache-control', 'public, max-age=86400')
-          .header('x-content-type-options', 'nosniff')
-          .header('content-security-policy', "default-src 'none'; sandbox")
-          .send(monogramSvg(entry.name, entry.slug));
+        return (
+          reply
+            .type('image/svg+xml; charset=utf-8')
+            // Logos change only with a new latchkey release: a week in every cache.
+            .header('cache-control', 'public, max-age=604800')
+            .header('x-content-type-options', 'nosniff')
+            .header('content-security-policy', "default-src 'none'; sandbox")
+            .send(brandIcons.svgFor(entry) ?? monogramSvg(entry.name, entry.slug))
+        );
       },
     );
   };

@@ -37,3 +37,30 @@ export async function queryAuditRows(db: Kysely<Database>, query: AuditQuery): P
   if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
   return q.orderBy('id', 'desc').limit(query.limit).execute();
 }
+
+/** The audit actions that mean "used this account's credentials" (a read, a proxied request). */
+export const ACCOUNT_USE_ACTIONS = ['credentials.read', 'proxy.request'] as const;
+
+export interface AccountUserRow {
+  actor: string;
+  last_used_at: Date;
+  uses: number;
+}
+
+/**
+ * Who used an account since a time, with their last use: one grouped query on the
+ * (account_id, at) index, for the admin API only (never the credential path).
+ */
+export async function listAccountUsers(db: Kysely<Database>, accountId: string, since: Date): Promise<AccountUserRow[]> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select((eb) => ['actor', eb.fn.max('at').as('last_used_at'), eb.fn.countAll().as('uses')])
+    .where('account_id', '=', accountId)
+    .where('at', '>=', since)
+    .where('action', 'in', [...ACCOUNT_USE_ACTIONS])
+    .where('result', '=', 'ok')
+    .groupBy('actor')
+    .orderBy('last_used_at', 'desc')
+    .execute();
+  return rows.map((row) => ({ actor: row.actor, last_used_at: new Date(row.last_used_at as Date | string), uses: Number(row.uses) }));
+}

@@ -1,5 +1,6 @@
 // API client scopes: Pipedream's names where they exist, plus latchkey's own
-// connect:credentials:read, required to see secrets (a backend that only lists accounts never does).
+// connect:credentials:read, required to see secrets (a backend that only lists accounts never does),
+// and connect:proxy, for requests made through the proxy with an account's credentials.
 export const KNOWN_SCOPES = [
   '*',
   'connect:*',
@@ -7,8 +8,12 @@ export const KNOWN_SCOPES = [
   'connect:accounts:read',
   'connect:accounts:write',
   'connect:credentials:read',
+  'connect:proxy',
   'connect:project:read',
   'connect:project:write',
+  // Project secrets: reading a value is its own scope, as reading credentials is.
+  'connect:secrets:read',
+  'connect:secrets:write',
 ] as const;
 
 export type Scope = (typeof KNOWN_SCOPES)[number];

@@ -15,6 +15,7 @@ import { sealNewAccount, sealReplacement, type StoredCredentials } from '../acco
 import { planNextRefresh } from '../accounts/token-schedule.ts';
 import { digestToken, mintId } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 import { ACCOUNT_ID_REGEX } from '../http/schemas.ts';
 import type { SealContext, Vault } from '../keys/vault.ts';
 import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
@@ -55,10 +56,12 @@ export interface ConnectFlowDeps {
   readonly registry: AppRegistry;
   readonly publicUrl: string;
   readonly now?: () => Date;
-  /** For test requests (tests may count them). */
-  readonly fetch?: typeof fetch;
+  /** The only way out: the token request and the test request go through it. */
+  readonly egress: EgressGuard;
   /** Connections and failed attempts go to the audit trail (never a value). */
   readonly audit?: Pick<AuditLog, 'record'>;
+  /** For a failure nobody foresaw after the state was spent (it still ends as CONNECTION_ERROR). */
+  readonly logger?: { error(obj: object, msg: string): void };
 }
 
 export interface ConnectRequest {
@@ -118,7 +121,7 @@ async function checkTokenUsable(db: Kysely<Database>, token: string, at: Date): 
     case 'expired':
       throw withOrigins(flowError('token_expired'), resolution.row);
     case 'used':
-      throw withOrigins(flowError('token_used'), resolution.row);
+      throw withOrigins(flowError(resolution.row.burned_at === null ? 'token_used' : 'attempts_exhausted'), resolution.row);
   }
 }
 
@@ -309,7 +312,15 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     const app = requireOAuthApp(deps.registry.get(entry.app_slug) ?? failWith('app_unknown'));
     const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
     const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(rowId), entry.code_verifier_enc);
-    const response = await exchangeCode({ oauth: app.oauth, client, fields: meta.fields, code, redirectUri: entry.redirect_uri, codeVerifier });
+    const response = await exchangeCode({
+      oauth: app.oauth,
+      client,
+      fields: meta.fields,
+      code,
+      redirectUri: entry.redirect_uri,
+      codeVerifier,
+      egress: deps.egress,
+    });
     const tokens = readTokenResponse(app.oauth, response, meta.scopes, now(deps));
     const credentials: CredentialValues = {
       ...meta.fields,
@@ -330,7 +341,10 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     });
   } catch (err) {
     if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
-    throw err;
+    // The state and the code are spent: whatever broke, the attempt ends as a failure the backend
+    // hears of (CONNECTION_ERROR) and the user sees on the result page, never as a bare 500.
+    deps.logger?.error({ err }, 'connect callback failed after the state was consumed');
+    return failConnection(deps, attempt, flowError('internal_error', err));
   }
 }
 
@@ -358,7 +372,7 @@ function callbackValues(app: RegistryOAuthApp, query: CallbackQuery): Record<str
 export async function verifyCredentials(deps: ConnectFlowDeps, app: RegistryApp, values: CredentialValues): Promise<string | null> {
   const testRequest = app.test_request;
   if (testRequest === undefined) return null;
-  const outcome = await runTestRequest({ app: { ...app, test_request: testRequest }, values, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+  const outcome = await runTestRequest({ app: { ...app, test_request: testRequest }, values, egress: deps.egress });
   if (!outcome.ok) throw new ConnectFlowError('test_request_failed', { cause: new Error(`test request failed: ${outcome.reason}`) });
   return outcome.accountName;
 }

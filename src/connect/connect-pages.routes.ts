@@ -9,7 +9,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from '../http/error-handler.ts';
 import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, isConnectFlowErrorKind } from '../errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
-import { browserBinding, serializeBindingCookie } from '../oauth/state.ts';
+import { mintFormToken } from '../oauth/form-token.ts';
+import { browserBinding, cookieNonceFor, isCookieNonceShaped, serializeBindingCookie } from '../oauth/state.ts';
 import { errorPage, keysFormPage, oauthStartPage, successPage, type FormState, type LinkParameters } from '../pages/connect-pages.ts';
 import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
@@ -24,6 +25,7 @@ import {
 } from './connect-flow.service.ts';
 import { FieldValidationError } from './field-values.ts';
 import { submitKeyForm } from './key-form.service.ts';
+import { checkFetchSite, checkFormToken, checkOrigin, type PageRequestEvidence } from './page-request-checks.ts';
 
 const Param = Type.String({ maxLength: 4096 });
 
@@ -41,6 +43,7 @@ const LinkQuerySchema = Type.Object(
 /** The page's own form: the link parameters plus `f_<field>` values. */
 const LinkFormSchema = Type.Object(
   {
+    form_token: Type.Optional(Type.String({ maxLength: 200, description: 'the page’s form token; a post without one from this browser is refused' })),
     token: Type.String({ maxLength: 200 }),
     app: Type.String({ maxLength: 200 }),
     oauthAppId: Type.Optional(Type.String({ maxLength: 200 })),
@@ -68,6 +71,33 @@ const PageResponses = { 200: html('the page'), '4xx': html('an error page'), '5x
 
 export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncTypebox {
   const binding = browserBinding(deps.publicUrl);
+  const publicOrigin = new URL(deps.publicUrl).origin;
+
+  /** What the browser tells about a form post's page; judged by page-request-checks.ts. */
+  const evidenceOf = (request: FastifyRequest, formToken: string | undefined): PageRequestEvidence => {
+    const cookieValue = request.cookies[binding.cookieName];
+    return {
+      fetchSite: singleHeader(request, 'sec-fetch-site'),
+      origin: singleHeader(request, 'origin'),
+      formToken,
+      bindingNonce: isCookieNonceShaped(cookieValue) ? cookieValue : undefined,
+    };
+  };
+
+  /** Opens the session of a form post that came from one of our pages in this browser, or throws. */
+  const openPostedSession = async (request: FastifyRequest, body: Record<string, string | undefined>): Promise<ConnectSession> => {
+    const evidence = evidenceOf(request, body['form_token']);
+    checkFetchSite(evidence);
+    checkOrigin(evidence, publicOrigin);
+    const session = await openConnectSession(deps, body);
+    try {
+      checkFormToken(evidence, session.tokenRow.digest);
+    } catch (err) {
+      if (err instanceof ConnectFlowError) err.allowedOrigins = session.tokenRow.allowed_origins;
+      throw err;
+    }
+    return session;
+  };
 
   return async (app) => {
     // Only the pages read a cookie (the OAuth browser binding); parsing only, our Set-Cookie is written by serializeBindingCookie.
@@ -91,7 +121,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       try {
         const session = await openConnectSession(deps, request.query);
         await checkOAuthClientConfigured(deps, session);
-        return sendStartPage(reply, session, 200);
+        return sendStartPage(request, reply, session, 200);
       } catch (err) {
         return handleFlowError(request, reply, err);
       }
@@ -119,12 +149,12 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       async (request, reply) => {
         let session: ConnectSession | undefined;
         try {
-          session = await openConnectSession(deps, request.body);
+          session = await openPostedSession(request, request.body);
           const start = await startAuthorization(deps, session, request.body, request.cookies[binding.cookieName]);
           applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -164,11 +194,11 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       async (request, reply) => {
         let session: ConnectSession | undefined;
         try {
-          session = await openConnectSession(deps, request.body);
+          session = await openPostedSession(request, request.body);
           const outcome = await submitKeyForm(deps, session, request.body);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -198,9 +228,25 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     );
   };
 
-  function sendStartPage(reply: FastifyReply, session: ConnectSession, status: number, formError?: FieldValidationError): FastifyReply {
+  function sendStartPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: ConnectSession,
+    status: number,
+    formError?: FieldValidationError,
+  ): FastifyReply {
     const { app, tokenRow } = session;
-    const link: LinkParameters = { token: session.token, app: app.slug, oauthAppId: session.oauthAppId, accountId: session.accountId, embed: session.embed };
+    // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
+    const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
+    void reply.header('set-cookie', serializeBindingCookie(binding, bindingNonce));
+    const link: LinkParameters = {
+      formToken: mintFormToken(bindingNonce, tokenRow.digest),
+      token: session.token,
+      app: app.slug,
+      oauthAppId: session.oauthAppId,
+      accountId: session.accountId,
+      embed: session.embed,
+    };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
     if (app.auth_type === 'oauth') {
@@ -212,6 +258,11 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const redirectOrigins = redirects.filter((uri): uri is string => uri !== null).map((uri) => new URL(uri).origin);
     return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state), tokenRow.allowed_origins, redirectOrigins);
   }
+}
+
+function singleHeader(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {

@@ -24,6 +24,8 @@ export interface ConnectTokenRow extends NewConnectToken {
   /** The end user's id in the customer's system. */
   external_id: string;
   used_at: Date | null;
+  key_form_attempts: number;
+  burned_at: Date | null;
   created_at: Date;
 }
 
@@ -53,6 +55,8 @@ function selectTokens(db: Db) {
       't.oauth_app_id',
       't.expires_at',
       't.used_at',
+      't.key_form_attempts',
+      't.burned_at',
       't.created_at',
     ]);
 }
@@ -72,6 +76,34 @@ export async function consumeConnectToken(db: Db, digest: Buffer): Promise<{ id:
     .where('expires_at', '>', sql<Date>`now()`)
     .returning(['id'])
     .executeTakeFirst();
+}
+
+/**
+ * Counts one key-form attempt, atomically, while the token is usable and has attempts left:
+ * the attempt's number, or undefined (used, expired, or out of attempts). Two tabs posting at
+ * once cannot both take the last one.
+ */
+export async function claimKeyFormAttempt(db: Db, digest: Buffer, maxAttempts: number): Promise<number | undefined> {
+  const row = await db
+    .updateTable('connect_tokens')
+    .set({ key_form_attempts: sql<number>`key_form_attempts + 1` })
+    .where('digest', '=', digest)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .where('key_form_attempts', '<', maxAttempts)
+    .returning(['key_form_attempts'])
+    .executeTakeFirst();
+  return row?.key_form_attempts;
+}
+
+/** The attempts ran out: the token is used up for good (a no-op on a token already used). */
+export async function burnConnectToken(db: Db, digest: Buffer): Promise<void> {
+  await db
+    .updateTable('connect_tokens')
+    .set({ used_at: sql`now()`, burned_at: sql`now()` })
+    .where('digest', '=', digest)
+    .where('used_at', 'is', null)
+    .execute();
 }
 
 export async function deleteExpiredConnectTokens(db: Db, olderThan: Date): Promise<number> {

@@ -13,6 +13,7 @@ import { SLUG_REGEX, type AppRegistry } from '../registry/registry.ts';
 import { ensureExternalUser } from '../users/users.service.ts';
 import { findConnectTokenByDigest, insertConnectToken, type ConnectTokenRow } from './connect-token.repository.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
+import { checkRedirectAllowed, findAllowedRedirectOrigins } from './redirect-allow-list.ts';
 import { checkOrigin, checkRedirectUri, checkWebhookUri, type UriPolicy } from './redirect-uris.ts';
 
 export const MIN_EXPIRES_IN_SECONDS = 60;
@@ -82,6 +83,11 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
   const policy = uriPolicy(scope.environment, deps.insecureLoopback);
   const successRedirectUri = redirectUriOrNull('success_redirect_uri', input.success_redirect_uri, policy);
   const errorRedirectUri = redirectUriOrNull('error_redirect_uri', input.error_redirect_uri, policy);
+  if (successRedirectUri !== null || errorRedirectUri !== null) {
+    const allowList = (await findAllowedRedirectOrigins(deps.db, scope.projectId)) ?? null;
+    checkRedirectAllowed('success_redirect_uri', successRedirectUri, allowList);
+    checkRedirectAllowed('error_redirect_uri', errorRedirectUri, allowList);
+  }
   const allowedOrigins = normaliseOrigins(input.allowed_origins ?? [], policy);
   const webhookUri = await webhookUriOrNull(input.webhook_uri, deps.egress);
   const expiresIn = input.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS;

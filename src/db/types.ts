@@ -13,12 +13,20 @@ export type EnvironmentName = 'development' | 'production';
 
 /** accounts.error_code: why an account failed (its human text is accounts.error). */
 export type AccountErrorCode =
-  'grant_revoked' | 'grant_lost_in_interrupted_refresh' | 'expired_without_refresh_token' | 'client_rejected' | 'oauth_app_missing' | 'provider_unavailable';
+  | 'grant_revoked'
+  | 'grant_lost_in_interrupted_refresh'
+  | 'expired_without_refresh_token'
+  | 'client_rejected'
+  | 'oauth_app_missing'
+  | 'provider_unavailable'
+  | 'test_request_failed';
 
 export interface Database {
   projects: {
     id: string;
     name: string;
+    /** Origins the connect tokens' redirect URIs may point at; null: no list (src/connect/redirect-allow-list.ts). */
+    allowed_redirect_origins: ColumnType<string[] | null, string | null | undefined, string | null>;
     created_at: Timestamp;
   };
   environments: {
@@ -77,6 +85,10 @@ export interface Database {
     oauth_app_id: string | null;
     expires_at: Date;
     used_at: NullableTimestamp;
+    /** Key-form submissions with well-formed values so far (each sends the test request). */
+    key_form_attempts: ColumnType<number, number | undefined, number>;
+    /** Set with used_at when the attempts ran out. */
+    burned_at: NullableTimestamp;
     created_at: Timestamp;
   };
   oauth_apps: {
@@ -135,6 +147,12 @@ export interface Database {
     refresh_lease_until: NullableTimestamp;
     refresh_attempt_id: string | null;
     refresh_attempt_started_at: NullableTimestamp;
+    /** The last test request of the account (POST …/test or the scheduled check of a keys app). */
+    last_checked_at: NullableTimestamp;
+    /** When the scheduled check runs next (null: at the next round). */
+    next_check_at: NullableTimestamp;
+    /** When the credentials were last read or proxied through, to USAGE_GRANULARITY_MS (account-usage.ts). */
+    last_used_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };
@@ -177,5 +195,13 @@ export interface Database {
     account_id: string | null;
     result: string;
     details: Json<Record<string, unknown>> | null;
+  };
+  project_secrets: {
+    project_id: string;
+    environment: EnvironmentName;
+    name: string;
+    value_enc: Buffer;
+    created_at: Timestamp;
+    updated_at: Timestamp;
   };
 }

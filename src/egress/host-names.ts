@@ -9,7 +9,9 @@ import type { RefusalReason } from './egress-error.ts';
  * `.local`, which also covers Kubernetes' `.cluster.local`; `.arpa`, which covers RFC 8375
  * `.home.arpa` and reverse-lookup names; RFC 9476 `.alt`), names ICANN reserves for private use
  * (`.internal`, so `metadata.google.internal`; `.corp`/`.home`/`.mail` after the name-collision
- * study), and the defaults of service discovery (Kubernetes `.svc`, Consul `.consul`).
+ * study), the defaults of service discovery (Kubernetes `.svc`, Consul `.consul`, Nomad `.nomad`,
+ * Docker's embedded DNS `.docker`), names that only an internal resolver answers (Windows'
+ * `.workgroup`, `.localnet`, Azure's per-network `internal.cloudapp.net`).
  */
 const LOCAL_ONLY_SUFFIXES = [
   'localhost',
@@ -30,7 +32,33 @@ const LOCAL_ONLY_SUFFIXES = [
   'example',
   'svc',
   'consul',
+  'nomad',
+  'docker',
+  'workgroup',
+  'localnet',
+  'internal.cloudapp.net',
 ] as const;
+
+/**
+ * Wildcard-DNS services: every name under them resolves to the address spelled in it (dotted,
+ * dashed, hexadecimal `7f000001.nip.io`, IPv6 `--1.sslip.io`) or to loopback (`lvh.me`). A name
+ * there is built to point somewhere private, whichever spelling it uses.
+ */
+const WILDCARD_DNS_ZONES = [
+  'nip.io',
+  'sslip.io',
+  'xip.io',
+  'nip.direct',
+  'traefik.me',
+  'localtest.me',
+  'lvh.me',
+  'vcap.me',
+  'lacolhost.com',
+  'localhost.direct',
+  'local.gd',
+] as const;
+
+const isUnder = (name: string, zone: string): boolean => name === zone || name.endsWith(`.${zone}`);
 
 /** Four numeric labels in a row (`127.0.0.1.nip.io`) or one dashed quad (`127-0-0-1.sslip.io`). */
 const DOTTED_QUAD = /(^|\.)(\d{1,3}\.){3}\d{1,3}(\.|$)/;
@@ -44,7 +72,8 @@ export function hostNameRefusal(hostname: string): RefusalReason | undefined {
   const name = hostname.toLowerCase().replace(/\.$/, '');
   // Single-label names resolve through the search list (`vault` → vault.corp.example).
   if (!name.includes('.')) return name === 'localhost' ? 'name_local_only' : 'name_single_label';
-  if (LOCAL_ONLY_SUFFIXES.some((suffix) => name === suffix || name.endsWith(`.${suffix}`))) return 'name_local_only';
+  if (LOCAL_ONLY_SUFFIXES.some((suffix) => isUnder(name, suffix))) return 'name_local_only';
+  if (WILDCARD_DNS_ZONES.some((zone) => isUnder(name, zone))) return 'name_embeds_ip';
   // Wildcard DNS services answer with the address spelled in the name; resolution would catch
   // it too, but a name built to point at an address is refused for what it says.
   if (DOTTED_QUAD.test(name) || DASHED_QUAD.test(name)) return 'name_embeds_ip';

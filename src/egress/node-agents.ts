@@ -17,6 +17,16 @@ export interface GuardedAgentOptions {
 
 type ConnectionCallback = (err: Error | null, stream: Duplex) => void;
 
+/**
+ * simple-oauth2 deep-copies its `http` options with @hapi/hoek's clone each time a client is
+ * built; a copy of an agent would carry copies of its pooled sockets, which fail with "Illegal
+ * invocation" when reused. Hoek hands back as is any object whose prototype says `isImmutable`,
+ * so every client shares the one guarded agent (and its pool) instead.
+ */
+function markUncloneable(agentClass: { prototype: object }): void {
+  Object.defineProperty(agentClass.prototype, 'isImmutable', { value: true });
+}
+
 /** Throws the refusal for a socket Node is about to open, or returns nothing. */
 function judgeTarget(protocol: 'http:' | 'https:', host: string | null | undefined, policy: EgressPolicy): void {
   const target = classifyHost(host ?? 'localhost');
@@ -59,6 +69,9 @@ export class GuardedHttpAgent extends http.Agent {
     return super.createConnection(options, callback);
   }
 }
+
+markUncloneable(GuardedHttpsAgent);
+markUncloneable(GuardedHttpAgent);
 
 /**
  * What simple-oauth2's `http` options take (`{ agents: … }`, handed to Wreck.defaults).

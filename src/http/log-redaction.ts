@@ -42,7 +42,9 @@ export function redactSecrets(text: string): string {
 /** A request URL for the log: no query string or fragment (OAuth callbacks carry code and state), no token. */
 export function redactUrl(url: string): string {
   const end = url.search(/[?#]/);
-  return redactSecrets(end === -1 ? url : url.slice(0, end));
+  const path = end === -1 ? url : url.slice(0, end);
+  // The Connect proxy's url_64 is the upstream URL with its query, base64-encoded: not logged either.
+  return redactSecrets(path.replace(/(\/proxy\/)[^/]+/, '$1[url_64]'));
 }
 
 /** A log line's own fields: string values at the top level are redacted (serializers did the rest). */

@@ -36,7 +36,7 @@ export function findUnstorableString(value: unknown): string | undefined {
       if (!isStorableString(item.value)) return item.name;
     } else if (Array.isArray(item.value)) {
       for (const element of item.value) pending.push({ value: element, name: item.name });
-    } else if (item.value !== null && typeof item.value === 'object' && !Buffer.isBuffer(item.value)) {
+    } else if (isPlainObject(item.value)) {
       for (const [key, child] of Object.entries(item.value)) {
         const name = NAMEABLE_KEY.test(key) ? (item.name === '' ? key : `${item.name}.${key}`) : item.name;
         if (!isStorableString(key)) return name;
@@ -45,6 +45,16 @@ export function findUnstorableString(value: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Parsed JSON, form fields, query and headers are plain objects; anything else (a Buffer, the
+ * proxy's raw body stream with its socket and server behind it) is not a string the API takes.
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 type RequestPart = 'params' | 'querystring' | 'body' | 'headers';

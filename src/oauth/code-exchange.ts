@@ -1,8 +1,12 @@
 // The token request (RFC 6749 §4.1.3) through simple-oauth2. It is made once per state: the
 // caller consumed the state first, so a replayed callback never reaches here. The HTTP client
-// gets a deadline, a response-size cap and no redirects (a 30x must not carry our client
-// secret elsewhere).
+// goes out through the egress guard's agents (https only, public addresses only, connected to
+// the address that was checked: the token URL may hold a host the end user typed) and gets a
+// deadline, a response-size cap and no redirects (a 30x must not carry our client secret
+// elsewhere).
 import { AuthorizationCode, type AuthorizationTokenConfig } from 'simple-oauth2';
+import { findEgressError } from '../egress/egress-error.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { ConnectFlowError } from '../errors.ts';
@@ -25,6 +29,8 @@ export interface CodeExchange {
   /** Byte-identical to the authorization request's (RFC 6749 §4.1.3). */
   readonly redirectUri: string;
   readonly codeVerifier: string | undefined;
+  /** The only way out: its agents replace wreck's own. */
+  readonly egress: Pick<EgressGuard, 'wreck'>;
   /** Overrides TOKEN_REQUEST_TIMEOUT_MS (tests of a hanging provider). */
   readonly timeoutMs?: number;
 }
@@ -40,8 +46,9 @@ export async function exchangeCode(exchange: CodeExchange): Promise<Record<strin
       client: { id: exchange.client.clientId, secret: exchange.client.clientSecret },
       auth: { tokenHost: tokenUrl.origin, tokenPath: `${tokenUrl.pathname}${tokenUrl.search}` },
       options: { authorizationMethod: exchange.oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
-      // json: true (not 'strict') so a form-encoded body reaches us instead of failing as 406.
-      http: { timeout: exchange.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },
+      // json: true (neither 'strict' nor 'force'): a form-encoded body (GitHub) reaches us as bytes
+      // for decodeTokenBody, instead of a 406 ('strict') or a JSON parse error ('force').
+      http: { ...exchange.egress.wreck, timeout: exchange.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },
     });
   } catch {
     // Not the original error: Joi quotes the offending value, which may be the client secret.
@@ -64,6 +71,9 @@ export async function exchangeCode(exchange: CodeExchange): Promise<Record<strin
 
 /** Evidence for the log only: the status and the OAuth error code, never the body (it may hold tokens). */
 function describeTokenError(err: unknown): Error {
+  // The guard refused the destination before a byte was sent: its reason, never the URL.
+  const refused = findEgressError(err);
+  if (refused !== undefined) return refused;
   const boom = err as { isBoom?: boolean; output?: { statusCode?: number }; data?: { payload?: unknown } };
   if (boom.isBoom === true) {
     const payload = boom.data?.payload;

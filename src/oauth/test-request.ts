@@ -1,34 +1,48 @@
 // The registry entry's test_request: proves a credential works before we store it, and names
 // the account. The credential goes on through api.auth (credential-injection.ts), the one
 // injection the proxy uses too, and only to an allowed host. It runs with the user's values, so
-// it is fenced: a deadline, no redirects (a 30x could forward the credential), a small response
-// cap, and nothing of the answer is logged.
+// it is fenced: it goes through the egress guard (https only, public addresses only, the address
+// that was checked is the one connected to), a deadline, no redirects (a 30x could forward the
+// credential), a small response cap, and nothing of the answer is logged.
+import { readCappedBody } from '../egress/body-limit.ts';
+import { findEgressError } from '../egress/egress-error.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
+import type { EgressResponse } from '../egress/egress-request.ts';
 import { applyInjection, injectCredentials } from '../registry/credential-injection.ts';
 import type { RegistryApp, RegistryTestRequest } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { readPath, readString } from './json-path.ts';
+import { providerDisplayText } from './provider-text.ts';
 
 export const TEST_REQUEST_TIMEOUT_MS = 10_000;
 export const TEST_RESPONSE_MAX_BYTES = 64 * 1024;
 
+/** What the API answered, when it answered: the status, and the body (within the cap) for callers allowed to see it. */
+export interface TestResponse {
+  readonly status?: number;
+  readonly body?: string;
+}
+
 export type TestRequestOutcome =
-  | { readonly ok: true; readonly accountName: string | null }
+  | ({ readonly ok: true; readonly accountName: string | null } & TestResponse)
   /** `reason` is ours (status code, timeout…): safe to log, never shown with a value. */
-  | { readonly ok: false; readonly reason: string };
+  | ({ readonly ok: false; readonly reason: string } & TestResponse);
 
 export interface TestRequestInput {
   /** The app: its test_request says what to call, its api.auth how the credential goes on it. */
   readonly app: Pick<RegistryApp, 'api' | 'fields'> & { readonly test_request: RegistryTestRequest };
   /** The user's fields, plus oauth_access_token (and kept token values) for OAuth apps. */
   readonly values: Readonly<Record<string, string>>;
-  /** The outbound seam: tests count calls, the egress guard will route them. */
-  readonly fetch?: typeof fetch;
+  /** The only way out (tests may hand in one that records what would be sent). */
+  readonly egress: Pick<EgressGuard, 'request'>;
+  /** Also answer the status and the (capped) body: an account check reports them. */
+  readonly keepResponse?: boolean;
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
 }
 
 export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {
-  let request: Request;
+  let request: OutboundRequest;
   try {
     const built = buildRequest(input);
     if (typeof built === 'string') return { ok: false, reason: built };
@@ -36,14 +50,27 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
   } catch (err) {
     return { ok: false, reason: `request could not be built (${err instanceof Error ? err.name : 'error'})` };
   }
-  let response: Response;
+  const timeoutMs = input.timeoutMs ?? TEST_REQUEST_TIMEOUT_MS;
+  let response: EgressResponse;
   try {
-    response = await (input.fetch ?? fetch)(request, { redirect: 'manual', signal: AbortSignal.timeout(input.timeoutMs ?? TEST_REQUEST_TIMEOUT_MS) });
+    response = await input.egress.request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      timeouts: { firstByteMs: timeoutMs, totalMs: timeoutMs },
+      maxResponseBytes: TEST_RESPONSE_MAX_BYTES,
+    });
   } catch (err) {
-    return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'network error' };
+    return { ok: false, reason: failureReason(err) };
   }
   const body = await readCapped(response);
-  if (response.status < 200 || response.status > 299) return { ok: false, reason: `status ${response.status}` };
+  const outcome = judge(input, response.statusCode, body);
+  if (input.keepResponse !== true) return outcome;
+  return { ...outcome, status: response.statusCode, ...(body === undefined ? {} : { body }) };
+}
+
+function judge(input: TestRequestInput, status: number, body: string | undefined): TestRequestOutcome {
+  if (status < 200 || status > 299) return { ok: false, reason: `status ${status}` };
   if (body === undefined) return { ok: false, reason: 'response too large' };
   const { success_path: successPath, account_name_path: namePath } = input.app.test_request;
   if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };
@@ -59,12 +86,27 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
       return { ok: false, reason: 'success_path is not truthy' };
     }
   }
-  const name = namePath === undefined ? undefined : readString(json, namePath);
-  return { ok: true, accountName: name === undefined || name === '' ? null : name.slice(0, 200) };
+  return { ok: true, accountName: namePath === undefined ? null : providerDisplayText(readString(json, namePath)) };
+}
+
+interface OutboundRequest {
+  readonly url: URL;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
+/** Why the request got no answer, as our own words (an egress refusal names its reason, never the URL). */
+function failureReason(err: unknown): string {
+  const egressError = findEgressError(err);
+  if (egressError?.code === 'host_not_allowed') return `destination refused (${egressError.reason})`;
+  if (egressError?.code === 'upstream_timeout') return 'timed out';
+  if (egressError?.code === 'upstream_response_too_large') return 'response too large';
+  return 'network error';
 }
 
 /** The request, or why the credential may not go on it (a refusal code, never a value). */
-function buildRequest(input: TestRequestInput): Request | string {
+function buildRequest(input: TestRequestInput): OutboundRequest | string {
   const { app, values } = input;
   const definition = app.test_request;
   const url = new URL(fillTemplate(definition.url, values, 'url'));
@@ -82,28 +124,14 @@ function buildRequest(input: TestRequestInput): Request | string {
     body = fillTemplate(definition.body, values, json ? 'json' : 'form');
     if (!headers.has('content-type')) headers.set('content-type', json ? 'application/json' : 'application/x-www-form-urlencoded');
   }
-  return new Request(url, { method: definition.method, headers, ...(body === undefined ? {} : { body }) });
+  return { url, method: definition.method, headers: Object.fromEntries(headers), ...(body === undefined ? {} : { body }) };
 }
 
-/** The body as text, or undefined past the cap (the stream is cancelled, not drained). */
-async function readCapped(response: Response): Promise<string | undefined> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+/** The body as text, or undefined past the cap or when it could not be read (the stream is destroyed, not drained). */
+async function readCapped(response: EgressResponse): Promise<string | undefined> {
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > TEST_RESPONSE_MAX_BYTES) {
-        await reader.cancel();
-        return undefined;
-      }
-      chunks.push(value);
-    }
+    return (await readCappedBody(response.body, TEST_RESPONSE_MAX_BYTES, response.deadline)).toString('utf8');
   } catch {
     return undefined;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,6 +4,7 @@
 // provider error, the refresher backs off. The problem names no value from the response.
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { readPath, readString } from './json-path.ts';
+import { providerDisplayText, storableProviderText } from './provider-text.ts';
 
 export interface NormalisedTokens {
   readonly accessToken: string;
@@ -46,7 +47,7 @@ export function normaliseTokenResponse(
       expiresAt: expiry,
       authorizedScopes: grantedScopes(readPath(response, paths.scope_path), requestedScopes),
       extras: extras(response, paths.extra),
-      accountName: paths.account_name_path === undefined ? null : (readString(response, paths.account_name_path) ?? null),
+      accountName: paths.account_name_path === undefined ? null : providerDisplayText(readString(response, paths.account_name_path)),
     },
   };
 }
@@ -77,9 +78,11 @@ function expiresAt(raw: unknown, fallbackSeconds: number | undefined, now: Date)
 
 /** RFC 6749 §5.1: scope is returned when it differs from the request; absent → what we asked for. */
 function grantedScopes(raw: unknown, requested: readonly string[]): string[] {
-  if (Array.isArray(raw)) return raw.filter((scope): scope is string => typeof scope === 'string' && scope !== '');
+  // Stored as jsonb: a scope is cleaned like any provider text (RFC 6749 §3.3 allows no control character in one anyway).
+  const storable = (scopes: string[]): string[] => scopes.map(storableProviderText).filter((scope) => scope !== '');
+  if (Array.isArray(raw)) return storable(raw.filter((scope): scope is string => typeof scope === 'string'));
   // Space per RFC 6749 §3.3; GitHub and Slack answer with commas.
-  if (typeof raw === 'string') return raw.split(/[\s,]+/).filter((scope) => scope !== '');
+  if (typeof raw === 'string') return storable(raw.split(/[\s,]+/));
   return [...requested];
 }
 

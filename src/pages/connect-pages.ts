@@ -11,6 +11,8 @@ export interface LinkParameters {
   readonly oauthAppId: string | null;
   readonly accountId: string | null;
   readonly embed: string | null;
+  /** This page's form token (form-token.ts): proves a post came from a page we rendered in this browser. */
+  readonly formToken: string;
 }
 
 export interface FormState {
@@ -69,7 +71,8 @@ export function successPage(appName: string, accountId: string, origins: readonl
 }
 
 function hiddenInputs(link: LinkParameters): SafeHtml {
-  return markup`<input type="hidden" name="token" value="${link.token}">
+  return markup`<input type="hidden" name="form_token" value="${link.formToken}">
+<input type="hidden" name="token" value="${link.token}">
 <input type="hidden" name="app" value="${link.app}">
 ${link.oauthAppId === null ? '' : markup`<input type="hidden" name="oauthAppId" value="${link.oauthAppId}">`}
 ${link.accountId === null ? '' : markup`<input type="hidden" name="accountId" value="${link.accountId}">`}

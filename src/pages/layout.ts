@@ -21,8 +21,8 @@ export interface PageContent {
 }
 
 const STYLES = `
-:root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --bg: #fff; --card: #f6f8fa; --accent: #0a58ca; --error: #b42318; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #9da7b3; --bg: #0d1117; --card: #161b22; --accent: #6ea8fe; --error: #ff7b72; } }
+:root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --bg: #fff; --card: #f6f8fa; --accent: #0a58ca; --on-accent: #fff; --error: #b42318; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #9da7b3; --bg: #0d1117; --card: #161b22; --accent: #6ea8fe; --on-accent: #0d1117; --error: #ff7b72; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 main { max-width: 28rem; margin: 3rem auto; padding: 2rem; background: var(--card); border-radius: 12px; }
@@ -38,7 +38,8 @@ input[aria-invalid="true"] { border-color: var(--error); }
 .alert { border: 1px solid var(--error); border-radius: 6px; padding: .75rem; margin: 0 0 1rem; }
 .actions { display: flex; gap: .75rem; margin-top: 1.5rem; flex-wrap: wrap; }
 button { font: inherit; padding: .6rem 1.2rem; border-radius: 6px; border: 1px solid var(--accent); cursor: pointer; }
-button.primary { background: var(--accent); color: #fff; }
+/* Dark mode's light accent takes dark text: white on it was 2.4:1 (WCAG AA asks 4.5:1). */
+button.primary { background: var(--accent); color: var(--on-accent); }
 button.secondary { background: transparent; color: var(--accent); }
 button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 `;

@@ -43,7 +43,7 @@ import { readPath } from '../oauth/json-path.ts';
 import type { AppRegistry, RegistryOAuthApp } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
-import { PROVIDER_TIMEOUT_MS, TOKEN_RESPONSE_MAX_BYTES, requestRefresh, type TokenEndpointOutcome } from './token-endpoint.ts';
+import { PROVIDER_TIMEOUT_MS, TOKEN_RESPONSE_MAX_BYTES, requestRefresh, type TokenEgress, type TokenEndpointOutcome } from './token-endpoint.ts';
 
 export interface RefreshTuning {
   /** How long a lease protects a refresh; must exceed the provider call's worst case (2 × timeout). */
@@ -64,8 +64,12 @@ export const DEFAULT_REFRESH_TUNING: RefreshTuning = {
   maxResponseBytes: TOKEN_RESPONSE_MAX_BYTES,
 };
 
-/** request: the token is stale by the margin; force: refresh whatever the margin; due: the background refresher's claim. */
-export type RefreshTrigger = 'request' | 'force' | 'due';
+/**
+ * request: the token is stale by the margin; force: refresh whatever the margin; due: the
+ * background refresher's claim; rejected: the API refused the token (a proxied 401), so refresh
+ * whatever the margin unless a sibling has replaced that token meanwhile.
+ */
+export type RefreshTrigger = 'request' | 'force' | 'due' | 'rejected';
 
 export interface LogSink {
   info(obj: object, msg: string): void;
@@ -83,6 +87,8 @@ export interface RefresherDeps {
   readonly registry: AppRegistry;
   /** The app object of the ACCOUNT_* webhooks. */
   readonly appViews: AppViews;
+  /** The only way to the token endpoints. */
+  readonly egress: TokenEgress;
   readonly logger?: LogSink | undefined;
   readonly audit?: AuditSink | undefined;
   readonly tuning?: Partial<RefreshTuning> | undefined;
@@ -122,6 +128,17 @@ export class CredentialRefresher {
     const app = this.deps.registry.get(row.app_slug);
     if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
     return this.singleFlight(row, 'force');
+  }
+
+  /**
+   * The API answered 401 to `row`'s token: refresh once through the same single-flight and lease,
+   * ignoring the margin. A backoff still holds (a provider that is down is not asked again), and
+   * a token a sibling already replaced is returned as it is.
+   */
+  refreshRejected(row: AccountRow): Promise<RefreshOutcome> {
+    const app = this.deps.registry.get(row.app_slug);
+    if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
+    return this.singleFlight(row, 'rejected');
   }
 
   /** The background refresher hands over an account it claimed (lease already taken). */
@@ -200,6 +217,10 @@ export class CredentialRefresher {
         await release();
         return { kind: 'fresh', row: leased };
       }
+      if (trigger === 'rejected' && versionOf(leased) !== versionOf(base)) {
+        await release();
+        return { kind: 'fresh', row: leased };
+      }
       if (leased.dead) {
         await release();
         return { kind: 'dead', code: leased.error_code ?? 'grant_revoked' };
@@ -229,6 +250,7 @@ export class CredentialRefresher {
         refreshToken: opened.refreshToken,
         timeoutMs: this.tuning.providerTimeoutMs,
         maxBytes: this.tuning.maxResponseBytes,
+        egress: this.deps.egress,
       });
       settled = true;
       return await this.settle(leased, app, fence, opened.values, answer, trigger);

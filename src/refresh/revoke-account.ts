@@ -12,7 +12,7 @@ import { fillTemplate } from '../registry/templates.ts';
 import type { AccountRow } from '../accounts/account.repository.ts';
 import { openAccountSecrets } from '../accounts/account-secrets.ts';
 import type { LogSink } from './refresher.ts';
-import { requestRevocation } from './token-endpoint.ts';
+import { requestRevocation, type TokenEgress } from './token-endpoint.ts';
 
 export const REVOKE_TIMEOUT_MS = 5_000;
 const RETRY_DELAY_MS = 500;
@@ -21,6 +21,8 @@ export interface RevokeDeps {
   db: Kysely<Database>;
   vault: Vault;
   registry: AppRegistry;
+  /** The only way to the revocation endpoint. */
+  egress: TokenEgress;
   logger?: LogSink | undefined;
   revokeTimeoutMs?: number | undefined;
 }
@@ -48,6 +50,7 @@ export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow)
       token,
       tokenTypeHint: opened.refreshToken === null ? ('access_token' as const) : ('refresh_token' as const),
       timeoutMs: deps.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS,
+      egress: deps.egress,
     };
     let result = await requestRevocation(request);
     // §2.2.1: 503 means "try again later"; once, shortly, then give up (the delete must finish).

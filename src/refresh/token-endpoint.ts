@@ -1,9 +1,12 @@
 // The refresh request (RFC 6749 §6) and the revocation request (RFC 7009 §2.1), through
-// simple-oauth2 (wreck underneath) with a per-phase deadline, a response-size cap and no
-// redirects (a 307 must not carry the client secret or a refresh token elsewhere). Nothing here
+// simple-oauth2 (wreck underneath, on the egress guard's agents: https only, public addresses
+// only) with a per-phase deadline, a response-size cap and no redirects (a 307 must not carry
+// the client secret or a refresh token elsewhere). Nothing here
 // throws for a provider's answer: every outcome is classified, because the class decides what
 // happens to the account (dead, unhealthy with backoff, or an operator alarm).
 import { AuthorizationCode } from 'simple-oauth2';
+import { findEgressError } from '../egress/egress-error.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { decodeTokenBody } from '../oauth/token-body.ts';
 
@@ -14,6 +17,9 @@ export interface ProviderClient {
   readonly clientId: string;
   readonly clientSecret: string;
 }
+
+/** The only way out: its agents replace wreck's own. */
+export type TokenEgress = Pick<EgressGuard, 'wreck'>;
 
 /** RFC 6749 §5.2 codes (and provider spellings of them) that mean: this grant is gone. */
 const GRANT_GONE = new Set(['invalid_grant', 'invalid_refresh_token', 'token_revoked', 'token_expired', 'refresh_token_expired']);
@@ -38,25 +44,27 @@ export interface RefreshRequest {
   readonly refreshToken: string;
   readonly timeoutMs: number;
   readonly maxBytes: number;
+  readonly egress: TokenEgress;
 }
 
 const PROTECTED_PARAMS = new Set(['grant_type', 'refresh_token', 'client_id', 'client_secret']);
 
-function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, timeoutMs: number, maxBytes: number): AuthorizationCode {
+function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, egress: TokenEgress, timeoutMs: number, maxBytes: number): AuthorizationCode {
   return new AuthorizationCode({
     client: { id: client.clientId, secret: client.clientSecret },
     // Absolute paths: wreck resolves them against tokenHost, so revoke may live on another host.
     auth: { tokenHost: url.origin, tokenPath: url.href, refreshPath: url.href, revokePath: url.href },
     options: { authorizationMethod: oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
     // json: true (not 'strict'): a form-encoded body reaches us as bytes instead of a 406.
-    http: { timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' } },
+    // json: true (neither 'strict' nor 'force'): a form-encoded body reaches decodeTokenBody as bytes.
+    http: { ...egress.wreck, timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' } },
   });
 }
 
 export async function requestRefresh(request: RefreshRequest): Promise<TokenEndpointOutcome> {
   let client: AuthorizationCode;
   try {
-    client = oauthClient(request.oauth, request.url, request.client, request.timeoutMs, request.maxBytes);
+    client = oauthClient(request.oauth, request.url, request.client, request.egress, request.timeoutMs, request.maxBytes);
   } catch {
     return { kind: 'client_rejected', status: 0, code: 'client_configuration' };
   }
@@ -78,10 +86,11 @@ export async function requestRevocation(request: {
   token: string;
   tokenTypeHint: 'refresh_token' | 'access_token';
   timeoutMs: number;
+  egress: TokenEgress;
 }): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
   let client: AuthorizationCode;
   try {
-    client = oauthClient(request.oauth, request.url, request.client, request.timeoutMs, 64 * 1024);
+    client = oauthClient(request.oauth, request.url, request.client, request.egress, request.timeoutMs, 64 * 1024);
   } catch {
     return { ok: false, reason: 'client configuration rejected', retryable: false };
   }
@@ -91,6 +100,8 @@ export async function requestRevocation(request: {
     await token.revoke(request.tokenTypeHint);
     return { ok: true };
   } catch (err) {
+    const refused = findEgressError(err);
+    if (refused?.code === 'host_not_allowed') return { ok: false, reason: `destination refused (${refused.reason})`, retryable: false };
     const status = statusOf(err);
     // An empty or non-JSON 200 fails wreck's parsing after the provider already said yes.
     if (status !== null && status >= 200 && status < 300) return { ok: true };
@@ -111,6 +122,11 @@ function statusOf(err: unknown): number | null {
 }
 
 function classifyError(err: unknown): TokenEndpointOutcome {
+  // Refused by the egress guard before a socket opened: nothing reached the provider.
+  const refused = findEgressError(err);
+  if (refused?.code === 'host_not_allowed') {
+    return { kind: 'unavailable', reason: `destination refused (${refused.reason})`, status: null, uncertain: false, retryAfterSeconds: undefined };
+  }
   const boom = err as BoomLike;
   const status = statusOf(err);
   if (status === null) {

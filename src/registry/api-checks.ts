@@ -64,7 +64,7 @@ export function checkApi(app: AppDefinition, names: CredentialNames, problems: P
 }
 
 function checkAuth(auth: ApiAuthDefinition, secretInBaseUrl: boolean, names: CredentialNames, problems: ProblemList, oauth: boolean): void {
-  const what = oauth ? 'a declared field, oauth_access_token or a kept token value' : 'a declared field';
+  const what = oauth ? 'a declared field, oauth_access_token, oauth_client_id or a kept token value' : 'a declared field';
   const allowedKeys = AUTH_KEYS[auth.type];
   for (const key of ['headers', 'params', 'username', 'password'] as const) {
     if (auth[key] !== undefined && !allowedKeys.includes(key)) problems.add(`/api/auth/${key}`, `is not used by type ${auth.type}`);
@@ -115,7 +115,7 @@ function checkAuth(auth: ApiAuthDefinition, secretInBaseUrl: boolean, names: Cre
 export function checkTestRequest(app: AppDefinition, names: CredentialNames, problems: ProblemList): void {
   const test = app.test_request;
   if (test === undefined) return;
-  const what = app.auth_type === 'oauth' ? 'a declared field, oauth_access_token or a kept token value' : 'a declared field';
+  const what = app.auth_type === 'oauth' ? 'a declared field, oauth_access_token, oauth_client_id or a kept token value' : 'a declared field';
   if (app.api === undefined) problems.add('/test_request', 'needs api (api.auth puts the credential on it, and only for api.allowed_hosts)');
   problems.placeholders('/test_request/url', test.url, names.all, what);
   problems.url('/test_request/url', test.url, { origin: true });

@@ -67,8 +67,11 @@ export function injectCredentials(request: InjectionRequest): InjectionOutcome {
   }
 }
 
-/** Sets the injection on a URL and headers about to be sent (the test request, the proxy). */
-export function applyInjection(injection: CredentialInjection, url: URL, headers: Headers): void {
+/**
+ * Sets the injection on a URL and headers about to be sent (the test request, the proxy). Names
+ * are case-insensitive: `headers.set` must replace a header of the same name in any case.
+ */
+export function applyInjection(injection: CredentialInjection, url: URL, headers: Pick<Headers, 'set'>): void {
   for (const [name, value] of Object.entries(injection.headers)) headers.set(name, value);
   for (const [name, value] of injection.query) url.searchParams.set(name, value);
 }

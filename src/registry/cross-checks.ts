@@ -97,6 +97,12 @@ function checkScopeProfiles(app: AppDefinition, problems: ProblemList): void {
     if (profileNames.has(profile.name)) problems.add(`/scope_profiles/${i}/name`, `duplicate scope profile ${profile.name}`);
     profileNames.add(profile.name);
   });
+  if (app.auth_type !== 'oauth') return;
+  // A description of a scope the entry never requests is a typo that would silently show nothing.
+  const requestable = new Set([...app.oauth.scopes, ...(app.scope_profiles ?? []).flatMap((profile) => profile.scopes)]);
+  for (const scope of Object.keys(app.oauth.scope_descriptions ?? {})) {
+    if (!requestable.has(scope)) problems.add(`/oauth/scope_descriptions/${scope}`, `${scope} is not a scope of this entry or its profiles`);
+  }
 }
 
 /** The names a template may use, by where they come from. */
@@ -108,7 +114,8 @@ function credentialNames(app: AppDefinition): CredentialNames {
     for (const name of [...Object.keys(app.oauth.token_response?.extra ?? {}), ...Object.keys(app.oauth.callback_params ?? {})]) kept.add(name);
     secrets.add('oauth_access_token');
   }
-  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token'] : [])]);
+  // oauth_client_id is stored with every OAuth account: some APIs want the app's id beside the token (Twitch's Client-Id, Etsy's x-api-key).
+  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : [])]);
   return { fields, kept, secrets, all };
 }
 

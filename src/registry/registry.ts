@@ -45,6 +45,8 @@ export interface RegistryOAuth {
   readonly refresh_url: string;
   readonly revoke_url?: string;
   readonly scopes: string[];
+  /** Readable lines for scopes (any scope of the entry or its profiles); others show as they are. */
+  readonly scope_descriptions: Readonly<Record<string, string>>;
   readonly scope_separator: string;
   readonly scope_param: string;
   readonly token_auth_method: 'client_secret_basic' | 'client_secret_post';
@@ -98,6 +100,8 @@ interface RegistryAppBase {
   readonly description?: string;
   readonly categories: string[];
   readonly img_src?: string;
+  /** A simple-icons slug, or false when the app has no mark there (see apps/brand-icons.ts). */
+  readonly brand_icon?: string | false;
   readonly docs?: string;
   readonly featured_weight: number;
   /** keys apps: the whole form; oauth apps: values asked before authorizing. */

@@ -78,6 +78,8 @@ export const OAuthSchema = Type.Object(
     refresh_url: Type.Optional(TemplatedUrl),
     revoke_url: Type.Optional(TemplatedUrl),
     scopes: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 200 }),
+    /** What each scope lets latchkey's customer do, in the provider's words: shown on the consent step of the hosted page. */
+    scope_descriptions: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 512 }), Type.String({ minLength: 1, maxLength: 200 }))),
     scope_separator: Type.Optional(Type.String({ minLength: 1, maxLength: 3, default: ' ' })),
     /** Authorization query parameter the scopes travel in (Slack user tokens: `user_scope`). */
     scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$', default: 'scope' })),
@@ -175,6 +177,11 @@ const common = {
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   categories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 10 })),
   img_src: Type.Optional(Type.String({ maxLength: 2048 })),
+  /**
+   * The simple-icons slug of the app's logo when it is not the app's own slug or name without
+   * punctuation (`false`: none of simple-icons' marks is this app's, so the monogram is shown).
+   */
+  brand_icon: Type.Optional(Type.Union([Type.String({ pattern: '^[a-z0-9]{1,80}$' }), Type.Literal(false)])),
   /** The provider documentation page the endpoints were taken from. */
   docs: Type.Optional(Type.String({ maxLength: 2048 })),
   featured_weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),

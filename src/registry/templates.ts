@@ -11,6 +11,7 @@ import { isPublicHostName } from '../egress/host-names.ts';
 export const PLACEHOLDER_SOURCE = '\\{([A-Za-z][A-Za-z0-9_]{0,63})\\}';
 const PLACEHOLDER = new RegExp(PLACEHOLDER_SOURCE, 'g');
 const LEADING_PLACEHOLDER = new RegExp(`^${PLACEHOLDER_SOURCE}`);
+const LONE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER_SOURCE}$`);
 
 /** What a value filled into a URL's host may contain: no `@`, `:`, `/`, `?`, `#` or `%`. */
 const HOST_VALUE = /^[A-Za-z0-9.-]+$/;
@@ -18,9 +19,10 @@ const HOST_VALUE = /^[A-Za-z0-9.-]+$/;
 /**
  * `url` fills a URL; `header` a header value and `query` a query value the caller encodes
  * itself (URLSearchParams): both refuse control characters; `form` percent-encodes; `json`
- * escapes for the inside of a JSON string.
+ * escapes for the inside of a JSON string; `host` takes host-name characters only (an allowed
+ * host filled from an account: no `@`, `#`, `/`, `%`, `:`, empty label or leading hyphen).
  */
-export type TemplateContext = 'url' | 'header' | 'query' | 'form' | 'json';
+export type TemplateContext = 'url' | 'header' | 'query' | 'form' | 'json' | 'host';
 
 export type TemplateValues = Readonly<Record<string, string | null | undefined>>;
 
@@ -69,11 +71,42 @@ export function fillTemplate(template: string, values: TemplateValues, context: 
     const value = requireValue(values, name);
     if (context === 'form') return encodeURIComponent(value);
     if (context === 'json') return JSON.stringify(value).slice(1, -1);
+    if (context === 'host') {
+      if (!isHostValue(value)) throw new TemplateError(name, `the value for {${name}} is not a valid host name part`);
+      return value;
+    }
     // A header value with CR/LF would start a new header line; other controls are refused by
     // every HTTP stack anyway, and in a query they are junk nobody typed on purpose.
     if (hasControlCharacter(value)) throw new TemplateError(name, `the value for {${name}} contains a control character`);
     return value;
   });
+}
+
+/**
+ * How each placeholder of a template is filled, without filling it: the code templates write
+ * the same encoding into a program that fills it at run time. `raw` goes in as is (an origin,
+ * a host label, a header value, a query value the program encodes itself), `uri` is
+ * percent-encoded (a URL path or query part, a form body), `json` is escaped for the inside of a
+ * JSON string. Mirrors fillTemplate's rules for each context.
+ */
+export type TemplatePart = { readonly text: string } | { readonly placeholder: string; readonly encoding: 'raw' | 'uri' | 'json' };
+
+export function templateParts(template: string, context: TemplateContext): TemplatePart[] {
+  const origin = context === 'url' ? originPlaceholder(template) : undefined;
+  const hostEnd = context === 'url' && origin === undefined ? authorityEnd(template) : 0;
+  const parts: TemplatePart[] = [];
+  let last = 0;
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    const offset = match.index;
+    if (offset > last) parts.push({ text: template.slice(last, offset) });
+    const placeholder = match[1]!;
+    const urlEncoding = (offset === 0 && origin !== undefined) || offset < hostEnd ? 'raw' : 'uri';
+    const encoding = context === 'url' ? urlEncoding : context === 'form' ? 'uri' : context === 'json' ? 'json' : 'raw';
+    parts.push({ placeholder, encoding });
+    last = offset + match[0].length;
+  }
+  if (last < template.length) parts.push({ text: template.slice(last) });
+  return parts;
 }
 
 function fillUrl(template: string, values: TemplateValues): string {
@@ -85,9 +118,7 @@ function fillUrl(template: string, values: TemplateValues): string {
     const value = requireValue(values, name);
     if (offset === 0 && origin !== undefined) return originValue(name, value);
     if (offset < hostEnd) {
-      if (!HOST_VALUE.test(value) || value.startsWith('.') || value.startsWith('-') || value.includes('..')) {
-        throw new TemplateError(name, `the value for {${name}} is not a valid host name part`);
-      }
+      if (!isHostValue(value)) throw new TemplateError(name, `the value for {${name}} is not a valid host name part`);
       hostPlaceholder = name;
       return value;
     }
@@ -105,6 +136,10 @@ function fillUrl(template: string, values: TemplateValues): string {
     throw new TemplateError(hostPlaceholder, `the value for {${hostPlaceholder}} must name a public host`);
   }
   return filled;
+}
+
+function isHostValue(value: string): boolean {
+  return HOST_VALUE.test(value) && !value.startsWith('.') && !value.startsWith('-') && !value.includes('..');
 }
 
 function requireValue(values: TemplateValues, name: string): string {
@@ -189,14 +224,18 @@ export function hostAllowed(allowedHosts: readonly string[], values: TemplateVal
   }
   const host = target.host.toLowerCase();
   return allowedHosts.some((entry) => {
+    // A lone placeholder may hold an origin (`{base_url}` = https://acme.api-us1.com) or a host.
+    const lone = LONE_PLACEHOLDER.test(entry);
     let pattern: string;
     try {
-      pattern = fillTemplate(entry, values, 'header').toLowerCase();
+      // A value filled into a host is user input, judged as fillUrl judges it: host label characters only.
+      pattern = fillTemplate(entry, values, lone ? 'header' : 'host').toLowerCase();
     } catch {
       return false;
     }
-    // An entry filled from an origin value (`{base_url}` = https://acme.api-us1.com) allows that origin's host.
+    // An entry filled from an origin value allows that origin's host.
     if (pattern.startsWith('https://')) pattern = originHost(pattern) ?? '';
+    else if (lone && !isHostValue(pattern.replace(/:\d{1,5}$/, ''))) return false;
     if (!/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/.test(pattern)) return false;
     return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
   });
