@@ -5,6 +5,7 @@
 // One preValidation hook covers the path parameters, the query, the parsed body (JSON, form or
 // text) and the header values, for every route, the hosted pages and the 404 handler alike; the
 // pages' own error handler turns the refusal into an HTML page.
+import { Stream } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 
@@ -30,13 +31,18 @@ const NAMEABLE_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
  */
 export function findUnstorableString(value: unknown): string | undefined {
   const pending: { value: unknown; name: string }[] = [{ value, name: '' }];
+  const seen = new Set<object>();
   while (pending.length > 0) {
     const item = pending.pop()!;
+    if (typeof item.value === 'object' && item.value !== null) {
+      if (seen.has(item.value)) continue; // parsed input has no cycles; anything else must not loop
+      seen.add(item.value);
+    }
     if (typeof item.value === 'string') {
       if (!isStorableString(item.value)) return item.name;
     } else if (Array.isArray(item.value)) {
       for (const element of item.value) pending.push({ value: element, name: item.name });
-    } else if (isPlainObject(item.value)) {
+    } else if (isDataObject(item.value)) {
       for (const [key, child] of Object.entries(item.value)) {
         const name = NAMEABLE_KEY.test(key) ? (item.name === '' ? key : `${item.name}.${key}`) : item.name;
         if (!isStorableString(key)) return name;
@@ -48,13 +54,12 @@ export function findUnstorableString(value: unknown): string | undefined {
 }
 
 /**
- * Parsed JSON, form fields, query and headers are plain objects; anything else (a Buffer, the
- * proxy's raw body stream with its socket and server behind it) is not a string the API takes.
+ * Parsed JSON, form fields, query and headers are objects of data (the query's has a prototype of
+ * its own); a Buffer or a stream (the proxy's raw body, with its socket and server behind it) is
+ * not a string the API takes, and is never walked.
  */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+function isDataObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && !(value instanceof Stream);
 }
 
 type RequestPart = 'params' | 'querystring' | 'body' | 'headers';
