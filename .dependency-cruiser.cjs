@@ -28,6 +28,8 @@ const LAYERS = [
   'code-templates', // runnable programs per account and app
   'connect',
   'proxy', // the Connect proxy: accounts + registry injection + the egress guard
+  'housekeeping', // deletes expired one-time records of connect, oauth and auth
+  'reseal', // the online migration of sealed values to the project- and environment-bound format
   'projects',
   'admin',
   'sdk-frontend',

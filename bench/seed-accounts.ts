@@ -130,14 +130,15 @@ interface SeedRow {
 async function sealedRow(session: SeedSession, plan: SeedPlan, index: number): Promise<SeedRow> {
   const { projectId } = plan.project;
   const accountId = benchAccountId(projectId, index);
+  const location = { id: accountId, projectId, environment: 'production' as const };
   const expiresAt = plan.expiresAt(index);
   const issuedAt = new Date(expiresAt.getTime() - TOKEN_LIFETIME_SECONDS * 1000);
   return {
     userId: benchUserId(projectId, index),
     externalId: benchExternalId(index),
     accountId,
-    credentialsEnc: await sealCredentials(session.vault, projectId, accountId, benchCredentials(index)),
-    refreshTokenEnc: await sealRefreshToken(session.vault, projectId, accountId, benchRefreshToken(index, 0)),
+    credentialsEnc: await sealCredentials(session.vault, location, benchCredentials(index)),
+    refreshTokenEnc: await sealRefreshToken(session.vault, location, benchRefreshToken(index, 0)),
     issuedAt,
     expiresAt,
     // As the Connect flow plans it at the moment the token was issued.

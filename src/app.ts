@@ -48,6 +48,8 @@ import { REVOKE_TIMEOUT_MS, revokeAccountAtProvider } from './refresh/revoke-acc
 import type { AppRegistry } from './registry/registry.ts';
 import type { BackgroundJob } from './jobs.ts';
 import { createEgressGuard, type EgressGuard } from './egress/egress-guard.ts';
+import { createResealJob, type ResealJob, type ResealOptions } from './reseal/reseal.ts';
+import { createHousekeepingJob, type HousekeepingJob, type HousekeepingOptions } from './housekeeping/housekeeping.ts';
 import type { HostResolver } from './egress/resolver.ts';
 
 /**
@@ -58,6 +60,8 @@ export interface AppTuning {
   readonly refresh?: Partial<RefreshTuning> | undefined;
   readonly background?: Partial<BackgroundRefresherOptions> | undefined;
   readonly revokeTimeoutMs?: number | undefined;
+  readonly housekeeping?: Partial<HousekeepingOptions> | undefined;
+  readonly reseal?: Partial<ResealOptions> | undefined;
   /** How long an audit entry may wait in the buffer before a batch is written. */
   readonly auditFlushIntervalMs?: number | undefined;
   /** The Connect proxy's deadlines and body caps (tests of a hanging or huge upstream). */
@@ -93,6 +97,10 @@ export interface App {
   readonly jobs: readonly BackgroundJob[];
   /** The token refresher among the jobs: a round can also be run now (operators, tests). */
   readonly tokenRefresher: TokenRefresherJob;
+  /** The housekeeping job among the jobs (expired connect tokens, OAuth states, access tokens). */
+  readonly housekeeping: HousekeepingJob;
+  /** The online migration of legacy sealed values among the jobs (a pass can be run now). */
+  readonly reseal: ResealJob;
   /** The key-account health check among the jobs: a round can also be run now (operators, tests). */
   readonly accountChecks: AccountCheckJob;
   /** Batched, coarse accounts.last_used_at writes (flushed on close). */
@@ -191,7 +199,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     now,
   };
   const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
-  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
+  const housekeeping = createHousekeepingJob({ db, logger: server.log, now }, deps.tuning?.housekeeping);
+  const reseal = createResealJob({ db, vault, logger: server.log }, deps.tuning?.reseal);
+  const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping, reseal];
   const accountChecks = createAccountCheckJob(
     { db, accounts, now, logger: server.log, egress },
     { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
@@ -251,6 +261,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     jobs,
     tokenRefresher,
     metricsServer,
+    housekeeping,
+    reseal,
     accountChecks,
     accountUsage,
     beginShutdown: () => {

@@ -3,8 +3,10 @@
 //   keys generate [id]           print a new LATCHKEY_KEYS entry
 //   keys status                  how many data keys each key-encryption key still wraps
 //   keys rotate                  re-wrap data keys under the active KEK (online, batched)
+//   keys reseal                  re-seal legacy values bound to project and environment (online, batched)
 //   projects create <name> | projects list
-//   clients create <project_id> [--name N] [--scopes "a b"] | clients list <project_id>
+//   clients create <project_id> [--name N] [--scopes "a b"] [--environment development|production]
+//                                | clients list <project_id>
 //   setup [name]                 a project and a client in one go; prints the secret once
 // With the embedded database the service must be stopped (PGlite is single-process).
 import { pathToFileURL } from 'node:url';
@@ -13,16 +15,19 @@ import { createClient, createProject, listAllProjects, listClients } from './adm
 import { ConfigError, loadConfig } from './config.ts';
 import { generateKeyringEntry } from './crypto/keyring.ts';
 import { openDatabase } from './db/connect.ts';
+import type { EnvironmentName } from './db/types.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { createLogger } from './http/logger.ts';
 import { keyStatus, rewrapDataKeys } from './keys/rotation.ts';
+import { Vault } from './keys/vault.ts';
+import { resealLegacyValues } from './reseal/reseal.ts';
 import { prepareRuntime } from './runtime.ts';
 
 const USAGE = `usage: latchkey <command>
   migrate
-  keys generate [id] | keys status | keys rotate
+  keys generate [id] | keys status | keys rotate | keys reseal
   projects create <name> | projects list
-  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] | clients list <project_id>
+  clients create <project_id> [--name NAME] [--scopes "SCOPE ..."] [--environment development|production] | clients list <project_id>
   setup [project name]`;
 
 /** Where a run reads its configuration and writes its output: the process's own, or a test's. */
@@ -56,7 +61,7 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
   const { positionals, values } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { name: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' } },
+    options: { name: { type: 'string' }, scopes: { type: 'string' }, environment: { type: 'string' }, 'batch-size': { type: 'string' } },
   });
   const [command, sub, arg] = positionals;
   if (command === 'keys' && sub === 'generate') return print(generateKeyringEntry(arg ?? `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
@@ -89,6 +94,10 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
         print(`re-wrapped ${result.rewrapped} data keys under "${runtime.keyring.activeId}" in ${result.batches} batches`);
         return print(await keyStatus(db, runtime.keyring));
       }
+      case 'keys reseal': {
+        const result = await resealLegacyValues({ db, vault: new Vault(db, runtime.keyring), logger }, batchSize);
+        return print(result);
+      }
       case 'projects create':
         if (arg === undefined) throw new UsageError('projects create needs a name');
         return print(await createProject(db, arg));
@@ -96,7 +105,13 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
         return print(await listAllProjects(db));
       case 'clients create':
         if (arg === undefined) throw new UsageError('clients create needs a project id');
-        return print(await createClient(db, arg, { name: values.name, scopes: values.scopes?.split(' ').filter(Boolean) }));
+        return print(
+          await createClient(db, arg, {
+            name: values.name,
+            scopes: values.scopes?.split(' ').filter(Boolean),
+            environment: cliEnvironment(values.environment),
+          }),
+        );
       case 'clients list':
         if (arg === undefined) throw new UsageError('clients list needs a project id');
         return print(await listClients(db, arg));
@@ -114,6 +129,12 @@ async function main(argv: readonly string[], io: CliIo): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+function cliEnvironment(raw: string | undefined): EnvironmentName | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'development' || raw === 'production') return raw;
+  throw new UsageError('--environment must be development or production');
+}
 
 // Run as a program (node dist/src/cli.js, tsx src/cli.ts), not when a test imports runCli.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,6 +1,8 @@
 // The one place that reads process.env. Every value is parsed and checked once at start; a bad
 // value stops the start with a message naming the variable (never echoing a secret value).
 import path from 'node:path';
+import { weakKeyringEntries } from './crypto/keyring.ts';
+import { weakTokenReason } from './crypto/secret-strength.ts';
 
 export type DeploymentMode = 'development' | 'production';
 
@@ -32,6 +34,8 @@ export interface Config {
   readonly tokenRateLimit: { readonly perClient: number; readonly perAddress: number };
   /** Connect tokens minted per minute per external user (Pipedream's documented 100), on each replica. */
   readonly connectTokensPerUserPerMinute: number;
+  /** LATCHKEY_ALLOW_EMBEDDED_DATABASE: production on the embedded PGlite database, chosen on purpose. */
+  readonly allowEmbeddedDatabase: boolean;
   /** Connect proxy calls one project may make per window, counted per replica (Pipedream: 1,000 per 5 min). */
   readonly proxyRateLimit: number;
   readonly proxyRateWindowSeconds: number;
@@ -84,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
       perAddress: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     }),
     connectTokensPerUserPerMinute: readInteger(env, 'LATCHKEY_CONNECT_TOKENS_PER_USER_PER_MINUTE', 100, 1, 1_000_000),
+    allowEmbeddedDatabase: readBoolean(env, 'LATCHKEY_ALLOW_EMBEDDED_DATABASE', false),
     proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
     proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
     accountCheckIntervalSeconds: readInteger(env, 'LATCHKEY_ACCOUNT_CHECK_INTERVAL_SECONDS', 86_400, 0, 30 * 86_400),
@@ -101,7 +106,25 @@ export function loadConfig(env: Env = process.env): Config {
   if (mode === 'production' && config.insecureLoopback) {
     throw new ConfigError('LATCHKEY_INSECURE_LOOPBACK', 'must not be set when NODE_ENV=production');
   }
+  if (mode === 'production') refuseWeakProductionSettings(config);
   return Object.freeze(config);
+}
+
+/**
+ * Production refuses secrets that were typed rather than generated, and the embedded database
+ * (one process, one disk, no backups or replicas) unless it was chosen explicitly.
+ */
+function refuseWeakProductionSettings(config: Config): void {
+  const weakKey = config.keys === undefined ? undefined : weakKeyringEntries(config.keys)[0];
+  if (weakKey !== undefined) throw new ConfigError('LATCHKEY_KEYS', `key ${weakKey.id} ${weakKey.reason}`);
+  const weakToken = config.adminToken === undefined ? undefined : weakTokenReason(config.adminToken);
+  if (weakToken !== undefined) throw new ConfigError('LATCHKEY_ADMIN_TOKEN', `${weakToken}: generate one with \`openssl rand -hex 32\``);
+  if (config.databaseUrl === undefined && !config.allowEmbeddedDatabase) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'is required when NODE_ENV=production (the embedded database is one process on one disk); set LATCHKEY_ALLOW_EMBEDDED_DATABASE=true to run on it anyway',
+    );
+  }
 }
 
 function readString(env: Env, name: string): string | undefined {

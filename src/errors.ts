@@ -92,6 +92,8 @@ interface ConnectFlowErrorEntry {
   readonly code: ErrorCode;
   readonly title: string;
   readonly message: string;
+  /** Starting again from the same Connect Link can succeed: the error page offers "Try again". */
+  readonly retry?: true;
 }
 
 export const CONNECT_FLOW_ERRORS = {
@@ -135,17 +137,34 @@ export const CONNECT_FLOW_ERRORS = {
     code: 'bad_request',
     title: 'This sign-in could not be verified',
     message: 'The response does not match a sign-in started in this browser. Start again from the app that sent you here.',
+    retry: true,
   },
-  state_expired: { code: 'bad_request', title: 'This sign-in took too long', message: 'The sign-in expired. Start again from the app that sent you here.' },
+  state_expired: {
+    code: 'bad_request',
+    title: 'This sign-in took too long',
+    message: 'The sign-in expired. Start again from the app that sent you here.',
+    retry: true,
+  },
   issuer_mismatch: {
     code: 'bad_request',
     title: 'This sign-in could not be verified',
     message: 'The response came from a different authorization server than the one we sent you to.',
+    retry: true,
   },
-  access_denied: { code: 'forbidden', title: 'Access was not granted', message: 'You declined the authorization request, so no account was connected.' },
-  provider_error: { code: 'provider_error', title: 'Connection failed', message: 'The provider returned an error. Please try again later.' },
+  access_denied: {
+    code: 'forbidden',
+    title: 'Access was not granted',
+    message: 'You declined the authorization request, so no account was connected.',
+    retry: true,
+  },
+  provider_error: { code: 'provider_error', title: 'Connection failed', message: 'The provider returned an error. Please try again later.', retry: true },
   result_unknown: { code: 'not_found', title: 'Nothing to show', message: 'This result is no longer available. You can close this window.' },
-  internal_error: { code: 'internal_error', title: 'Something went wrong', message: 'The connection could not be completed. Please try again later.' },
+  internal_error: {
+    code: 'internal_error',
+    title: 'Something went wrong',
+    message: 'The connection could not be completed. Please try again later.',
+    retry: true,
+  },
   test_request_failed: {
     code: 'validation_failed',
     title: 'Connection failed',
@@ -156,8 +175,9 @@ export const CONNECT_FLOW_ERRORS = {
     code: 'forbidden',
     title: 'This request was refused',
     message: 'The form was not sent from this page. Open the link again from the app that sent you here.',
+    retry: true,
   },
-  form_token_invalid: { code: 'forbidden', title: 'This page has expired', message: 'Reload the page and try again.' },
+  form_token_invalid: { code: 'forbidden', title: 'This page has expired', message: 'Reload the page and try again.', retry: true },
   // Security catalogue 62: a connect token allows a handful of key-form attempts, then it is burned.
   attempts_exhausted: {
     code: 'too_many_requests',
@@ -167,6 +187,12 @@ export const CONNECT_FLOW_ERRORS = {
 } as const satisfies Record<string, ConnectFlowErrorEntry>;
 
 export type ConnectFlowErrorKind = keyof typeof CONNECT_FLOW_ERRORS;
+
+/** Whether starting again from the same Connect Link can succeed after this error. */
+export function flowErrorAllowsRetry(kind: ConnectFlowErrorKind): boolean {
+  const entry: ConnectFlowErrorEntry = CONNECT_FLOW_ERRORS[kind];
+  return entry.retry === true;
+}
 
 export function isConnectFlowErrorKind(value: string): value is ConnectFlowErrorKind {
   return Object.hasOwn(CONNECT_FLOW_ERRORS, value);
@@ -178,6 +204,8 @@ export class ConnectFlowError extends Error {
   readonly title: string;
   /** The connect token's allowed_origins once it is known: the error page may be framed by and postMessage to them. */
   allowedOrigins: readonly string[] = [];
+  /** The token's error_redirect_uri (with `error=<kind>`) once it is known: the page's "Return" link. */
+  returnUrl: string | null = null;
 
   constructor(
     readonly kind: ConnectFlowErrorKind,

@@ -25,6 +25,47 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/**
+ * What the server logs at start without an admin token (one is generated only for development
+ * on the embedded database; elsewhere an unset token is easy to miss until an admin call 401s).
+ */
+export const NO_ADMIN_TOKEN_WARNING =
+  'NO ADMIN TOKEN: LATCHKEY_ADMIN_TOKEN is not set, so the admin API (/v1/admin) accepts only admin-scoped API clients. ' +
+  'Set LATCHKEY_ADMIN_TOKEN (openssl rand -hex 32), or create a project and client with the CLI: npm run cli -- setup <name>';
+
+/**
+ * What the server prints once it listens: where it is, and how to make a first project. The curl
+ * lines name the admin token only when there is one; otherwise the banner says there is none.
+ */
+export function startupBanner(
+  config: Pick<Config, 'publicUrl' | 'dataDir' | 'adminToken'>,
+  databaseKind: 'embedded' | 'postgres',
+  adminTokenFile: string | undefined,
+): string {
+  const lines = [
+    '',
+    `latchkey is listening on ${config.publicUrl} (${databaseKind === 'embedded' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
+    `  API docs:        ${config.publicUrl}/docs`,
+  ];
+  if (config.adminToken === undefined) {
+    lines.push(
+      '  Admin token:     none (LATCHKEY_ADMIN_TOKEN is not set): the admin API accepts only admin-scoped API clients',
+      `  First project:   npm run cli -- setup demo${databaseKind === 'embedded' ? ' (with the server stopped)' : ''}, or set LATCHKEY_ADMIN_TOKEN and restart`,
+    );
+  } else {
+    const adminHint = adminTokenFile === undefined ? '$LATCHKEY_ADMIN_TOKEN' : `$(cat ${adminTokenFile})`;
+    lines.push(
+      '  First project:   curl -s -X POST ' +
+        `${config.publicUrl}/v1/admin/projects -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{"name":"demo"}'`,
+      '  First client:    curl -s -X POST ' +
+        `${config.publicUrl}/v1/admin/projects/<project_id>/clients -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{}'`,
+      '  (or, with the server stopped: npm run cli -- setup demo)',
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
 export async function prepareRuntime(baseConfig: Config, logger: Logger, options: { migrate: boolean }): Promise<Runtime> {
   // The registry first: a broken app file should stop the start before anything is opened.
   const registry = await loadRegistry({ dirs: [BUILTIN_REGISTRY_DIR, ...baseConfig.appRegistryDirs], insecureLoopback: baseConfig.insecureLoopback });

@@ -5,7 +5,7 @@ import { KeyringError } from './crypto/keyring.ts';
 import { MissingKeyError } from './crypto/envelope.ts';
 import { createLogger } from './http/logger.ts';
 import { RegistryError } from './registry/loader.ts';
-import { StartupError, prepareRuntime } from './runtime.ts';
+import { NO_ADMIN_TOKEN_WARNING, StartupError, prepareRuntime, startupBanner } from './runtime.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -26,13 +26,14 @@ async function main(): Promise<void> {
       return fail(`latchkey: cannot start: ${err.message}`);
     throw err;
   }
+  if (runtime.config.adminToken === undefined) logger.warn(NO_ADMIN_TOKEN_WARNING);
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
   if (app.metricsServer !== undefined && runtime.config.metricsPort !== undefined) {
     await app.metricsServer.listen({ port: runtime.config.metricsPort, host: runtime.config.host });
   }
   if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
-  printBanner(runtime.config, runtime.database.kind, runtime.adminTokenFile);
+  process.stdout.write(startupBanner(runtime.config, runtime.database.kind, runtime.adminTokenFile));
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -51,23 +52,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-}
-
-function printBanner(config: { publicUrl: string; dataDir: string }, kind: string, adminTokenFile: string | undefined): void {
-  const adminHint = adminTokenFile === undefined ? '$LATCHKEY_ADMIN_TOKEN' : `$(cat ${adminTokenFile})`;
-  process.stdout.write(
-    [
-      '',
-      `latchkey is listening on ${config.publicUrl} (${kind === 'embedded' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
-      `  API docs:        ${config.publicUrl}/docs`,
-      '  First project:   curl -s -X POST ' +
-        `${config.publicUrl}/v1/admin/projects -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{"name":"demo"}'`,
-      '  First client:    curl -s -X POST ' +
-        `${config.publicUrl}/v1/admin/projects/<project_id>/clients -H "authorization: Bearer ${adminHint}" -H 'content-type: application/json' -d '{}'`,
-      '  (or, with the server stopped: npm run cli -- setup demo)',
-      '',
-    ].join('\n'),
-  );
 }
 
 function fail(message: string): void {

@@ -357,7 +357,7 @@ t.test('recently opened credentials are reused only while the ciphertexts are un
     id,
     await sealReplacement(
       vault,
-      { id, projectId: seeded.client.projectId },
+      { id, projectId: seeded.client.projectId, environment: 'production' },
       {
         credentials: { oauth_access_token: 'at-second-0123456789' },
         refreshToken: 'rt-second-0123456789',

@@ -142,7 +142,7 @@ t.test('GET /v1/admin/keys/status: active and configured KEKs and data keys per 
   const testApp = await buildTestApp(t, { env: { LATCHKEY_KEYS: `${second},${TEST_KEYS}` }, privateDatabase: true });
   const server = testApp.app.server;
   const { projectId } = await createProjectClient(testApp);
-  await testApp.app.vault.seal(projectId, { table: 'accounts', column: 'credentials_enc', rowId: 'apn_x' }, 'plaintext');
+  await testApp.app.vault.seal({ table: 'accounts', column: 'credentials_enc', rowId: 'apn_x', projectId, environment: 'production' }, 'plaintext');
   const res = await server.inject({ method: 'GET', url: '/v1/admin/keys/status', headers: admin });
   t.equal(res.statusCode, 200);
   const body = res.json<{ active_kek_id: string; configured_kek_ids: string[]; data_keys_by_kek: { kek_id: string; count: number; configured: boolean }[] }>();

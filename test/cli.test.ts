@@ -76,14 +76,17 @@ t.test('setup, keys status, keys rotate, then a server on the same database', as
 
   // Seal values under k1 (the project's data key and the service-wide one), as the service would.
   const contexts = [
-    { projectId: setup.project_id, context: { table: 'oauth_apps', column: 'client_secret_enc', rowId: 'oa_cli1' }, plaintext: 'project secret' },
-    { projectId: null, context: { table: 'environments', column: 'webhook_signing_key_enc', rowId: 'global' }, plaintext: 'service secret' },
+    {
+      context: { table: 'oauth_apps', column: 'client_secret_enc', rowId: 'oa_cli1', projectId: setup.project_id, environment: null },
+      plaintext: 'project secret',
+    },
+    { context: { table: 'environments', column: 'webhook_signing_key_enc', rowId: 'global', projectId: null, environment: null }, plaintext: 'service secret' },
   ];
   const sealed: Buffer[] = [];
   {
     const database = await openInProcess();
     const vault = new Vault(database.db, parseKeyring(k1));
-    for (const c of contexts) sealed.push(await vault.seal(c.projectId, c.context, c.plaintext));
+    for (const c of contexts) sealed.push(await vault.seal(c.context, c.plaintext));
     await database.close();
   }
 

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { createProject } from '../src/admin/admin.service.ts';
 import { parseKeyring } from '../src/crypto/keyring.ts';
 import { openDatabase } from '../src/db/connect.ts';
-import { Vault } from '../src/keys/vault.ts';
+import { Vault, type SealContext } from '../src/keys/vault.ts';
 import { processEnv, runServerToExit, startServer } from './fixtures/latchkey-process.ts';
 
 const ADMIN = 'a-perfectly-fine-admin-token-of-40-chars!';
@@ -42,7 +42,13 @@ t.test('the server refuses to start without keys in production or with DATABASE_
   t.match(badConfig.stderr, /PORT/);
 
   const badKeys = await runServerToExit(
-    processEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://keys.example.com', LATCHKEY_KEYS: 'k1:dG9vIHNob3J0', LATCHKEY_DATA_DIR: dataDir }),
+    processEnv({
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://keys.example.com',
+      LATCHKEY_ALLOW_EMBEDDED_DATABASE: 'true',
+      LATCHKEY_KEYS: 'k1:dG9vIHNob3J0',
+      LATCHKEY_DATA_DIR: dataDir,
+    }),
   );
   t.not(badKeys.code, 0, 'a malformed LATCHKEY_KEYS exits non-zero');
   t.match(badKeys.stderr, /LATCHKEY_KEYS/);
@@ -72,12 +78,13 @@ t.test('development on the embedded database: a 0600 key file, a loud warning, r
 
   // Seal a value with the generated keyring, as the running service would.
   const keyring = parseKeyring(keyText);
-  const context = { table: 'oauth_apps', column: 'client_secret_enc', rowId: 'oa_config_test' };
+  let context: SealContext;
   let sealed: Buffer;
   {
     const database = await openDatabase({ databaseUrl: undefined, dataDir, poolSize: 1 });
     const project = await createProject(database.db, 'config test');
-    sealed = await new Vault(database.db, keyring).seal(project.id, context, 'sealed in development');
+    context = { table: 'oauth_apps', column: 'client_secret_enc', rowId: 'oa_config_test', projectId: project.id, environment: null };
+    sealed = await new Vault(database.db, keyring).seal(context, 'sealed in development');
     await database.close();
   }
 
@@ -104,6 +111,7 @@ t.test('development on the embedded database: a 0600 key file, a loud warning, r
     ...env,
     NODE_ENV: 'production',
     PUBLIC_URL: 'https://keys.example.com',
+    LATCHKEY_ALLOW_EMBEDDED_DATABASE: 'true',
     LATCHKEY_KEYS: `other:${randomBytes(32).toString('base64')}`,
   });
   t.not(missing.code, 0, 'production with a missing KEK stops the start');

@@ -294,7 +294,13 @@ t.test('22 + 23 + database dump: no code, state, verifier, token or key in logs,
     .where('project_id', '=', env.client.projectId)
     .executeTakeFirstOrThrow();
   const pendingVerifier = await env.testApp.app.vault.openString(
-    { table: 'oauth_states', column: 'code_verifier_enc', rowId: pending.digest.toString('hex') },
+    {
+      table: 'oauth_states',
+      column: 'code_verifier_enc',
+      rowId: pending.digest.toString('hex'),
+      projectId: pending.project_id,
+      environment: pending.environment,
+    },
     pending.code_verifier_enc!,
   );
   t.equal(s256Challenge(pendingVerifier), inFlight.authorizeUrl.searchParams.get('code_challenge'), 'the sealed verifier is the one behind the challenge');

@@ -2,7 +2,7 @@
 // whose values alone are accepted; a key field renamed to Pipedream's name still accepts the old
 // input name, and an account stored under the old name reads under the new one.
 import t from 'tap';
-import { openAccountSecrets, sealCredentials } from '../src/accounts/account-secrets.ts';
+import { locationOf, openAccountSecrets, sealCredentials } from '../src/accounts/account-secrets.ts';
 import { GOOD_KEY, postForm, startConnectEnv } from './fixtures/connect-env.ts';
 
 t.test('a region choice renders as a select, and only its values are accepted', async (t) => {
@@ -47,11 +47,12 @@ t.test('a renamed field: the old input name is accepted, an old stored account r
   const saved = await postForm(env, '/connect/keys', { token, app: 'keys-regional', f_region: 'eu', f_secret_key: GOOD_KEY });
   t.equal(saved.status, 303, 'f_secret_key (the name before the rename) is the api_key field');
   const db = env.testApp.database.handle.db;
+  // This test's own project: the process's shared database also holds the other tests' accounts.
   const account = await db.selectFrom('accounts').selectAll().where('project_id', '=', env.client.projectId).executeTakeFirstOrThrow();
   t.same((await openAccountSecrets(env.testApp.app.vault, account)).values, { region: 'eu', api_key: GOOD_KEY }, 'stored under the new name');
 
   // An account stored before the rename (and before region existed): its sealed values use the old name.
-  const sealed = await sealCredentials(env.testApp.app.vault, account.project_id, account.id, { secret_key: GOOD_KEY });
+  const sealed = await sealCredentials(env.testApp.app.vault, locationOf(account), { secret_key: GOOD_KEY });
   await db.updateTable('accounts').set({ credentials_enc: sealed }).where('id', '=', account.id).execute();
   const fetched = await env.pd.accounts.retrieve(account.id, { includeCredentials: true });
   t.same(fetched.credentials, { api_key: GOOD_KEY, region: 'us' }, 'the old name reads as api_key; the missing region as its default');

@@ -19,7 +19,7 @@ import { KeyringError, generateKeyringEntry, parseKeyring } from '../src/crypto/
 import { TOKEN_PREFIXES, digestToken, digestsEqual, hasValidTokenShape, mintId, mintToken } from '../src/crypto/tokens.ts';
 
 const HEADER_BYTES = 1 + 16; // format version ‖ DEK id
-const context: SealContext = { table: 'accounts', column: 'credentials_enc', rowId: 'apn_row1' };
+const context: SealContext = { table: 'accounts', column: 'credentials_enc', rowId: 'apn_row1', projectId: 'proj_a', environment: 'production' };
 const plaintext = Buffer.from('{"oauth_access_token":"xoxb-very-secret-access-token-0001"}', 'utf8');
 
 function flipBit(buffer: Buffer, index: number, bit = 0): Buffer {
@@ -40,7 +40,7 @@ t.test('confidential: the sealed bytes differ from and do not contain the plaint
   t.equal(sealed.indexOf(plaintext.subarray(0, 8)), -1, 'not even its first 8 bytes');
   t.notOk(sealed.toString('latin1').includes('xoxb-very-secret'));
   t.equal(sealed.length, HEADER_BYTES + NONCE_BYTES + plaintext.length + TAG_BYTES, 'header ‖ nonce ‖ ciphertext ‖ 16-byte tag');
-  t.equal(sealed[0], 0x01, 'format version byte');
+  t.equal(sealed[0], 0x02, 'format version byte (2: bound to project and environment)');
   t.equal(readSealedKeyId(sealed), dek.id, 'the header names the data key');
   t.same(openValue(dek, context, sealed), plaintext, 'and it opens with the right key and context');
 });
@@ -112,8 +112,8 @@ t.test('moved ciphertext: another row, column or table fails to open (associated
   for (const [name, moved] of Object.entries(moves)) t.throws(() => openValue(dek, moved, sealed), DecryptionError, name);
 
   // Length-prefixed associated data: shifting a boundary is a different context.
-  const ab = sealValue(dek, { table: 'ab', column: 'c', rowId: '1' }, plaintext);
-  t.throws(() => openValue(dek, { table: 'a', column: 'bc', rowId: '1' }, ab), DecryptionError, 'table/column boundary shift');
+  const ab = sealValue(dek, { ...context, table: 'ab', column: 'c', rowId: '1' }, plaintext);
+  t.throws(() => openValue(dek, { ...context, table: 'a', column: 'bc', rowId: '1' }, ab), DecryptionError, 'table/column boundary shift');
   t.not(encodeAssociatedData(['a|b', 'c']).toString('hex'), encodeAssociatedData(['a', 'b|c']).toString('hex'));
 
   // Another data key, even with the header rewritten to name it, does not open it.

@@ -37,9 +37,15 @@ async function sealSome(db: Kysely<Database>, vault: Vault, projects: number, pe
   for (let i = 0; i < projects; i++) owners.push((await createProject(db, `project ${i}`)).id);
   for (const projectId of owners) {
     for (let j = 0; j < (projectId === null ? 1 : perProject); j++) {
-      const context = { table: 'accounts', column: 'credentials_enc', rowId: `apn_${projectId ?? 'global'}_${j}` };
+      const context: SealContext = {
+        table: 'accounts',
+        column: 'credentials_enc',
+        rowId: `apn_${projectId ?? 'global'}_${j}`,
+        projectId,
+        environment: 'production',
+      };
       const plaintext = `secret-${projectId ?? 'global'}-${j}-${randomBytes(8).toString('hex')}`;
-      records.push({ projectId, context, plaintext, sealed: await vault.seal(projectId, context, plaintext) });
+      records.push({ projectId, context, plaintext, sealed: await vault.seal(context, plaintext) });
     }
   }
   return records;
@@ -95,7 +101,7 @@ t.test('rotation k1 → k2,k1 → rewrap → restart with k2 alone', async (t) =
   const v2 = new Vault(db, ring(['k2']));
   await v2.assertKeysAvailable();
   await openAll(t, v2, [...records, ...newer], 'after a restart with k2 alone');
-  const again = await v2.seal(records[1]!.projectId, records[1]!.context, 'sealed after the restart');
+  const again = await v2.seal(records[1]!.context, 'sealed after the restart');
   t.equal(await v2.openString(records[1]!.context, again), 'sealed after the restart');
   t.same(counts(await keyStatus(db, ring(['k2']))), { k2: 5 }, 'sealing after the restart reuses the project data key');
 });
@@ -122,7 +128,7 @@ t.test('a missing KEK is a clear MissingKeyError naming the key id', async (t) =
   );
   t.type(openErr, MissingKeyError, 'open refuses');
   t.match((openErr as Error).message, /"k2"/);
-  await t.rejects(v1.seal(records[1]!.projectId, records[1]!.context, 'x'), MissingKeyError, 'seal refuses too (no silent new key)');
+  await t.rejects(v1.seal(records[1]!.context, 'x'), MissingKeyError, 'seal refuses too (no silent new key)');
   t.same(counts(await keyStatus(db, ring(['k1']))), { k2: 2 }, 'no data key was added under k1');
   const status = await keyStatus(db, ring(['k1']));
   t.same(status.dataKeysByKek, [{ kek_id: 'k2', count: 2, configured: false }], 'keys status shows the unconfigured KEK');
@@ -197,8 +203,8 @@ t.test('two vaults (replicas) creating the same project data key at once end wit
   const projectId = (await createProject(db, 'race')).id;
   const a = new Vault(db, ring(['k1']));
   const b = new Vault(db, ring(['k1']));
-  const context = (rowId: string): SealContext => ({ table: 'oauth_apps', column: 'client_secret_enc', rowId });
-  const sealed = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).seal(projectId, context(`oa_${i}`), `value ${i}`)));
+  const context = (rowId: string): SealContext => ({ table: 'oauth_apps', column: 'client_secret_enc', rowId, projectId, environment: null });
+  const sealed = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).seal(context(`oa_${i}`), `value ${i}`)));
   const keys = await db.selectFrom('data_keys').select('id').where('project_id', '=', projectId).execute();
   t.equal(keys.length, 1, 'one data key for the project');
   for (const [i, value] of sealed.entries()) {

@@ -56,6 +56,11 @@ const STATES: Record<string, PageState> = {
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.waitForSelector('[role="status"]');
   },
+  'error-sign-in-failed-with-ways-on': async (env, page) => {
+    await page.goto(`${env.publicUrl}/connect?token=${await env.mint({ errorRedirectUri: 'https://backend.example/failed' })}&app=oidc-test`);
+    await page.goto(`${env.publicUrl}/connect?token=${await env.mint({ errorRedirectUri: 'https://backend.example/failed' })}&app=no_such_app`);
+    await page.waitForSelector('a.button');
+  },
   'error-invalid-link': async (env, page) => {
     await page.goto(`${env.publicUrl}/connect?token=ctok_not_a_real_token&app=keys-test`);
     await page.waitForSelector('[role="alert"]');

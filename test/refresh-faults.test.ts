@@ -237,7 +237,7 @@ t.test('fresh credentials and every failure class', async (t) => {
       id,
       await sealReplacement(
         seeded.testApp.app.vault,
-        { id, projectId: seeded.client.projectId },
+        { id, projectId: seeded.client.projectId, environment: 'production' },
         {
           credentials: { oauth_access_token: 'at-after-reconnect-0001' },
           refreshToken: 'rt-after-reconnect-0001',

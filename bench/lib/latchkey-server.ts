@@ -57,6 +57,8 @@ export function latchkeyEnvironment(settings: LatchkeySettings, port: number): R
   if (settings.mode === 'production') {
     env['NODE_ENV'] = 'production';
     env['PUBLIC_URL'] = 'https://latchkey.bench.invalid';
+    // `--database pglite` measures the embedded database on purpose; production refuses it otherwise.
+    if (settings.databaseUrl === undefined) env['LATCHKEY_ALLOW_EMBEDDED_DATABASE'] = 'true';
   } else {
     env['NODE_ENV'] = 'development';
     env['LATCHKEY_INSECURE_LOOPBACK'] = 'true';

@@ -1,16 +1,19 @@
 // How an account's secrets are sealed and opened. credentials_enc seals a JSON object of every
 // credential the API returns except the refresh token (oauth_access_token, oauth_client_id,
 // api_key, subdomain, instance_url, …); refresh_token_enc seals the refresh token alone. Each is
-// bound to its row and column, so a ciphertext copied to another account or column fails to
-// open. openAccountSecrets is the one way to open them.
+// bound to its row, column, project and environment, so a ciphertext copied to another account
+// or column, or a row moved to another project or environment, fails to open.
+// openAccountSecrets is the one way to open them.
 //
 // The credential hot path goes one step further (RecentCredentials): a backend typically reads
 // the same account before every API call, and the two decrypts (with their associated-data
 // encoding) were the largest cost of such a read. So the opened values of recently read accounts
 // are kept for a short time, and reused only while the row still holds byte-identical
-// ciphertexts: any refresh, reconnect or other rewrite changes the bytes and forces a fresh
-// open (which authenticates them again against this row and column). What this keeps in memory
+// ciphertexts in the same project and environment: any refresh, reconnect or other rewrite
+// changes the bytes, and a row moved elsewhere changes its binding; either forces a fresh open
+// (which authenticates them again against this row, column, project and environment). What this keeps in memory
 // is no more than what the cached data keys already unlock; it is bounded in size and age.
+import type { EnvironmentName } from '../db/types.ts';
 import { ApiError } from '../errors.ts';
 import { DecryptionError, type SealContext, type Vault } from '../keys/vault.ts';
 import type { AccountRow } from './account.repository.ts';
@@ -33,36 +36,48 @@ export interface OpenedCredentials {
   readonly refreshToken: string | null;
 }
 
-type SealedColumns = Pick<AccountRow, 'id' | 'credentials_enc' | 'refresh_token_enc'>;
+type SealedColumns = Pick<AccountRow, 'id' | 'project_id' | 'environment' | 'credentials_enc' | 'refresh_token_enc'>;
+
+/** What an account's secrets are bound to besides their column. */
+export interface AccountLocation {
+  readonly id: string;
+  readonly projectId: string;
+  readonly environment: EnvironmentName;
+}
+
+export function locationOf(row: Pick<AccountRow, 'id' | 'project_id' | 'environment'>): AccountLocation {
+  return { id: row.id, projectId: row.project_id, environment: row.environment };
+}
 
 /** What opening needs of the vault (a test may count the opens through its own). */
 export type SecretOpener = Pick<Vault, 'open'>;
 
-function credentialsContext(accountId: string): SealContext {
-  return { table: 'accounts', column: 'credentials_enc', rowId: accountId };
+export function credentialsContext(account: AccountLocation): SealContext {
+  return { table: 'accounts', column: 'credentials_enc', rowId: account.id, projectId: account.projectId, environment: account.environment };
 }
 
-function refreshTokenContext(accountId: string): SealContext {
-  return { table: 'accounts', column: 'refresh_token_enc', rowId: accountId };
+export function refreshTokenContext(account: AccountLocation): SealContext {
+  return { table: 'accounts', column: 'refresh_token_enc', rowId: account.id, projectId: account.projectId, environment: account.environment };
 }
 
-export async function sealAccountSecrets(vault: Vault, projectId: string, accountId: string, secrets: AccountSecrets): Promise<SealedAccountSecrets> {
+export async function sealAccountSecrets(vault: Vault, account: AccountLocation, secrets: AccountSecrets): Promise<SealedAccountSecrets> {
   const refreshToken = secrets.refreshToken;
   return {
-    credentials_enc: await sealCredentials(vault, projectId, accountId, secrets.credentials),
-    refresh_token_enc:
-      refreshToken === undefined || refreshToken === null || refreshToken === '' ? null : await sealRefreshToken(vault, projectId, accountId, refreshToken),
+    credentials_enc: await sealCredentials(vault, account, secrets.credentials),
+    refresh_token_enc: refreshToken === undefined || refreshToken === null || refreshToken === '' ? null : await sealRefreshToken(vault, account, refreshToken),
   };
 }
 
 /** A refresh that rotated the refresh token seals the new one alone. */
-export function sealRefreshToken(vault: Vault, projectId: string, accountId: string, refreshToken: string): Promise<Buffer> {
-  return vault.seal(projectId, refreshTokenContext(accountId), refreshToken);
+export function sealRefreshToken(vault: Vault, account: AccountLocation, refreshToken: string): Promise<Buffer> {
+  return vault.seal(refreshTokenContext(account), refreshToken);
 }
 
-export function sealCredentials(vault: Vault, projectId: string, accountId: string, credentials: CredentialValues): Promise<Buffer> {
-  return vault.seal(projectId, credentialsContext(accountId), JSON.stringify(credentials));
+export function sealCredentials(vault: Vault, account: AccountLocation, credentials: CredentialValues): Promise<Buffer> {
+  return vault.seal(credentialsContext(account), JSON.stringify(credentials));
 }
+
+export const CREDENTIALS_UNREADABLE_MESSAGE = 'the stored credentials of this account could not be decrypted';
 
 async function openSealed(vault: SecretOpener, context: SealContext, sealed: Buffer): Promise<Buffer> {
   try {
@@ -70,15 +85,16 @@ async function openSealed(vault: SecretOpener, context: SealContext, sealed: Buf
   } catch (err) {
     // Tampered, moved to another row or column, or sealed under a key we do not have.
     if (err instanceof DecryptionError) {
-      throw new ApiError('credential_unreadable', 'the stored credentials of this account could not be decrypted', { cause: err });
+      throw new ApiError('credential_unreadable', CREDENTIALS_UNREADABLE_MESSAGE, { cause: err });
     }
     throw err;
   }
 }
 
 export async function openAccountSecrets(vault: SecretOpener, row: SealedColumns): Promise<OpenedCredentials> {
-  const values = JSON.parse((await openSealed(vault, credentialsContext(row.id), row.credentials_enc)).toString('utf8')) as CredentialValues;
-  const refreshToken = row.refresh_token_enc === null ? null : (await openSealed(vault, refreshTokenContext(row.id), row.refresh_token_enc)).toString('utf8');
+  const account = locationOf(row);
+  const values = JSON.parse((await openSealed(vault, credentialsContext(account), row.credentials_enc)).toString('utf8')) as CredentialValues;
+  const refreshToken = row.refresh_token_enc === null ? null : (await openSealed(vault, refreshTokenContext(account), row.refresh_token_enc)).toString('utf8');
   return { values, refreshToken };
 }
 
@@ -86,6 +102,9 @@ export const RECENT_CREDENTIALS_TTL_MS = 60_000;
 export const RECENT_CREDENTIALS_MAX = 10_000;
 
 interface RecentEntry {
+  /** What the values were authenticated against besides the bytes: a moved row must open afresh. */
+  projectId: string;
+  environment: EnvironmentName;
   credentialsEnc: Buffer;
   refreshTokenEnc: Buffer | null;
   opened: OpenedCredentials;
@@ -107,7 +126,13 @@ export class RecentCredentials {
     const now = this.now();
     const entry = this.entries.get(row.id);
     if (entry !== undefined) {
-      if (now - entry.at <= this.ttlMs && entry.credentialsEnc.equals(row.credentials_enc) && sameBytes(entry.refreshTokenEnc, row.refresh_token_enc)) {
+      if (
+        now - entry.at <= this.ttlMs &&
+        entry.projectId === row.project_id &&
+        entry.environment === row.environment &&
+        entry.credentialsEnc.equals(row.credentials_enc) &&
+        sameBytes(entry.refreshTokenEnc, row.refresh_token_enc)
+      ) {
         return entry.opened;
       }
       this.entries.delete(row.id);
@@ -119,7 +144,14 @@ export class RecentCredentials {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(row.id, { credentialsEnc: row.credentials_enc, refreshTokenEnc: row.refresh_token_enc, opened: Object.freeze(opened), at: now });
+    this.entries.set(row.id, {
+      projectId: row.project_id,
+      environment: row.environment,
+      credentialsEnc: row.credentials_enc,
+      refreshTokenEnc: row.refresh_token_enc,
+      opened: Object.freeze(opened),
+      at: now,
+    });
     return opened;
   }
 

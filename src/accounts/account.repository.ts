@@ -3,6 +3,7 @@
 // deletes, and the admin view. Sealed columns arrive sealed (account-secrets.ts): nothing here
 // sees a plaintext credential, and no admin query selects a sealed column.
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { isLegacySealed } from '../db/sealed-format.ts';
 import type { Database, EnvironmentName } from '../db/types.ts';
 import { keysetPage } from '../http/keyset-page.ts';
 import type { PageRequest } from '../http/page-info.ts';
@@ -318,4 +319,41 @@ export async function renameAccount(db: Db, projectId: string, accountId: string
 /** refresh_failures is an integer column, but a driver may hand it over as a string. */
 function withNumericFailures<T extends { refresh_failures: number | string }>(row: T): T & { refresh_failures: number } {
   return { ...row, refresh_failures: Number(row.refresh_failures) };
+}
+
+// ─── the re-seal migration (reseal/): legacy-format values rewritten under the new binding ───
+
+export type LegacySealedAccount = Pick<AccountRow, 'id' | 'project_id' | 'environment' | 'credentials_enc' | 'refresh_token_enc'>;
+
+/** Accounts with a value of the legacy sealed format, after `afterId` in id order (one pass is one scan). */
+export function findLegacySealedAccounts(db: Db, afterId: string, limit: number): Promise<LegacySealedAccount[]> {
+  return db
+    .selectFrom('accounts')
+    .select(['id', 'project_id', 'environment', 'credentials_enc', 'refresh_token_enc'])
+    .where('id', '>', afterId)
+    .where((eb) => eb.or([isLegacySealed('credentials_enc'), isLegacySealed('refresh_token_enc')]))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Writes the re-sealed values only if the row still holds the bytes they were made from: a
+ * refresh or reconnect that rewrote it meanwhile (already in the new format) wins, and nothing
+ * is locked while the values are decrypted and sealed again. The values themselves are unchanged,
+ * so credentials_version and updated_at stay as they are.
+ */
+export async function replaceAccountSealing(
+  db: Db,
+  row: LegacySealedAccount,
+  resealed: { credentials_enc: Buffer; refresh_token_enc: Buffer | null },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('accounts')
+    .set(resealed)
+    .where('id', '=', row.id)
+    .where('credentials_enc', '=', row.credentials_enc)
+    .where(sql<boolean>`refresh_token_enc is not distinct from ${row.refresh_token_enc}`)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

@@ -11,7 +11,7 @@
 import type { Kysely } from 'kysely';
 import type { AppViews } from '../apps/app-view.ts';
 import type { Database } from '../db/types.ts';
-import { notFound } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { DEFAULT_PAGE_LIMIT, toPage, type PageInfo, type PageRequest } from '../http/page-info.ts';
 import type { AppRegistry, RegistryApp } from '../registry/registry.ts';
 import {
@@ -27,7 +27,7 @@ import {
   type AccountScope,
   versionOf,
 } from './account.repository.ts';
-import type { RecentCredentials } from './account-secrets.ts';
+import { CREDENTIALS_UNREADABLE_MESSAGE, type RecentCredentials } from './account-secrets.ts';
 import { credentialsView, toAccountView, type AccountView } from './account-view.ts';
 import type { RefreshAccount, RefreshFailure } from './refresh-outcome.ts';
 import { isFresh, isOAuthApp } from './token-schedule.ts';
@@ -142,7 +142,9 @@ export async function retrieveAccountCredentials(deps: AccountsDeps, scope: Acco
 /**
  * In a list, an account whose token cannot be made fresh (dead, provider down) comes without
  * `credentials` (its healthy/dead/error say why, as the refresh left them) instead of failing
- * the whole page. A stale token is never included.
+ * the whole page. A stale token is never included. So does an account whose stored secrets
+ * cannot be decrypted (tampered, moved, sealed under a key this deployment lacks): its `error`
+ * says so, and the other accounts of the page keep their credentials.
  */
 async function viewsOf(deps: AccountsDeps, rows: AccountRow[], includeCredentials: boolean): Promise<AccountView[]> {
   const plain = (row: AccountRow): AccountView => toAccountView(row, deps.appViews.of(deps.registry.get(row.app_slug), row.app_slug));
@@ -152,11 +154,21 @@ async function viewsOf(deps: AccountsDeps, rows: AccountRow[], includeCredential
     rows.map((row, index) => ({ row, index })),
     LIST_CONCURRENCY,
     async ({ row, index }) => {
-      const read = await readCredentials(deps, row, deps.registry.get(row.app_slug));
-      views[index] = read.ok ? read.view : plain((await findAccountById(deps.db, row.id)) ?? row);
+      const read = await readCredentialsOrUnreadable(deps, row);
+      if (read === 'unreadable') views[index] = { ...plain(row), error: CREDENTIALS_UNREADABLE_MESSAGE };
+      else views[index] = read.ok ? read.view : plain((await findAccountById(deps.db, row.id)) ?? row);
     },
   );
   return views;
+}
+
+async function readCredentialsOrUnreadable(deps: AccountsDeps, row: AccountRow): Promise<CredentialRead | 'unreadable'> {
+  try {
+    return await readCredentials(deps, row, deps.registry.get(row.app_slug));
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'credential_unreadable') return 'unreadable';
+    throw err;
+  }
 }
 
 export interface ListAccountsQuery extends AccountFilter {

@@ -4,7 +4,7 @@
 import type { EnvironmentName } from '../db/types.ts';
 import type { Vault } from '../keys/vault.ts';
 import type { NewAccountRow, ReplacedCredentials } from './account.repository.ts';
-import { sealAccountSecrets, type CredentialValues } from './account-secrets.ts';
+import { sealAccountSecrets, type AccountLocation, type CredentialValues } from './account-secrets.ts';
 import { DEFAULT_REFRESH_MARGIN_SECONDS } from './token-schedule.ts';
 
 export interface StoredCredentials {
@@ -45,7 +45,7 @@ export async function sealNewAccount(vault: Vault, account: NewAccount): Promise
     app_slug: account.appSlug,
     oauth_app_id: account.oauthAppId,
     name: account.name,
-    ...(await sealAccountSecrets(vault, account.projectId, account.id, { credentials: account.credentials, refreshToken: account.refreshToken })),
+    ...(await sealAccountSecrets(vault, account, { credentials: account.credentials, refreshToken: account.refreshToken })),
     authorized_scopes: JSON.stringify(account.authorizedScopes),
     expires_at: account.expiresAt,
     next_refresh_at: plannedRefresh(account),
@@ -55,11 +55,11 @@ export async function sealNewAccount(vault: Vault, account: NewAccount): Promise
 /** Reconnect: the new credentials of an existing account (`name` undefined keeps its name). */
 export async function sealReplacement(
   vault: Vault,
-  account: { id: string; projectId: string; name?: string | null | undefined },
+  account: AccountLocation & { name?: string | null | undefined },
   stored: StoredCredentials,
 ): Promise<ReplacedCredentials> {
   return {
-    ...(await sealAccountSecrets(vault, account.projectId, account.id, { credentials: stored.credentials, refreshToken: stored.refreshToken })),
+    ...(await sealAccountSecrets(vault, account, { credentials: stored.credentials, refreshToken: stored.refreshToken })),
     authorized_scopes: JSON.stringify(stored.authorizedScopes),
     expires_at: stored.expiresAt,
     next_refresh_at: plannedRefresh(stored),

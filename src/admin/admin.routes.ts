@@ -16,6 +16,9 @@ const ClientSchema = Type.Object({
   project_id: Type.String(),
   name: Type.String(),
   scopes: Type.Array(Type.String()),
+  environment: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Null()], {
+    description: "The one environment the client's tokens may act in (x-pd-environment); null: both",
+  }),
   created_at: Type.String({ format: 'date-time' }),
   revoked_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
@@ -72,6 +75,11 @@ export function adminRoutes(deps: { db: Kysely<Database>; auditLog: AuditLog }):
             {
               name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
               scopes: Type.Optional(Type.Array(Type.Union(KNOWN_SCOPES.map((s) => Type.Literal(s))), { minItems: 1, maxItems: 20 })),
+              environment: Type.Optional(
+                Type.Union([Type.Literal('development'), Type.Literal('production')], {
+                  description: 'Limit the client to one environment; omitted: it may act in both',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -84,7 +92,7 @@ export function adminRoutes(deps: { db: Kysely<Database>; auditLog: AuditLog }):
           auditLog,
           { projectId, actor: 'admin', action: 'client.create' },
           () => createClient(db, projectId, request.body),
-          (created) => ({ client_id: created.client_id, name: created.name, scopes: created.scopes }),
+          (created) => ({ client_id: created.client_id, name: created.name, scopes: created.scopes, environment: created.environment }),
         );
         return reply.code(201).send(client);
       },

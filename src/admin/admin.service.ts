@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { DEFAULT_SCOPES, isKnownScope } from '../auth/scopes.ts';
 import { hashSecret } from '../crypto/passwords.ts';
 import { TOKEN_PREFIXES, mintId, mintToken } from '../crypto/tokens.ts';
-import type { Database } from '../db/types.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { insertClient, listClientsOfProject, revokeClient, type ClientRow } from '../auth/clients.repository.ts';
 import { findProjectById, insertProjectWithEnvironments, listProjects, type ProjectRow } from './projects.repository.ts';
@@ -19,6 +19,8 @@ export interface ClientView {
   project_id: string;
   name: string;
   scopes: string[];
+  /** The one environment the client may act in; null: both. */
+  environment: EnvironmentName | null;
   created_at: string;
   revoked_at: string | null;
 }
@@ -33,6 +35,7 @@ function toClientView(row: ClientRow): ClientView {
     project_id: row.project_id,
     name: row.name,
     scopes: row.scopes.split(' ').filter(Boolean),
+    environment: row.environment,
     created_at: row.created_at.toISOString(),
     revoked_at: row.revoked_at?.toISOString() ?? null,
   };
@@ -56,7 +59,7 @@ export async function requireProject(db: Kysely<Database>, projectId: string): P
 export async function createClient(
   db: Kysely<Database>,
   projectId: string,
-  input: { name?: string | undefined; scopes?: readonly string[] | undefined },
+  input: { name?: string | undefined; scopes?: readonly string[] | undefined; environment?: EnvironmentName | undefined },
 ): Promise<ClientView & { client_secret: string }> {
   await requireProject(db, projectId);
   const scopes = input.scopes ?? DEFAULT_SCOPES;
@@ -70,6 +73,7 @@ export async function createClient(
     name: input.name ?? 'default',
     scopes: [...new Set(scopes)].join(' '),
     secret_hash: await hashSecret(secret),
+    environment: input.environment ?? null,
   });
   return { ...toClientView(row), client_secret: secret };
 }

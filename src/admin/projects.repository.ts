@@ -12,8 +12,8 @@ export async function insertProjectWithEnvironments(db: Kysely<Database>, projec
     await trx
       .insertInto('environments')
       .values([
-        { project_id: project.id, name: 'development', webhook_url: null, webhook_signing_key_enc: null },
-        { project_id: project.id, name: 'production', webhook_url: null, webhook_signing_key_enc: null },
+        { project_id: project.id, name: 'development', webhook_url: null, webhook_signing_key_enc: null, webhook_signing_key_revealed_at: null },
+        { project_id: project.id, name: 'production', webhook_url: null, webhook_signing_key_enc: null, webhook_signing_key_revealed_at: null },
       ])
       .execute();
     return row;

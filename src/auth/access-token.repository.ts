@@ -1,10 +1,12 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/types.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
 
 export interface AccessTokenGrant {
   client_id: string;
   project_id: string;
   scopes: string;
+  /** The client's environment limit (read live, so narrowing a client applies to its tokens). */
+  environment: EnvironmentName | null;
   expires_at: Date;
 }
 
@@ -20,17 +22,26 @@ export function findLiveGrantByDigest(db: Kysely<Database>, digest: Buffer): Pro
   return db
     .selectFrom('api_access_tokens as t')
     .innerJoin('api_clients as c', 'c.id', 't.client_id')
-    .select(['t.client_id', 't.project_id', 't.scopes', 't.expires_at'])
+    .select(['t.client_id', 't.project_id', 't.scopes', 'c.environment', 't.expires_at'])
     .where('t.digest', '=', digest)
     .where('t.expires_at', '>', sql<Date>`now()`)
     .where('c.revoked_at', 'is', null)
     .executeTakeFirst();
 }
 
-export async function deleteExpiredAccessTokens(db: Kysely<Database>): Promise<number> {
+/** Deletes at most `limit` access tokens that expired over an hour ago (they no longer authenticate anyway). */
+export async function deleteExpiredAccessTokens(db: Kysely<Database>, limit: number): Promise<number> {
   const result = await db
     .deleteFrom('api_access_tokens')
-    .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+    .where('digest', 'in', (eb) =>
+      eb
+        .selectFrom('api_access_tokens')
+        .select('digest')
+        .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -4,7 +4,7 @@
 // keeps working on any replica.
 import type { Kysely } from 'kysely';
 import { TOKEN_PREFIXES, digestToken, hasValidTokenShape, mintToken } from '../crypto/tokens.ts';
-import type { Database } from '../db/types.ts';
+import type { Database, EnvironmentName } from '../db/types.ts';
 import { findLiveGrantByDigest, insertAccessToken } from './access-token.repository.ts';
 import { parseScopeList } from './scopes.ts';
 
@@ -17,6 +17,8 @@ export interface ClientPrincipal {
   readonly clientId: string;
   readonly projectId: string;
   readonly scopes: readonly string[];
+  /** Set when the client may act in this environment only. */
+  readonly environment: EnvironmentName | null;
 }
 
 export async function issueAccessToken(
@@ -60,7 +62,13 @@ export class AccessTokenVerifier {
     const principal: ClientPrincipal | null =
       grant === undefined
         ? null
-        : Object.freeze({ kind: 'client', clientId: grant.client_id, projectId: grant.project_id, scopes: parseScopeList(grant.scopes) });
+        : Object.freeze({
+            kind: 'client',
+            clientId: grant.client_id,
+            projectId: grant.project_id,
+            scopes: parseScopeList(grant.scopes),
+            environment: grant.environment,
+          });
     this.remember(token, { principal, expiresAtMs: grant?.expires_at.getTime() ?? 0, checkedAtMs: nowMs });
     return principal;
   }

@@ -75,10 +75,21 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
       if (!scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
       request.principal = principal;
       request.environment = requestEnvironment(request);
+      refuseOtherEnvironment(principal, request.environment);
     };
   }
 
   return { requireAdmin, requireClient, requireProjectScope };
+}
+
+/**
+ * A client limited to one environment acts only there. Checked on every project route (the
+ * environment-bound data); the app registry, which is the same in both, stays readable.
+ */
+function refuseOtherEnvironment(principal: ClientPrincipal, environment: EnvironmentName): void {
+  if (principal.environment !== null && principal.environment !== environment) {
+    throw forbidden(`this API client is limited to the ${principal.environment} environment (x-pd-environment)`);
+  }
 }
 
 function sha256(value: string): Buffer {

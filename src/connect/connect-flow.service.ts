@@ -33,7 +33,7 @@ import {
 } from '../oauth/callback-checks.ts';
 import { exchangeCode, readTokenResponse } from '../oauth/code-exchange.ts';
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
-import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
+import { consumeOAuthState, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
@@ -166,23 +166,28 @@ function embedMode(raw: string | undefined): EmbedMode | null {
   return raw === 'iframe' || raw === 'popup' ? raw : null;
 }
 
+/** What the error page needs of the token once it is known: where it may postMessage, and the backend's error page to return to. */
 function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
-  if (err instanceof ConnectFlowError && err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
+  if (!(err instanceof ConnectFlowError)) return err;
+  if (err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
+  if (err.returnUrl === null && tokenRow.error_redirect_uri !== null) err.returnUrl = withQuery(tokenRow.error_redirect_uri, 'error', err.kind);
   return err;
 }
 
 /**
  * For the Connect page itself: an OAuth app without a client for this project gets "this app is
- * not configured" before the user clicks anything (no secret is opened here).
+ * not configured" before the user clicks anything (no secret is opened here). Answers the scopes
+ * the authorization will ask for, so the page can say what the user is about to allow.
  */
-export async function checkOAuthClientConfigured(deps: ConnectFlowDeps, session: ConnectSession): Promise<void> {
-  if (session.app.auth_type !== 'oauth') return;
+export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: ConnectSession): Promise<readonly string[]> {
+  if (session.app.auth_type !== 'oauth') return [];
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
       ? await findNewestOAuthAppForApp(deps.db, projectId, session.app.slug)
       : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, session.app.slug);
   if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
+  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
 }
 
 // ─── start OAuth ─────────────────────────────────────────────────────────────────────────────
@@ -218,9 +223,8 @@ export async function startAuthorization(
     const cookieNonce = cookieNonceFor(browserNonce);
     const redirectUri = oauthCallbackUrl(deps.publicUrl);
     const authorizeUrl = authorizationUrlOrFieldError(app, { oauth: app.oauth, clientId: client.clientId, redirectUri, state, scopes, pkce, fields });
-    const rowId = digest.toString('hex');
+    const stateLocation: StateLocation = { rowId: digest.toString('hex'), project_id: session.tokenRow.project_id, environment: session.tokenRow.environment };
     const meta: StateMeta = { fields, embed: session.embed, scopes, authorizeOrigin: authorizeUrl.origin };
-    await deleteExpiredOAuthStates(deps.db);
     await insertOAuthState(deps.db, {
       digest,
       cookie_digest: digestToken(cookieNonce),
@@ -233,8 +237,8 @@ export async function startAuthorization(
       account_id: session.accountId,
       redirect_uri: redirectUri,
       issuer: app.oauth.issuer === undefined ? null : fillIssuer(app.oauth.issuer, fields),
-      code_verifier_enc: pkce === undefined ? null : await deps.vault.seal(session.tokenRow.project_id, verifierContext(rowId), pkce.verifier),
-      fields_enc: await deps.vault.seal(session.tokenRow.project_id, metaContext(rowId), JSON.stringify(meta)),
+      code_verifier_enc: pkce === undefined ? null : await deps.vault.seal(verifierContext(stateLocation), pkce.verifier),
+      fields_enc: await deps.vault.seal(metaContext(stateLocation), JSON.stringify(meta)),
       expires_at: new Date(now(deps).getTime() + STATE_TTL_SECONDS * 1000),
     });
     return { authorizeUrl: authorizeUrl.toString(), cookieNonce };
@@ -271,7 +275,7 @@ function authorizationUrlOrFieldError(app: RegistryOAuthApp, request: Parameters
   }
 }
 
-function requestedScopes(app: RegistryOAuthApp, client: ResolvedOAuthClient): string[] {
+function requestedScopes(app: RegistryOAuthApp, client: Pick<ResolvedOAuthClient, 'scopes' | 'additionalScopes'>): string[] {
   return [...new Set([...(client.scopes ?? app.oauth.scopes), ...(client.additionalScopes ?? [])])];
 }
 
@@ -279,8 +283,21 @@ function fillIssuer(template: string, fields: Readonly<Record<string, string>>):
   return replacePlaceholders(template, (name) => fields[name] ?? '');
 }
 
-const verifierContext = (rowId: string): SealContext => ({ table: 'oauth_states', column: 'code_verifier_enc', rowId });
-const metaContext = (rowId: string): SealContext => ({ table: 'oauth_states', column: 'fields_enc', rowId });
+/** What an OAuth state's sealed columns are bound to: the state (its digest), its project and environment. */
+interface StateLocation {
+  rowId: string;
+  project_id: string;
+  environment: string;
+}
+const stateContext = (column: string, at: StateLocation): SealContext => ({
+  table: 'oauth_states',
+  column,
+  rowId: at.rowId,
+  projectId: at.project_id,
+  environment: at.environment,
+});
+const verifierContext = (at: StateLocation): SealContext => stateContext('code_verifier_enc', at);
+const metaContext = (at: StateLocation): SealContext => stateContext('fields_enc', at);
 
 // ─── complete OAuth ──────────────────────────────────────────────────────────────────────────
 
@@ -298,8 +315,8 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
   checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
   checkStateNotExpired(entry.expires_at, now(deps));
   if (entry.fields_enc === null) throw flowError('state_invalid', new Error('state entry without its sealed request details'));
-  const rowId = entry.digest.toString('hex');
-  const meta = JSON.parse(await deps.vault.openString(metaContext(rowId), entry.fields_enc)) as StateMeta;
+  const stateLocation: StateLocation = { rowId: entry.digest.toString('hex'), project_id: entry.project_id, environment: entry.environment };
+  const meta = JSON.parse(await deps.vault.openString(metaContext(stateLocation), entry.fields_enc)) as StateMeta;
   checkIssuer(query, { declared: entry.issuer, fallback: meta.authorizeOrigin });
 
   const tokenRow = await findConnectTokenByDigest(deps.db, entry.connect_token_digest);
@@ -311,7 +328,7 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     checkTokenStillUsable(tokenRow, now(deps));
     const app = requireOAuthApp(deps.registry.get(entry.app_slug) ?? failWith('app_unknown'));
     const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
-    const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(rowId), entry.code_verifier_enc);
+    const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(stateLocation), entry.code_verifier_enc);
     const response = await exchangeCode({
       oauth: app.oauth,
       client,
@@ -437,7 +454,11 @@ export async function finishConnection(
         }
       : {
           kind: 'replace' as const,
-          row: await sealReplacement(deps.vault, { id: accountId, projectId: tokenRow.project_id, name: connected.name ?? undefined }, stored),
+          row: await sealReplacement(
+            deps.vault,
+            { id: accountId, projectId: tokenRow.project_id, environment: tokenRow.environment, name: connected.name ?? undefined },
+            stored,
+          ),
         };
   const resultId = mintId('cres_', 24);
   try {

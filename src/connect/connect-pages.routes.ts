@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from '../http/error-handler.ts';
-import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, isConnectFlowErrorKind } from '../errors.ts';
+import { CONNECT_FLOW_ERRORS, ConnectFlowError, flowError, flowErrorAllowsRetry, isConnectFlowErrorKind } from '../errors.ts';
 import { formActionSourceFor } from '../oauth/form-action.ts';
 import { mintFormToken } from '../oauth/form-token.ts';
 import { browserBinding, cookieNonceFor, isCookieNonceShaped, serializeBindingCookie } from '../oauth/state.ts';
@@ -16,9 +16,9 @@ import { renderPage, type PageContent } from '../pages/layout.ts';
 import { applyNoLeakHeaders, applyPageHeaders, pageSecurity } from '../pages/security-headers.ts';
 import { findConnectResult } from './connect-flow.repository.ts';
 import {
-  checkOAuthClientConfigured,
   completeAuthorization,
   openConnectSession,
+  scopesToRequestOnPage,
   startAuthorization,
   type ConnectFlowDeps,
   type ConnectSession,
@@ -112,7 +112,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       return sendPage(
         reply,
         clientFault ? apiError.status : flow.status,
-        errorPage(flow.title, flow.message, flow.allowedOrigins, flow.kind),
+        errorPage(flow.title, flow.message, flow.allowedOrigins, flow.kind, { retry: flowErrorAllowsRetry(flow.kind), returnUrl: null }),
         flow.allowedOrigins,
       );
     });
@@ -120,8 +120,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const showLink = async (request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
       try {
         const session = await openConnectSession(deps, request.query);
-        await checkOAuthClientConfigured(deps, session);
-        return sendStartPage(request, reply, session, 200);
+        return await sendStartPage(request, reply, session, 200);
       } catch (err) {
         return handleFlowError(request, reply, err);
       }
@@ -154,7 +153,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -198,7 +197,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           const outcome = await submitKeyForm(deps, session, request.body);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
-          if (err instanceof FieldValidationError && session !== undefined) return sendStartPage(request, reply, session, 400, err);
+          if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
           return handleFlowError(request, reply, err);
         }
       },
@@ -223,19 +222,25 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         }
         const kind = result.error !== null && isConnectFlowErrorKind(result.error) ? result.error : 'provider_error';
         const failure = CONNECT_FLOW_ERRORS[kind];
-        return sendPage(reply, 200, errorPage(failure.title, failure.message, result.allowed_origins, kind), result.allowed_origins);
+        return sendPage(
+          reply,
+          200,
+          errorPage(failure.title, failure.message, result.allowed_origins, kind, { retry: flowErrorAllowsRetry(kind), returnUrl: null }),
+          result.allowed_origins,
+        );
       },
     );
   };
 
-  function sendStartPage(
+  async function sendStartPage(
     request: FastifyRequest,
     reply: FastifyReply,
     session: ConnectSession,
     status: number,
     formError?: FieldValidationError,
-  ): FastifyReply {
+  ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
+    const scopes = await scopesToRequestOnPage(deps, session);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
     void reply.header('set-cookie', serializeBindingCookie(binding, bindingNonce));
@@ -250,7 +255,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
     if (app.auth_type === 'oauth') {
-      const page = oauthStartPage(app, link, tokenRow.allowed_origins, state);
+      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state);
       return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
@@ -272,7 +277,8 @@ function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unkn
 }
 
 function sendErrorPage(reply: FastifyReply, err: ConnectFlowError): FastifyReply {
-  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind), err.allowedOrigins);
+  const ways = { retry: flowErrorAllowsRetry(err.kind), returnUrl: err.returnUrl };
+  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind, ways), err.allowedOrigins);
 }
 
 function sendPage(

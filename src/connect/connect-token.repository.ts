@@ -106,7 +106,14 @@ export async function burnConnectToken(db: Db, digest: Buffer): Promise<void> {
     .execute();
 }
 
-export async function deleteExpiredConnectTokens(db: Db, olderThan: Date): Promise<number> {
-  const result = await db.deleteFrom('connect_tokens').where('expires_at', '<', olderThan).executeTakeFirst();
+/**
+ * Deletes at most `limit` tokens that expired before `olderThan`. SKIP LOCKED: a token a flow
+ * holds right now is left for the next batch, and two replicas' batches never wait on each other.
+ */
+export async function deleteExpiredConnectTokens(db: Db, olderThan: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('connect_tokens')
+    .where('digest', 'in', (eb) => eb.selectFrom('connect_tokens').select('digest').where('expires_at', '<', olderThan).limit(limit).forUpdate().skipLocked())
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

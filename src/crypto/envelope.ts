@@ -1,24 +1,40 @@
 // Envelope encryption. A data-encryption key (DEK) seals values; a key-encryption key (KEK)
 // wraps the DEK. Rotating a KEK re-wraps DEKs only; sealed values are never re-encrypted.
 //
-// Sealed value:  0x01 ‖ dek id (16 bytes, a UUID) ‖ nonce (12) ‖ ciphertext ‖ tag (16)
-//   associated data = header ‖ lp("latchkey/value") ‖ lp(table) ‖ lp(column) ‖ lp(row id)
+// Sealed value:  format (1) ‖ dek id (16 bytes, a UUID) ‖ nonce (12) ‖ ciphertext ‖ tag (16)
+//   format 0x02 (written now):
+//     associated data = header ‖ lp("latchkey/value/2") ‖ lp(table) ‖ lp(column) ‖ lp(row id)
+//                       ‖ lp(project id) ‖ lp(environment)        ("" for none)
+//   format 0x01 (legacy, read only until re-sealed: see reseal/reseal.ts):
+//     associated data = header ‖ lp("latchkey/value") ‖ lp(table) ‖ lp(column) ‖ lp(row id)
+//   The format byte is inside the header, which is part of the associated data, so a v2 value
+//   relabelled as v1 fails to open.
 // Wrapped DEK:   0x01 ‖ kek id length (1) ‖ kek id ‖ nonce (12) ‖ ciphertext (32) ‖ tag (16)
 //   associated data = lp("latchkey/dek") ‖ lp(dek id) ‖ lp(kek id)
 import { randomBytes } from 'node:crypto';
 import { AES_KEY_BYTES, DecryptionError, aesGcmDecrypt, aesGcmEncrypt, encodeAssociatedData } from './aead.ts';
 import type { Keyring } from './keyring.ts';
 
+/** Legacy: bound to table, column and row only. */
 export const SEALED_FORMAT_V1 = 0x01;
+/** Bound to table, column, row, project and environment. */
+export const SEALED_FORMAT_V2 = 0x02;
 export const WRAPPED_FORMAT_V1 = 0x01;
 const DEK_ID_BYTES = 16;
 const SEALED_HEADER_BYTES = 1 + DEK_ID_BYTES;
 
-/** Where a sealed value lives; a ciphertext moved to another row or column fails to open. */
+/**
+ * Where a sealed value lives; a ciphertext moved to another row, column, project or environment
+ * fails to open. `projectId` also picks the data key that seals it.
+ */
 export interface SealContext {
   readonly table: string;
   readonly column: string;
   readonly rowId: string;
+  /** Null: a value of no project (sealed under the global data key). */
+  readonly projectId: string | null;
+  /** Null: a value of the whole project (an OAuth app), not of one environment. */
+  readonly environment: string | null;
 }
 
 export interface DataKey {
@@ -36,19 +52,27 @@ export function generateDataKey(id: string): DataKey {
 }
 
 export function sealValue(dek: DataKey, context: SealContext, plaintext: Buffer): Buffer {
-  const header = Buffer.concat([Buffer.from([SEALED_FORMAT_V1]), uuidToBytes(dek.id)]);
+  const header = Buffer.concat([Buffer.from([SEALED_FORMAT_V2]), uuidToBytes(dek.id)]);
   const sealed = aesGcmEncrypt(dek.material, plaintext, valueAssociatedData(header, context));
   return Buffer.concat([header, sealed]);
+}
+
+/** The format byte of a sealed value (SEALED_FORMAT_V1 or _V2); throws for anything else. */
+export function readSealedFormat(sealed: Buffer): number {
+  sealed = asBuffer(sealed);
+  if (sealed.length < SEALED_HEADER_BYTES) throw new DecryptionError('sealed value too short');
+  if (sealed[0] !== SEALED_FORMAT_V1 && sealed[0] !== SEALED_FORMAT_V2) throw new DecryptionError(`unknown sealed value format ${sealed[0]}`);
+  return sealed[0];
 }
 
 /** The DEK id a sealed value names, so the caller can fetch the right key. */
 export function readSealedKeyId(sealed: Buffer): string {
   sealed = asBuffer(sealed);
-  if (sealed.length < SEALED_HEADER_BYTES) throw new DecryptionError('sealed value too short');
-  if (sealed[0] !== SEALED_FORMAT_V1) throw new DecryptionError(`unknown sealed value format ${sealed[0]}`);
+  readSealedFormat(sealed);
   return bytesToUuid(sealed.subarray(1, SEALED_HEADER_BYTES));
 }
 
+/** Opens a value of either format (format 1 until the re-seal migration has rewritten it). */
 export function openValue(dek: DataKey, context: SealContext, sealed: Buffer): Buffer {
   sealed = asBuffer(sealed);
   if (readSealedKeyId(sealed) !== dek.id) throw new DecryptionError('sealed value names another data key');
@@ -84,7 +108,13 @@ export function readWrappingKeyId(wrapped: Buffer): string {
 }
 
 function valueAssociatedData(header: Buffer, context: SealContext): Buffer {
-  return Buffer.concat([header, encodeAssociatedData(['latchkey/value', context.table, context.column, context.rowId])]);
+  if (header[0] === SEALED_FORMAT_V1) {
+    return Buffer.concat([header, encodeAssociatedData(['latchkey/value', context.table, context.column, context.rowId])]);
+  }
+  // Project and environment ids never are "" (projects are proj_…, environments are named), so
+  // "" for none cannot collide with a real one.
+  const parts = ['latchkey/value/2', context.table, context.column, context.rowId, context.projectId ?? '', context.environment ?? ''];
+  return Buffer.concat([header, encodeAssociatedData(parts)]);
 }
 
 function wrapAssociatedData(dekId: string, kekId: string): Buffer {

@@ -2,6 +2,7 @@
 // the FIRST entry is active (new DEKs are wrapped by it), the others only unwrap. Rotation:
 // ship `old,new` everywhere (new is decrypt-only), then `new,old`, then run `keys rotate`.
 import { randomBytes } from 'node:crypto';
+import { weakKeyMaterialReason } from './secret-strength.ts';
 
 export const KEK_LENGTH_BYTES = 32;
 const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
@@ -42,6 +43,25 @@ export function parseKeyring(raw: string): Keyring {
   }
   const ids = Object.freeze([...keys.keys()]);
   return Object.freeze({ activeId: ids[0]!, ids, get: (id: string) => keys.get(id) });
+}
+
+/**
+ * The ids of well-formed entries whose key material is weak (all zero, a pattern, text), each
+ * with the reason. Malformed entries are left to parseKeyring, which names them at start.
+ */
+export function weakKeyringEntries(raw: string): { id: string; reason: string }[] {
+  const weak: { id: string; reason: string }[] = [];
+  for (const entry of raw.split(',').map((item) => item.trim())) {
+    const separator = entry.indexOf(':');
+    if (separator <= 0) continue;
+    const encoded = entry.slice(separator + 1);
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) continue;
+    const material = decodeKeyMaterial(encoded);
+    if (material.length !== KEK_LENGTH_BYTES) continue;
+    const reason = weakKeyMaterialReason(material);
+    if (reason !== undefined) weak.push({ id: entry.slice(0, separator), reason });
+  }
+  return weak;
 }
 
 export function generateKeyringEntry(id: string): string {

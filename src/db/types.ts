@@ -34,6 +34,8 @@ export interface Database {
     name: EnvironmentName;
     webhook_url: string | null;
     webhook_signing_key_enc: Buffer | null;
+    /** Set when the key was shown (created for a webhook, or rotated); a key is never shown twice. */
+    webhook_signing_key_revealed_at: NullableTimestamp;
     created_at: Timestamp;
     updated_at: Timestamp;
   };
@@ -51,6 +53,8 @@ export interface Database {
     name: string;
     scopes: string;
     secret_hash: string;
+    /** The one environment the client may act in; null: both. */
+    environment: EnvironmentName | null;
     created_at: Timestamp;
     revoked_at: NullableTimestamp;
   };

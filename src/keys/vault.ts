@@ -54,8 +54,9 @@ export class Vault {
     }
   }
 
-  async seal(projectId: string | null, context: SealContext, plaintext: string | Buffer): Promise<Buffer> {
-    const dek = await this.dataKeyForProject(projectId);
+  /** Seals under the data key of `context.projectId`, bound to the whole context. */
+  async seal(context: SealContext, plaintext: string | Buffer): Promise<Buffer> {
+    const dek = await this.dataKeyForProject(context.projectId);
     return sealValue(dek, context, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext);
   }
 

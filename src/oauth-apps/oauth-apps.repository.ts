@@ -1,6 +1,7 @@
 // A project's own OAuth clients at providers. client_secret_enc is sealed by the vault, bound
 // to (oauth_apps, client_secret_enc, id); this file never sees the plaintext.
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { isLegacySealed } from '../db/sealed-format.ts';
 import type { Database } from '../db/types.ts';
 import type { PageRequest } from '../http/page-info.ts';
 import { keysetPage } from '../http/keyset-page.ts';
@@ -92,4 +93,30 @@ export async function listOAuthApps(db: Db, projectId: string, filter: OAuthAppF
   }
   const cursor = (id: string) => db.selectFrom('oauth_apps as c').select(['c.created_at', 'c.id']).where('c.id', '=', id).where('c.project_id', '=', projectId);
   return keysetPage(inScope, cursor, page, (query) => query.selectAll());
+}
+
+// ─── the re-seal migration (reseal/) ──────────────────────────────────────────────────────────
+
+export type LegacySealedOAuthApp = Pick<OAuthAppRow, 'id' | 'project_id' | 'client_secret_enc'>;
+
+export function findLegacySealedOAuthApps(db: Db, afterId: string, limit: number): Promise<LegacySealedOAuthApp[]> {
+  return db
+    .selectFrom('oauth_apps')
+    .select(['id', 'project_id', 'client_secret_enc'])
+    .where('id', '>', afterId)
+    .where(isLegacySealed('client_secret_enc'))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** Compare-and-set: a secret updated meanwhile (already in the new format) is left as it is. */
+export async function replaceOAuthAppSealing(db: Db, row: LegacySealedOAuthApp, resealed: Buffer): Promise<boolean> {
+  const result = await db
+    .updateTable('oauth_apps')
+    .set({ client_secret_enc: resealed })
+    .where('id', '=', row.id)
+    .where('client_secret_enc', '=', row.client_secret_enc)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

@@ -57,8 +57,9 @@ export interface CreateOAuthAppInput {
 
 export type UpdateOAuthAppInput = Partial<CreateOAuthAppInput>;
 
-export function clientSecretContext(oauthAppId: string): SealContext {
-  return { table: 'oauth_apps', column: 'client_secret_enc', rowId: oauthAppId };
+/** An OAuth app belongs to its project, in both environments (environment: null). */
+export function clientSecretContext(projectId: string, oauthAppId: string): SealContext {
+  return { table: 'oauth_apps', column: 'client_secret_enc', rowId: oauthAppId, projectId, environment: null };
 }
 
 export function oauthCallbackUrl(publicUrl: string): string {
@@ -101,7 +102,7 @@ export async function createOAuthApp(deps: OAuthAppDeps, projectId: string, inpu
     name: input.name ?? null,
     description: input.description ?? null,
     client_id: input.client_id,
-    client_secret_enc: await deps.vault.seal(projectId, clientSecretContext(id), input.client_secret),
+    client_secret_enc: await deps.vault.seal(clientSecretContext(projectId, id), input.client_secret),
     scopes: input.scopes ?? null,
     additional_scopes: input.additional_scopes ?? null,
   });
@@ -136,7 +137,7 @@ export async function updateProjectOAuthApp(deps: OAuthAppDeps, projectId: strin
   if (input.client_id !== undefined) changes.client_id = input.client_id;
   if (input.scopes !== undefined) changes.scopes = input.scopes;
   if (input.additional_scopes !== undefined) changes.additional_scopes = input.additional_scopes;
-  if (input.client_secret !== undefined) changes.client_secret_enc = await deps.vault.seal(projectId, clientSecretContext(id), input.client_secret);
+  if (input.client_secret !== undefined) changes.client_secret_enc = await deps.vault.seal(clientSecretContext(projectId, id), input.client_secret);
   const row = await updateOAuthApp(deps.db, projectId, id, changes);
   if (row === undefined) throw notFound('oauth app');
   return toView(deps, row);
@@ -180,7 +181,7 @@ export async function resolveOAuthClient(
   return {
     id: row.id,
     clientId: row.client_id,
-    clientSecret: await vault.openString(clientSecretContext(row.id), row.client_secret_enc),
+    clientSecret: await vault.openString(clientSecretContext(row.project_id, row.id), row.client_secret_enc),
     scopes: row.scopes,
     additionalScopes: row.additional_scopes,
   };

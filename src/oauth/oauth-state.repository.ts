@@ -49,11 +49,22 @@ export async function consumeOAuthState(db: Db, digest: Buffer): Promise<OAuthSt
     .executeTakeFirst();
 }
 
-/** Abandoned authorizations (the user never came back) are removed after a grace period. */
-export async function deleteExpiredOAuthStates(db: Db): Promise<number> {
+/**
+ * Abandoned authorizations (the user never came back) are removed after a grace period, at most
+ * `limit` at a time (SKIP LOCKED: a callback consuming one right now is never waited on).
+ */
+export async function deleteExpiredOAuthStates(db: Db, limit: number): Promise<number> {
   const result = await db
     .deleteFrom('oauth_states')
-    .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+    .where('digest', 'in', (eb) =>
+      eb
+        .selectFrom('oauth_states')
+        .select('digest')
+        .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -1,6 +1,6 @@
 // The Connect Link pages. Every registry and request value reaches the markup through `markup`,
 // which escapes it; secret fields are password inputs whose value is never written back.
-import type { RegistryApp, RegistryField } from '../registry/registry.ts';
+import type { RegistryApp, RegistryField, RegistryOAuthApp } from '../registry/registry.ts';
 import { markup, type SafeHtml } from './html.ts';
 import type { PageContent, PageMessage } from './layout.ts';
 
@@ -21,11 +21,18 @@ export interface FormState {
   readonly formMessage?: string;
 }
 
-export function oauthStartPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
-  const reconnect = link.accountId !== null;
-  const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
+export function oauthStartPage(
+  app: RegistryOAuthApp,
+  link: LinkParameters,
+  origins: readonly string[],
+  scopes: readonly string[],
+  state: FormState = {},
+): PageContent {
+  const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
+  const main = markup`${appLogo(app)}<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
 ${formAlert(state)}
-<p>You will be sent to ${app.name} to sign in and approve access. Your password is never shared with us.</p>
+<p>You will be sent to ${app.name} to sign in and approve access. Your ${app.name} password is never shared.</p>
+${permissionList(app, scopes)}
 <form method="post" action="/connect/oauth/start" data-oauth novalidate>
 ${hiddenInputs(link)}
 ${app.fields.map((field) => fieldInput(field, state))}
@@ -34,30 +41,61 @@ ${app.fields.map((field) => fieldInput(field, state))}
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `Connect ${app.name}`, main, data: { origins } };
+  return { title: `${verb} ${app.name}`, main, data: { origins } };
+}
+
+/** What the authorization asks for, as readable lines (the registry's descriptions; else the scope itself). */
+function permissionList(app: RegistryOAuthApp, scopes: readonly string[]): SafeHtml | string {
+  if (scopes.length === 0) return '';
+  const lines = scopes.map((scope) => {
+    const description = app.oauth.scope_descriptions[scope];
+    return description === undefined ? markup`<li><code>${scope}</code></li>` : markup`<li>${description}</li>`;
+  });
+  return markup`<h2>${app.name} will be asked to allow</h2>
+<ul class="permissions">${lines}</ul>`;
 }
 
 export function keysFormPage(app: RegistryApp, link: LinkParameters, origins: readonly string[], state: FormState = {}): PageContent {
-  const reconnect = link.accountId !== null;
-  const main = markup`<h1 tabindex="-1" data-autofocus>${reconnect ? 'Reconnect' : 'Connect'} ${app.name}</h1>
+  const verb = link.accountId !== null ? 'Reconnect' : 'Connect';
+  // Only a test request checks anything: without one, the page must not claim a check.
+  const checked = app.test_request === undefined ? 'They are stored encrypted.' : `They are checked with ${app.name} and stored encrypted.`;
+  const main = markup`${appLogo(app)}<h1 tabindex="-1" data-autofocus>${verb} ${app.name}</h1>
 ${formAlert(state)}
 ${app.description === undefined ? '' : markup`<p class="muted">${app.description}</p>`}
-<p>Enter your ${app.name} credentials. They are checked with ${app.name} and stored encrypted.</p>
+<p>Enter your ${app.name} credentials. ${checked}</p>
 <form method="post" action="/connect/keys" novalidate>
 ${hiddenInputs(link)}
 ${app.fields.map((field) => fieldInput(field, state))}
 <div class="actions">
-<button type="submit" class="primary">Connect</button>
+<button type="submit" class="primary">${verb}</button>
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
 </form>`;
-  return { title: `Connect ${app.name}`, main, data: { origins } };
+  return { title: `${verb} ${app.name}`, main, data: { origins } };
 }
 
-export function errorPage(title: string, message: string, origins: readonly string[], error?: string): PageContent {
+/** Where an error page lets the user go on (each shown only when it can help). */
+export interface WaysOn {
+  /** Starting again from the Connect Link can succeed: "Try again" reopens it (the page script knows it). */
+  readonly retry: boolean;
+  /** The backend's error_redirect_uri, with `error=<kind>`. */
+  readonly returnUrl: string | null;
+}
+
+export function errorPage(
+  title: string,
+  message: string,
+  origins: readonly string[],
+  error?: string,
+  ways: WaysOn = { retry: false, returnUrl: null },
+): PageContent {
   const main = markup`<h1 tabindex="-1" data-autofocus>${title}</h1>
 <p role="alert">${message}</p>
-<div class="actions"><button type="button" class="secondary" data-close hidden>Close</button></div>`;
+<div class="actions">
+${ways.retry ? markup`<button type="button" class="primary" data-retry hidden>Try again</button>` : ''}
+${ways.returnUrl === null ? '' : markup`<a class="button secondary" href="${ways.returnUrl}">Return to ${new URL(ways.returnUrl).host}</a>`}
+<button type="button" class="secondary" data-close hidden>Close</button>
+</div>`;
   const data: { origins: readonly string[]; message?: PageMessage } = { origins };
   if (error !== undefined) data.message = { type: 'error', error };
   return { title, main, data };
@@ -68,6 +106,11 @@ export function successPage(appName: string, accountId: string, origins: readonl
 <p role="status">Your ${appName} account was connected. You can close this window.</p>
 <div class="actions"><button type="button" class="primary" data-close hidden>Close</button></div>`;
   return { title: `${appName} connected`, main, data: { origins, message: { type: 'success', authProvisionId: accountId } } };
+}
+
+/** The app's mark (or monogram) from our own icon route; decorative, the heading names the app. */
+function appLogo(app: RegistryApp): SafeHtml {
+  return markup`<img class="app-logo" src="/v1/connect/apps/${app.slug}/icon.svg" alt="" width="48" height="48">`;
 }
 
 function hiddenInputs(link: LinkParameters): SafeHtml {

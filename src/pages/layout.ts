@@ -27,6 +27,10 @@ const STYLES = `
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 main { max-width: 28rem; margin: 3rem auto; padding: 2rem; background: var(--card); border-radius: 12px; }
 h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+.app-logo { display: block; margin: 0 0 .75rem; border-radius: 12px; }
+h2 { font-size: 1rem; margin: 1rem 0 .5rem; }
+.permissions { margin: 0 0 1rem; padding-left: 1.25rem; }
+.permissions code { font-size: .875rem; overflow-wrap: anywhere; }
 h1:focus { outline: none; }
 p { margin: 0 0 1rem; }
 .muted { color: var(--muted); font-size: .9rem; }
@@ -40,8 +44,9 @@ input[aria-invalid="true"] { border-color: var(--error); }
 button { font: inherit; padding: .6rem 1.2rem; border-radius: 6px; border: 1px solid var(--accent); cursor: pointer; }
 /* Dark mode's light accent takes dark text: white on it was 2.4:1 (WCAG AA asks 4.5:1). */
 button.primary { background: var(--accent); color: var(--on-accent); }
-button.secondary { background: transparent; color: var(--accent); }
-button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+button.secondary, a.button.secondary { background: transparent; color: var(--accent); }
+a.button { display: inline-block; font: inherit; padding: .6rem 1.2rem; border-radius: 6px; border: 1px solid var(--accent); text-decoration: none; }
+button:focus-visible, input:focus-visible, a.button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 `;
 
 // Plain ES2017, no framework. postMessage only with an explicit targetOrigin per allowed origin
@@ -57,6 +62,19 @@ const SCRIPT = `
     });
   }
   if (data.message) post(data.message);
+  // "Try again" on an error page reopens the Connect Link this tab last showed (kept by its start
+  // page; nothing is kept without script, and the button stays hidden then). The server decides
+  // again whether the link is still usable.
+  var LINK_KEY = 'latchkey:connect-link';
+  try {
+    if (location.pathname === '/connect') sessionStorage.setItem(LINK_KEY, location.href);
+    var retry = document.querySelector('[data-retry]');
+    var link = sessionStorage.getItem(LINK_KEY);
+    if (retry && link) {
+      retry.hidden = false;
+      retry.addEventListener('click', function () { location.href = link; });
+    }
+  } catch (e) { /* storage refused (a sandboxed frame): no "Try again" */ }
   Array.prototype.forEach.call(document.querySelectorAll('[data-close]'), function (button) {
     button.hidden = !target;
     button.addEventListener('click', function () { post({ type: 'close' }); if (window.opener) window.close(); });

@@ -48,6 +48,8 @@ export function contentSecurityPolicy(security: PageSecurity): string {
     "default-src 'none'",
     `script-src ${nonce}`,
     `style-src ${nonce}`,
+    // The app's logo, served by latchkey itself (never a third-party image: it would tell that host who connects).
+    "img-src 'self'",
     `form-action ${["'self'", ...security.formActions].join(' ')}`,
     "base-uri 'none'",
     `frame-ancestors ${security.frameAncestors.length === 0 ? "'none'" : security.frameAncestors.join(' ')}`,

@@ -1,7 +1,10 @@
 // The project environment's own webhook (Pipedream's projectEnvironment resource) and project
-// info. The signing key is returned in full only when it is created (the first PUT of a URL)
-// or regenerated; GET says only whether one is set. Deleting the webhook keeps the key: it also
-// signs the webhook_uri deliveries of connect tokens, and rotating it silently would break them.
+// info. The signing key is returned in full once: in the response of the PUT that first sets a
+// webhook while the key was never shown (it was just made, or made earlier for connect-token
+// deliveries), or of a regeneration. GET says only whether one is set. Deleting the webhook keeps
+// the key: it also signs the webhook_uri deliveries of connect tokens, and rotating it silently
+// would break them; but setting a webhook again does not show it again (a key is shown only when
+// it is created or rotated).
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { checkWebhookUri } from '../connect/redirect-uris.ts';
@@ -15,6 +18,7 @@ import { generateSigningKey, openSigningKey, sealSigningKey } from '../webhooks/
 import { listAccountAppSlugs } from '../accounts/account.repository.ts';
 import { listOAuthAppSlugs } from '../oauth-apps/oauth-apps.repository.ts';
 import {
+  claimSigningKeyReveal,
   clearWebhookUrl,
   findEnvironment,
   replaceSigningKey,
@@ -77,9 +81,10 @@ export async function setProjectWebhook(deps: ProjectWebhookDeps, key: Environme
   const row = await setWebhookUrl(deps.db, key, check.value, freshKey);
   if (row?.webhook_signing_key_enc == null) throw notFound('project environment');
   // Creating a webhook shows its key (Pipedream: "Creating a webhook returns signing_key;
-  // updating an existing webhook does not").
+  // updating an existing webhook does not"), but only a key nobody was shown yet.
   const creating = before.webhook_url === null;
-  return toView(key, row, creating ? await openSigningKey(deps.vault, key, row.webhook_signing_key_enc) : undefined);
+  const reveal = creating && (await claimSigningKeyReveal(deps.db, key));
+  return toView(key, row, reveal ? await openSigningKey(deps.vault, key, row.webhook_signing_key_enc) : undefined);
 }
 
 export async function deleteProjectWebhook(deps: ProjectWebhookDeps, key: EnvironmentKey): Promise<void> {

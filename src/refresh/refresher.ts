@@ -31,7 +31,7 @@ import {
   type Fence,
   type LeasedAccount,
 } from '../accounts/account-lease.repository.ts';
-import { openAccountSecrets, sealCredentials, sealRefreshToken } from '../accounts/account-secrets.ts';
+import { locationOf, openAccountSecrets, sealCredentials, sealRefreshToken } from '../accounts/account-secrets.ts';
 import { ACCOUNT_FAILURE_TEXTS, OPERATOR_FAILURES, type RefreshOutcome } from '../accounts/refresh-outcome.ts';
 import { backoffActive, backoffMs, isExpired, isFresh, planNextRefresh, secondsUntil } from '../accounts/token-schedule.ts';
 import type { AuditEntry } from '../audit/audit-log.ts';
@@ -311,9 +311,9 @@ export class CredentialRefresher {
   ): Promise<RefreshOutcome> {
     const credentials = { ...values, ...tokens.extras, oauth_access_token: tokens.accessToken };
     const committed = await commitRefresh(this.deps.db, fence, {
-      credentialsEnc: await sealCredentials(this.deps.vault, leased.project_id, leased.id, credentials),
+      credentialsEnc: await sealCredentials(this.deps.vault, locationOf(leased), credentials),
       // No refresh_token in the answer: the stored one stays valid (RFC 6749 §6).
-      refreshTokenEnc: tokens.refreshToken === null ? undefined : await sealRefreshToken(this.deps.vault, leased.project_id, leased.id, tokens.refreshToken),
+      refreshTokenEnc: tokens.refreshToken === null ? undefined : await sealRefreshToken(this.deps.vault, locationOf(leased), tokens.refreshToken),
       authorizedScopes: tokens.authorizedScopes,
       expiresAt: tokens.expiresAt,
       nextRefreshAt: planNextRefresh(app, tokens.expiresAt, this.nowMs()),

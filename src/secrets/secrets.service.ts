@@ -23,7 +23,13 @@ export interface SecretView {
 export type { SecretKey } from './secrets.repository.ts';
 
 function sealContextOf(key: SecretKey): SealContext {
-  return { table: 'project_secrets', column: 'value_enc', rowId: `${key.projectId}/${key.environment}/${key.name}` };
+  return {
+    table: 'project_secrets',
+    column: 'value_enc',
+    rowId: `${key.projectId}/${key.environment}/${key.name}`,
+    projectId: key.projectId,
+    environment: key.environment,
+  };
 }
 
 function viewOf(row: Pick<SecretRow, 'name' | 'created_at' | 'updated_at'>): SecretView {
@@ -53,7 +59,7 @@ async function openValue(vault: Vault, key: SecretKey, sealed: Buffer): Promise<
 /** Creates or replaces a secret; `created` tells the route which status to answer. */
 export async function writeSecret(deps: SecretsDeps, key: SecretKey, value: string): Promise<{ created: boolean; view: SecretView }> {
   if (Buffer.byteLength(value, 'utf8') > SECRET_VALUE_MAX_BYTES) throw badRequest(`value is larger than ${SECRET_VALUE_MAX_BYTES} bytes`);
-  const sealed = await deps.vault.seal(key.projectId, sealContextOf(key), value);
+  const sealed = await deps.vault.seal(sealContextOf(key), value);
   const { created, row } = await upsertSecret(deps.db, key, sealed);
   return { created, view: viewOf(row) };
 }

@@ -17,11 +17,17 @@ export function generateSigningKey(): string {
 }
 
 export function signingKeyContext(key: EnvironmentKey): SealContext {
-  return { table: 'environments', column: 'webhook_signing_key_enc', rowId: `${key.projectId}/${key.environment}` };
+  return {
+    table: 'environments',
+    column: 'webhook_signing_key_enc',
+    rowId: `${key.projectId}/${key.environment}`,
+    projectId: key.projectId,
+    environment: key.environment,
+  };
 }
 
 export function sealSigningKey(vault: Vault, key: EnvironmentKey, signingKey: string): Promise<Buffer> {
-  return vault.seal(key.projectId, signingKeyContext(key), signingKey);
+  return vault.seal(signingKeyContext(key), signingKey);
 }
 
 export function openSigningKey(vault: Vault, key: EnvironmentKey, sealed: Buffer): Promise<string> {
