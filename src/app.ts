@@ -16,12 +16,14 @@ import { BrandIcons } from './apps/brand-icons.ts';
 import { AccessTokenVerifier } from './auth/access-tokens.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
-import { oauthTokenRoutes } from './auth/oauth-token.routes.ts';
+import { oauthTokenRoutes, requestedClientId } from './auth/oauth-token.routes.ts';
+import { SecretVerificationPool } from './crypto/passwords.ts';
+import { limitHook, registerRateLimits } from './http/rate-limit.ts';
 import { codeTemplateRoutes } from './code-templates/code-templates.routes.ts';
 import { secretsRoutes } from './secrets/secrets.routes.ts';
 import { createAccountCheckJob, type AccountCheckJob, type AccountCheckOptions } from './account-checks/account-check-job.ts';
 import { accountCheckRoutes } from './account-checks/account-checks.routes.ts';
-import { connectTokenRoutes } from './connect/connect-tokens.routes.ts';
+import { connectTokenRoutes, connectTokenUserKey } from './connect/connect-tokens.routes.ts';
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { accountsCreateRoutes } from './connect/accounts-create.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
@@ -34,11 +36,12 @@ import { webhookDeliveryJob } from './webhooks/delivery.ts';
 import type { Config } from './config.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
-import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
+import { registerErrorHandling, sendClientError, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
 import { registerHome } from './http/home.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
+import { registerStringSafety } from './http/string-safety.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
 import { brandingRoutes } from './branding/branding.routes.ts';
@@ -108,6 +111,8 @@ export interface App {
   readonly accountUsage: AccountUsage;
   /** Flags readiness down so load balancers drain this replica before it closes. */
   beginShutdown(): void;
+  /** /metrics on a listener of its own when LATCHKEY_METRICS_PORT is set (server.ts listens; closed with the server). */
+  readonly metricsServer: FastifyInstance | undefined;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -126,6 +131,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     // 8 KiB: the proxy's url_64 carries a whole upstream URL in base64 (Node caps the request line at 16 KiB anyway).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 8192 },
     frameworkErrors: sendFrameworkError,
+    clientErrorHandler: sendClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -137,10 +143,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   // Pipedream resources latchkey does not serve answer 501 instead of 404 (auth is built below).
   registerErrorHandling(server, { notFound: (request, reply) => unsupportedAnswer(request, reply) });
+  registerStringSafety(server);
   await server.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await registerOpenApi(server);
   const metrics = createMetricsRegistry();
-  registerMetrics(server, metrics);
+  const metricsServer = registerMetrics(server, metrics, { mode: config.mode, token: config.metricsToken, port: config.metricsPort });
   registerHome(server);
   registerHealth(
     server,
@@ -208,7 +215,12 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   );
   if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
 
-  await server.register(oauthTokenRoutes({ db, now }));
+  await registerRateLimits(server);
+  const tokenLimits = {
+    perAddress: limitHook(server, { name: 'token-per-address', perMinute: config.tokenRateLimit.perAddress, keyOf: (request) => request.ip }),
+    perClient: limitHook(server, { name: 'token-per-client', perMinute: config.tokenRateLimit.perClient, keyOf: requestedClientId }),
+  };
+  await server.register(oauthTokenRoutes({ db, now, secrets: new SecretVerificationPool(config.argon2), limits: tokenLimits }));
   await server.register(
     adminPlugin({
       db,
@@ -221,7 +233,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       now,
     }),
   );
-  await server.register(connectTokenRoutes({ ...connectTokens, auth }));
+  const perUserLimit = limitHook(server, { name: 'connect-tokens-per-user', perMinute: config.connectTokensPerUserPerMinute, keyOf: connectTokenUserKey });
+  await server.register(connectTokenRoutes({ ...connectTokens, auth, perUserLimit }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
   await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, egress }));
@@ -255,6 +268,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     egress,
     jobs,
     tokenRefresher,
+    metricsServer,
     housekeeping,
     reseal,
     accountChecks,

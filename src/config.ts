@@ -24,6 +24,16 @@ export interface Config {
   readonly logLevel: string;
   /** Background jobs (refresher, webhook delivery) run in this process. */
   readonly backgroundJobs: boolean;
+  /** The bearer /metrics requires (LATCHKEY_METRICS_TOKEN), wherever it is served. */
+  readonly metricsToken: string | undefined;
+  /** A listener of its own for /metrics (LATCHKEY_METRICS_PORT, on HOST); the service port then has none. */
+  readonly metricsPort: number | undefined;
+  /** How much argon2 work /v1/oauth/token may do at once, and how much may wait (src/auth/secret-verifier.ts). */
+  readonly argon2: { readonly concurrency: number; readonly queue: number };
+  /** Token requests per minute per client id and per source address, on each replica (@fastify/rate-limit). */
+  readonly tokenRateLimit: { readonly perClient: number; readonly perAddress: number };
+  /** Connect tokens minted per minute per external user (Pipedream's documented 100), on each replica. */
+  readonly connectTokensPerUserPerMinute: number;
   /** LATCHKEY_ALLOW_EMBEDDED_DATABASE: production on the embedded PGlite database, chosen on purpose. */
   readonly allowEmbeddedDatabase: boolean;
   /** Connect proxy calls one project may make per window, counted per replica (Pipedream: 1,000 per 5 min). */
@@ -67,6 +77,17 @@ export function loadConfig(env: Env = process.env): Config {
     insecureLoopback: readBoolean(env, 'LATCHKEY_INSECURE_LOOPBACK', false),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
+    metricsToken: readSecretSetting(env, 'LATCHKEY_METRICS_TOKEN'),
+    metricsPort: readOptionalInteger(env, 'LATCHKEY_METRICS_PORT', 1, 65535),
+    argon2: Object.freeze({
+      concurrency: readInteger(env, 'LATCHKEY_ARGON2_CONCURRENCY', 1, 1, 64),
+      queue: readInteger(env, 'LATCHKEY_ARGON2_QUEUE', 32, 0, 10_000),
+    }),
+    tokenRateLimit: Object.freeze({
+      perClient: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_CLIENT', 60, 1, 1_000_000),
+      perAddress: readInteger(env, 'LATCHKEY_TOKEN_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
+    }),
+    connectTokensPerUserPerMinute: readInteger(env, 'LATCHKEY_CONNECT_TOKENS_PER_USER_PER_MINUTE', 100, 1, 1_000_000),
     allowEmbeddedDatabase: readBoolean(env, 'LATCHKEY_ALLOW_EMBEDDED_DATABASE', false),
     proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
     proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
@@ -78,6 +99,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (mode === 'production' && !publicUrl.startsWith('https://')) {
     // Cookies, redirect_uri and Connect Links all derive from it; providers reject http callbacks.
     throw new ConfigError('PUBLIC_URL', 'must be an https URL when NODE_ENV=production');
+  }
+  if (config.metricsPort !== undefined && config.metricsPort === port) {
+    throw new ConfigError('LATCHKEY_METRICS_PORT', 'must differ from PORT (it is a listener of its own)');
   }
   if (mode === 'production' && config.insecureLoopback) {
     throw new ConfigError('LATCHKEY_INSECURE_LOOPBACK', 'must not be set when NODE_ENV=production');
@@ -122,6 +146,10 @@ function readInteger(env: Env, name: string, fallback: number, min: number, max:
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
   return value;
+}
+
+function readOptionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  return readString(env, name) === undefined ? undefined : readInteger(env, name, 0, min, max);
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {
@@ -171,6 +199,13 @@ function readDatabaseUrl(env: Env): string | undefined {
   const raw = readString(env, 'DATABASE_URL');
   if (raw === undefined) return undefined;
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  return raw;
+}
+
+/** A bearer an operator chose: long enough that it cannot be guessed (compared by digest). */
+function readSecretSetting(env: Env, name: string): string | undefined {
+  const raw = readString(env, name);
+  if (raw !== undefined && raw.length < 32) throw new ConfigError(name, 'must be at least 32 characters');
   return raw;
 }
 

@@ -18,9 +18,11 @@ export const ERROR_CATALOGUE = {
   method_not_allowed: { status: 405, title: 'method not allowed' },
   conflict: { status: 409, title: 'the resource is in a conflicting state' },
   gone: { status: 410, title: 'the resource is no longer usable' },
+  request_timeout: { status: 408, title: 'the request took too long to arrive' },
   payload_too_large: { status: 413, title: 'the request body is too large' },
   unsupported_media_type: { status: 415, title: 'unsupported content type' },
   too_many_requests: { status: 429, title: 'too many requests' },
+  request_header_too_large: { status: 431, title: 'the request headers are too large' },
   internal_error: { status: 500, title: 'internal error' },
   // A Pipedream Connect resource latchkey does not serve (actions, triggers, workflows, …).
   not_supported: { status: 501, title: 'latchkey does not serve this resource' },
@@ -77,7 +79,11 @@ export const OAUTH_TOKEN_ERRORS = {
   invalid_client: { status: 401 },
   unsupported_grant_type: { status: 400 },
   invalid_scope: { status: 400 },
+  /** RFC 8628 §3.5 (in the OAuth Extensions Error Registry): a rate limit, with Retry-After. */
+  slow_down: { status: 429 },
   server_error: { status: 500 },
+  /** RFC 6749 §4.1.2.1's code, at the token endpoint: the secret verification pool is full (Retry-After). */
+  temporarily_unavailable: { status: 503 },
 } as const;
 
 export type OAuthTokenErrorCode = keyof typeof OAUTH_TOKEN_ERRORS;

@@ -36,6 +36,9 @@ async function main(): Promise<void> {
   if (runtime.config.adminToken === undefined) logger.warn(NO_ADMIN_TOKEN_WARNING);
   const app = await buildApp({ ...runtime, logger });
   await app.server.listen({ port: runtime.config.port, host: runtime.config.host });
+  if (app.metricsServer !== undefined && runtime.config.metricsPort !== undefined) {
+    await app.metricsServer.listen({ port: runtime.config.metricsPort, host: runtime.config.host });
+  }
   if (runtime.config.backgroundJobs) for (const job of app.jobs) job.start();
   process.stdout.write(startupBanner(runtime.config, runtime.database.kind, runtime.adminTokenFile));
 
@@ -46,8 +49,10 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: draining requests');
     app.beginShutdown();
     const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-    await app.server.close();
+    await app.server.close(); // drains requests; its onClose writes the audit buffer
     await Promise.all(app.jobs.map((job) => job.stop()));
+    // The jobs record audit entries too (the refresher): write what they left before the pool closes.
+    await app.auditLog.stop();
     await runtime.database.close();
     clearTimeout(force);
     logger.info('stopped');

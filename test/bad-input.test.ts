@@ -57,6 +57,11 @@ const HOSTILE_STRINGS = [
   `${MARKER}%00%27`,
   `{{7*7}}\${7*7}<script>${MARKER}</script>`,
 ];
+/**
+ * NUL bytes and lone surrogates are refused at the edge (src/http/string-safety.ts) wherever they
+ * are sent: a 400 on every route, before the route's own rules apply.
+ */
+const isUnstorable = (value: string): boolean => value.includes('\u0000') || /[\ud800-\udfff]/.test(value);
 /** The router refuses longer path parameters before any route runs (app.ts, maxParamLength). */
 const MAX_PARAM_LENGTH = 8192;
 const COMMON_FIELDS = [
@@ -106,6 +111,11 @@ const HOSTILE_QUERY_ANSWERS: Record<string, 'control' | number> = {
 function forwardsRawBodies(route: Route): boolean {
   return /^\/v1\/connect\/:project_id\/proxy\/:url_64$/.test(route.path);
 }
+/**
+ * Routes whose bearer check does not compare :project_id (it is checked in the handler, after
+ * the schema), so a hostile project id is the schema's 400 there, not the early 404.
+ */
+const PROJECT_CHECKED_IN_HANDLER = new Set(['GET /v1/connect/:project_id/secrets/:name']);
 /** The same for the repeated and mistyped query parameters (no token: the page's "incomplete link"). */
 const MISTYPED_QUERY_ANSWERS: Record<string, 'control' | number> = {
   'GET /v1/connect/tokens/:token/validate': 'control',
@@ -374,7 +384,11 @@ t.test('bad input on every route: the exact 4xx, with the error body, never a 50
           const payload = JSON.stringify(
             Object.fromEntries(COMMON_FIELDS.map((field) => [field, field === 'scopes' || field === 'allowed_origins' ? [hostile] : hostile])),
           );
-          check(`hostile strings in the body #${i}`, await send({ authorization: validBearer, headers: json, payload }), bodyAnswer);
+          check(
+            `hostile strings in the body #${i}`,
+            await send({ authorization: validBearer, headers: json, payload }),
+            isUnstorable(hostile) ? 400 : bodyAnswer,
+          );
         }
       } else {
         check('a 2 MB body on a bodiless method', await send({ authorization: validBearer, headers: json, payload: 'x'.repeat(2 * 1024 * 1024) }), control);
@@ -388,7 +402,7 @@ t.test('bad input on every route: the exact 4xx, with the error body, never a 50
         check(
           `hostile strings in the query #${i}`,
           await server.inject({ method: route.method, url: url({}, query), headers: { authorization: validBearer } }),
-          answer(HOSTILE_QUERY_ANSWERS[key], queryAnswer),
+          isUnstorable(hostile) ? 400 : answer(HOSTILE_QUERY_ANSWERS[key], queryAnswer),
         );
       }
       check(
@@ -407,13 +421,23 @@ t.test('bad input on every route: the exact 4xx, with the error body, never a 50
         check(`bad percent-encoding in :${name}`, await send({ authorization: validBearer, url: broken }), 400);
         for (const [i, hostile] of HOSTILE_STRINGS.entries()) {
           const accepted = paramAccepts(contract.params.get(name), hostile);
-          check(`hostile :${name} #${i}`, await send({ authorization: validBearer, url: url({ [name]: hostile }) }), accepted ? control : 400);
+          // A project client's bearer is checked against :project_id before anything else: any
+          // other value (one the router lets through) is the same 404 as an unknown project.
+          const foreignProject =
+            name === 'project_id' && contract.clientBearer && !PROJECT_CHECKED_IN_HANDLER.has(key) && encodeURIComponent(hostile).length <= MAX_PARAM_LENGTH;
+          check(
+            `hostile :${name} #${i}`,
+            await send({ authorization: validBearer, url: url({ [name]: hostile }) }),
+            foreignProject ? 404 : accepted && !isUnstorable(hostile) ? control : 400,
+          );
         }
       }
       if (paramNames.includes('project_id')) {
-        // Unknown is a 404 once the request is otherwise valid (a missing required body is refused first).
+        // A project client's bearer is checked against the path's project before anything else (a
+        // 404 at once); an admin route finds the project in its handler, so a missing required
+        // body is refused first.
         const unknown = await send({ authorization: validBearer, url: url({ project_id: 'proj_unknown0000000000' }) });
-        check('an unknown project id', unknown, control === 400 ? 400 : 404);
+        check('an unknown project id', unknown, route.path.startsWith('/v1/admin') && control === 400 ? 400 : 404);
         if (!route.path.startsWith('/v1/admin')) {
           const foreignProject = await send({ authorization: validBearer, url: url({ project_id: foreign.projectId }) });
           check("another project's id (the same answer as an unknown one)", foreignProject, unknown.statusCode);
@@ -431,9 +455,9 @@ t.test('bad input on every route: the exact 4xx, with the error body, never a 50
       }
 
       // Bearers: garbage is treated exactly like no bearer at all, which a secured route refuses
-      // with a 401 (after its schema: a request it cannot validate is a 400 first).
+      // with a 401 before it looks at the request (a 400 would describe its schema to a stranger).
       const anonymous = await send({});
-      check('no credentials', anonymous, contract.secured ? (control === 400 ? 400 : 401) : control);
+      check('no credentials', anonymous, contract.secured ? 401 : control);
       for (const [label, authorization] of Object.entries(garbageBearers)) {
         check(`bearer: ${label}`, await send({ authorization }), anonymous.statusCode);
       }
@@ -471,7 +495,8 @@ t.test('the token endpoint: hostile client authentication gets an RFC 6749 4xx, 
     ['Basic without a colon', { headers: { ...form, authorization: `Basic ${b64('lkc_abc')}` }, payload: grant }, 401, 'invalid_client'],
     ['Basic that is not base64', { headers: { ...form, authorization: 'Basic !!!' }, payload: grant }, 401, 'invalid_client'],
     ['Basic with a NUL in the id', { headers: { ...form, authorization: `Basic ${b64('lkc_%00:x')}` }, payload: grant }, 401, 'invalid_client'],
-    ['a NUL in client_id', { payload: { grant_type: 'client_credentials', client_id: 'lkc_\u0000', client_secret: 'x' } }, 401, 'invalid_client'],
+    // A NUL sent as such is refused at the edge, before client authentication.
+    ['a NUL in client_id', { payload: { grant_type: 'client_credentials', client_id: 'lkc_\u0000', client_secret: 'x' } }, 400, 'invalid_request'],
     ['SQL in client_id', { payload: { grant_type: 'client_credentials', client_id: "lkc_' OR 1=1--", client_secret: 'x' } }, 401, 'invalid_client'],
     [
       'Basic and client_secret together (§2.3)',
@@ -492,7 +517,7 @@ t.test('the token endpoint: hostile client authentication gets an RFC 6749 4xx, 
       'a NUL in scope',
       { payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: '\u0000' } },
       400,
-      'invalid_scope',
+      'invalid_request',
     ],
     [
       'grant_type twice',

@@ -37,6 +37,9 @@ export interface LatchkeyProcess extends RunningProcess {
   readonly origin: string;
 }
 
+/** /metrics is not public (LATCHKEY_METRICS_TOKEN): the benchmarks read memory through it. */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789abcdefghij';
+
 export function latchkeyEnvironment(settings: LatchkeySettings, port: number): Record<string, string> {
   const env: Record<string, string> = {
     PORT: String(port),
@@ -47,6 +50,7 @@ export function latchkeyEnvironment(settings: LatchkeySettings, port: number): R
     LATCHKEY_APP_REGISTRY_DIRS: settings.registryDir,
     LATCHKEY_DATA_DIR: settings.dataDir,
     LATCHKEY_BACKGROUND_JOBS: String(settings.backgroundJobs),
+    LATCHKEY_METRICS_TOKEN: BENCH_METRICS_TOKEN,
   };
   if (settings.databaseUrl !== undefined) env['DATABASE_URL'] = settings.databaseUrl;
   Object.assign(env, settings.extraEnv);

@@ -31,7 +31,7 @@ export function accountCheckRoutes(deps: AccountCheckDeps & { auth: Authenticato
     app.post(
       '/v1/connect/:project_id/accounts/:account_id/test',
       {
-        preHandler: deps.auth.requireProjectScope('connect:accounts:read'),
+        onRequest: deps.auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags: ['accounts'],
           summary: "Run the app's test request with the account's credentials now",

@@ -87,7 +87,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     app.get(
       '/v1/connect/:project_id/accounts',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:read'),
+        onRequest: auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags,
           summary: 'List the accounts of the project environment',
@@ -131,7 +131,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     app.get(
       '/v1/connect/:project_id/accounts/:account_id',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:read'),
+        onRequest: auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags,
           summary: 'Retrieve an account; with include_credentials=true, with fresh credentials',
@@ -167,7 +167,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     app.get(
       '/v1/connect/:project_id/users/:external_user_id/accounts',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:read'),
+        onRequest: auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags,
           summary: "List one end user's accounts (a bare array)",
@@ -193,7 +193,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     app.delete(
       '/v1/connect/:project_id/accounts/:account_id',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:write'),
+        onRequest: auth.requireProjectScope('connect:accounts:write'),
         schema: {
           tags,
           summary: 'Delete an account, revoking its tokens at the provider when it supports RFC 7009',
@@ -221,7 +221,7 @@ export function accountsRoutes(deps: AccountsDeps & { auth: Authenticator; audit
     app.delete(
       '/v1/connect/:project_id/apps/:app/accounts',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:write'),
+        onRequest: auth.requireProjectScope('connect:accounts:write'),
         schema: {
           tags,
           summary: 'Delete every account of one app in the project environment',

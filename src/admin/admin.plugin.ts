@@ -33,7 +33,8 @@ export interface AdminDeps {
 
 export function adminPlugin(deps: AdminDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
-    app.addHook('preHandler', deps.auth.requireAdmin);
+    // onRequest: before the body is parsed or validated, so a stranger learns nothing of a schema.
+    app.addHook('onRequest', deps.auth.requireAdmin);
     app.addHook('onResponse', recordDeniedAdminAccess(deps.auditLog));
     await app.register(adminRoutes({ db: deps.db, auditLog: deps.auditLog }));
     await app.register(accountsAdminRoutes({ db: deps.db, auditLog: deps.auditLog, connect: deps.connect, forceRefresh: deps.forceRefresh }));

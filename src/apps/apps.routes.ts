@@ -44,7 +44,7 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
     app.get(
       '/v1/connect/apps',
       {
-        preHandler: auth.requireClient(),
+        onRequest: auth.requireClient(),
         schema: {
           tags: ['apps'],
           summary: 'List the apps of the registry, with search and cursor pagination',
@@ -63,7 +63,7 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
     app.get(
       '/v1/connect/apps/:app_id',
       {
-        preHandler: auth.requireClient(),
+        onRequest: auth.requireClient(),
         schema: {
           tags: ['apps'],
           summary: 'One app of the registry, by slug or id',

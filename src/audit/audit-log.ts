@@ -7,12 +7,18 @@
 // latchkey_audit_dropped_total metric and a warning log line, because an audit log that grows
 // without bound would take the whole replica down with the database. So a long database outage
 // loses audit entries (counted), never requests.
+//
+// One entry must never stop the log: every string is made storable before it is buffered
+// (storable.ts: NUL and lone surrogates, which `jsonb` and `text` refuse), and a batch that still
+// fails is retried entry by entry, so a row PostgreSQL refuses as data is isolated, counted in
+// latchkey_audit_unwritable_total and logged (without its content), and the rest are written.
 import { Counter, type Registry } from 'prom-client';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { BackgroundJob } from '../jobs.ts';
 import { insertAuditRows, type NewAuditRow } from './audit.repository.ts';
 import { sanitizeDetails } from './sanitize.ts';
+import { storableText } from './storable.ts';
 
 export type AuditResult = 'ok' | 'denied' | 'invalid' | 'not_found' | 'conflict' | 'unavailable' | 'error';
 
@@ -56,9 +62,11 @@ export class AuditLog implements BackgroundJob {
   private failures = 0;
   private stopped = false;
   private droppedTotal = 0;
+  private unwritableTotal = 0;
   private lastDropLogMs = 0;
   private readonly droppedCounter: Counter | undefined;
   private readonly failedFlushCounter: Counter | undefined;
+  private readonly unwritableCounter: Counter | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -78,6 +86,11 @@ export class AuditLog implements BackgroundJob {
         help: 'Audit flushes that failed (entries kept and retried)',
         registers: [options.metrics],
       });
+      this.unwritableCounter = new Counter({
+        name: 'latchkey_audit_unwritable_total',
+        help: 'Audit entries the database refused as data even alone (isolated and dropped so the rest are written)',
+        registers: [options.metrics],
+      });
     }
   }
 
@@ -91,14 +104,19 @@ export class AuditLog implements BackgroundJob {
     return this.droppedTotal;
   }
 
+  /** Entries the database refused even when written alone (dropped, counted, logged). */
+  get unwritable(): number {
+    return this.unwritableTotal;
+  }
+
   record(entry: AuditEntry): void {
     this.push({
       at: this.options.now?.() ?? new Date(),
-      project_id: entry.projectId ?? null,
-      environment: entry.environment ?? null,
-      actor: entry.actor,
-      action: entry.action,
-      account_id: entry.accountId ?? null,
+      project_id: storableText(entry.projectId ?? null),
+      environment: storableText(entry.environment ?? null),
+      actor: storableText(entry.actor),
+      action: storableText(entry.action),
+      account_id: storableText(entry.accountId ?? null),
       result: entry.result,
       details: entry.details === undefined ? null : JSON.stringify(sanitizeDetails(entry.details)),
     });
@@ -120,11 +138,15 @@ export class AuditLog implements BackgroundJob {
     if (this.size > 0) this.schedule(this.flushIntervalMs);
   }
 
-  /** Stops the timer and writes what is buffered (called when the server closes). */
+  /**
+   * Stops the timer and writes what is buffered (when the server closes, and again in server.ts
+   * once the jobs have stopped, before the pool closes). What the database would not take is said.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
     await this.flush();
+    if (this.size > 0) this.options.logger?.error({ pending: this.size }, 'audit log stopped with entries unwritten: the database is unreachable');
   }
 
   private push(row: NewAuditRow): void {
@@ -169,18 +191,53 @@ export class AuditLog implements BackgroundJob {
     this.clearTimer();
     while (this.size > 0) {
       const batch = this.take(this.batchSize);
+      let written: boolean;
       try {
         await insertAuditRows(this.db, batch);
-        this.failures = 0;
-      } catch (err) {
-        this.putBack(batch);
+        written = true;
+      } catch {
+        written = await this.writeOneByOne(batch);
+      }
+      if (!written) {
         this.failures += 1;
         this.failedFlushCounter?.inc();
-        this.options.logger?.warn({ err, pending: this.size, dropped: this.droppedTotal }, 'audit log flush failed; entries kept for retry');
         if (!this.stopped) this.schedule(Math.min(this.flushIntervalMs * 2 ** this.failures, MAX_RETRY_DELAY_MS));
         return;
       }
+      this.failures = 0;
     }
+  }
+
+  /**
+   * A batch failed: writes its entries one at a time, so one bad row cannot hold back the others.
+   * A row refused as data (isRefusedAsData) is dropped and counted; any other
+   * failure (the database is unreachable) puts the rest back for a later retry and returns false.
+   */
+  private async writeOneByOne(batch: NewAuditRow[]): Promise<boolean> {
+    for (const [index, row] of batch.entries()) {
+      try {
+        await insertAuditRows(this.db, [row]);
+      } catch (err) {
+        if (isRefusedAsData(err)) {
+          this.countUnwritable(row, err);
+          continue;
+        }
+        this.putBack(batch.slice(index));
+        this.options.logger?.warn({ err, pending: this.size, dropped: this.droppedTotal }, 'audit log flush failed; entries kept for retry');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private countUnwritable(row: NewAuditRow, err: unknown): void {
+    this.unwritableTotal += 1;
+    this.unwritableCounter?.inc();
+    // The action and the SQLSTATE only: the row's values are what the database could not take.
+    this.options.logger?.error(
+      { action: row.action, sqlstate: sqlStateOf(err), unwritableTotal: this.unwritableTotal },
+      'audit entry refused by the database; dropped so the rest of the log is written',
+    );
   }
 
   private schedule(delayMs: number): void {
@@ -209,4 +266,20 @@ export class AuditLog implements BackgroundJob {
     this.lastDropLogMs = now;
     this.options.logger?.warn({ droppedTotal: this.droppedTotal }, 'audit log buffer full: oldest entries dropped');
   }
+}
+
+function sqlStateOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9][0-9A-Z]{4}$/.test(code) ? code : undefined;
+}
+
+/**
+ * The row's fault, not the database's: PostgreSQL's data exception (22…) and integrity violation
+ * (23…) classes, or a value the driver could not even serialise (an invalid Date is a RangeError).
+ * Anything else (a refused connection, a closed pool) means the database is away: keep the rows.
+ */
+function isRefusedAsData(err: unknown): boolean {
+  if (err instanceof RangeError || err instanceof TypeError) return true;
+  const state = sqlStateOf(err);
+  return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
 }

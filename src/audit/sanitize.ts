@@ -1,8 +1,10 @@
 // Audit details are context (an app slug, a client id, a field that changed), never evidence of a
 // secret. Callers should not pass secrets; this is the backstop: keys whose name looks secret are
 // dropped at any depth, values shaped like our own tokens are dropped, and size is bounded so a
-// caller cannot turn the audit table into a data dump.
+// caller cannot turn the audit table into a data dump. Every string and key is made storable
+// (storable.ts): one NUL or lone surrogate would make `jsonb` refuse the whole batch.
 import { TOKEN_PREFIXES, hasValidTokenShape } from '../crypto/tokens.ts';
+import { storableText } from './storable.ts';
 
 const SECRET_KEY =
   /token|secret|passw|api[-_]?key|apikey|private[-_]?key|signing[-_]?key|authorization|cookie|credential|code[-_]?verifier|^code$|session|assertion|^key$|^pin$/i;
@@ -25,7 +27,8 @@ function clean(value: unknown, depth: number): unknown {
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (typeof value === 'string') {
     if (looksLikeOurToken(value)) return undefined;
-    return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+    // Cut before making it storable: a cut between the halves of a surrogate pair leaves a lone one.
+    return storableText(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value);
   }
   if (value instanceof Date) return value.toISOString();
   if (depth >= MAX_DEPTH) return undefined;
@@ -47,7 +50,7 @@ function sanitizeObject(input: Record<string, unknown>, depth: number): Record<s
     if (isSecretKey(key)) continue;
     const cleaned = clean(value, depth);
     if (cleaned === undefined) continue;
-    out[key] = cleaned;
+    out[storableText(key)] = cleaned;
     kept += 1;
   }
   return out;

@@ -1,10 +1,13 @@
-// Who is calling. Routes declare what they need with preHandlers from this file:
-// requireAdmin, requireProjectScope(scope). A bearer for project A asking about project B gets
-// the same 404 as an unknown project, so project ids cannot be probed.
+// Who is calling. Routes declare what they need with onRequest hooks from this file:
+// requireAdmin, requireProjectScope(scope). They run before the body is parsed and before any
+// schema check, so an unauthenticated caller gets 401, never a 400 that describes the schema
+// (and never makes the server parse a 1 MB body). A bearer for project A asking about project B
+// gets the same 404 as an unknown project, so project ids cannot be probed.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { EnvironmentName } from '../db/types.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
+import { bearerOf } from '../http/bearer.ts';
 import { requestEnvironment } from '../http/environment.ts';
 import type { AccessTokenVerifier, ClientPrincipal } from './access-tokens.ts';
 import { scopeGrants } from './scopes.ts';
@@ -22,32 +25,25 @@ declare module 'fastify' {
   }
 }
 
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  const match = /^Bearer +([^\s]+) *$/i.exec(header);
-  return match?.[1];
-}
-
 export interface Authenticator {
-  requireAdmin: preHandlerAsyncHookHandler;
-  requireClient(scope?: string): preHandlerAsyncHookHandler;
-  requireProjectScope(scope: string): preHandlerAsyncHookHandler;
+  requireAdmin: onRequestAsyncHookHandler;
+  requireClient(scope?: string): onRequestAsyncHookHandler;
+  requireProjectScope(scope: string): onRequestAsyncHookHandler;
 }
 
 export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: string | undefined): Authenticator {
   const adminDigest = adminToken === undefined ? undefined : sha256(adminToken);
 
   async function clientPrincipal(request: FastifyRequest): Promise<ClientPrincipal> {
-    const token = bearerToken(request);
+    const token = bearerOf(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     const principal = await verifier.verify(token);
     if (principal === null) throw unauthorized('invalid or expired bearer token');
     return principal;
   }
 
-  const requireAdmin: preHandlerAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
+  const requireAdmin: onRequestAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerOf(request);
     if (token === undefined) throw unauthorized('missing bearer token');
     if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
       // A valid project client is authenticated but not an administrator. Its principal stays on
@@ -62,7 +58,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     request.principal = { kind: 'admin' };
   };
 
-  function requireClient(scope?: string): preHandlerAsyncHookHandler {
+  function requireClient(scope?: string): onRequestAsyncHookHandler {
     return async (request) => {
       const principal = await clientPrincipal(request);
       if (scope !== undefined && !scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
@@ -71,7 +67,7 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     };
   }
 
-  function requireProjectScope(scope: string): preHandlerAsyncHookHandler {
+  function requireProjectScope(scope: string): onRequestAsyncHookHandler {
     return async (request) => {
       const principal = await clientPrincipal(request);
       const projectId = (request.params as { project_id?: string }).project_id;

@@ -16,7 +16,11 @@ export function listClientsOfProject(db: Kysely<Database>, projectId: string): P
   return db.selectFrom('api_clients').selectAll().where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute();
 }
 
-/** Marks the client revoked and drops its tokens; returns false when there was nothing to revoke. */
+/**
+ * Marks the client revoked and drops its tokens; returns false when there was nothing to revoke.
+ * Every statement is scoped by the project named in the path, not only the client id: an admin
+ * call on project A naming a client of project B must change nothing of B (it answers 404).
+ */
 export async function revokeClient(db: Kysely<Database>, projectId: string, clientId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const result = await trx
@@ -26,7 +30,7 @@ export async function revokeClient(db: Kysely<Database>, projectId: string, clie
       .where('project_id', '=', projectId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    await trx.deleteFrom('api_access_tokens').where('client_id', '=', clientId).execute();
+    await trx.deleteFrom('api_access_tokens').where('client_id', '=', clientId).where('project_id', '=', projectId).execute();
     return Number(result.numUpdatedRows) > 0;
   });
 }

@@ -1,15 +1,19 @@
 // POST /v1/oauth/token — the client_credentials grant (RFC 6749 §4.4) for API clients.
 // Accepts JSON (what @pipedream/sdk sends) and form bodies (what OAuth libraries send), client
 // authentication in the body or by HTTP Basic (§2.3.1). Errors use RFC 6749 §5.2's body.
+// The argon2 work is bounded (issue 10): a limit per source address before the body is read, a
+// limit per client id before the secret is verified (both 429 slow_down with Retry-After), and a
+// fixed verification pool that answers 503 temporarily_unavailable at once when it is full.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { findClientById } from './clients.repository.ts';
-import { decoyHash, verifySecret } from '../crypto/passwords.ts';
+import { VERIFIER_BUSY, decoyHash, type SecretVerificationPool } from '../crypto/passwords.ts';
 import type { Database } from '../db/types.ts';
 import { OAUTH_TOKEN_ERRORS, type OAuthTokenErrorCode } from '../errors.ts';
 import { toApiError } from '../http/error-handler.ts';
+import type { RateLimitHook } from '../http/rate-limit.ts';
 import { issueAccessToken } from './access-tokens.ts';
 import { isKnownScope, parseScopeList, scopesWithin } from './scopes.ts';
 
@@ -50,19 +54,45 @@ function basicCredentials(request: FastifyRequest): { id: string; secret: string
 // database (a NUL byte in a text parameter is a PostgreSQL error, not an unknown client).
 const CLIENT_ID_PATTERN = /^lkc_[A-Za-z0-9]{1,64}$/;
 
-export function oauthTokenRoutes(deps: { db: Kysely<Database>; now: () => Date }): FastifyPluginAsyncTypebox {
-  const { db, now } = deps;
+/** The client id a token request names (Basic or body), for the per-client limit. */
+export function requestedClientId(request: FastifyRequest): string | undefined {
+  const basic = basicCredentials(request);
+  if (basic !== undefined && basic !== MALFORMED) return basic.id;
+  const body = request.body as { client_id?: unknown } | null | undefined;
+  return typeof body?.client_id === 'string' ? body.client_id : undefined;
+}
+
+export interface OAuthTokenDeps {
+  readonly db: Kysely<Database>;
+  readonly now: () => Date;
+  readonly secrets: SecretVerificationPool;
+  /** Per source address (onRequest) and per client id (preHandler). */
+  readonly limits: { readonly perAddress: RateLimitHook; readonly perClient: RateLimitHook };
+}
+
+/** Seconds a caller refused by the full verification pool should wait. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
+
+export function oauthTokenRoutes(deps: OAuthTokenDeps): FastifyPluginAsyncTypebox {
+  const { db, now, secrets } = deps;
   return async (app) => {
     app.post(
       '/v1/oauth/token',
       {
         attachValidation: true,
+        onRequest: deps.limits.perAddress,
+        preHandler: deps.limits.perClient,
         // Body parsing failures (bad JSON, wrong content type, too large) still answer in RFC 6749 form.
         errorHandler: (error, request, reply) => {
           const apiError = toApiError(error);
           if (apiError.status >= 500) {
             request.log.error({ err: error }, 'token request failed');
             return oauthError(reply, 'server_error', 'internal error');
+          }
+          // A rate limit: RFC 8628 §3.5's slow_down (the OAuth registry's code for it), Retry-After set.
+          if (apiError.code === 'too_many_requests') {
+            if (apiError.retryAfterSeconds !== undefined) void reply.header('retry-after', String(apiError.retryAfterSeconds));
+            return oauthError(reply, 'slow_down', 'too many token requests; retry after the retry-after header');
           }
           // The body parser's own status (413 too large, 415 content type) says more than 400 would.
           return reply.code(apiError.status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: apiError.message });
@@ -82,6 +112,7 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database>; now: () => Date }
             }),
             '4xx': OAuthErrorSchema,
             500: OAuthErrorSchema,
+            503: OAuthErrorSchema,
           },
         },
       },
@@ -107,7 +138,14 @@ export function oauthTokenRoutes(deps: { db: Kysely<Database>; now: () => Date }
 
         const client = CLIENT_ID_PATTERN.test(credentials.id) ? await findClientById(db, credentials.id) : undefined;
         // Verify against a decoy for unknown clients so the answer's timing reveals nothing.
-        const secretMatches = await verifySecret(client?.secret_hash ?? (await decoyHash()), credentials.secret);
+        const secretMatches =
+          client === undefined
+            ? await secrets.verify(await decoyHash(), credentials.secret, 'unknown')
+            : await secrets.verify(client.secret_hash, credentials.secret, 'known');
+        if (secretMatches === VERIFIER_BUSY) {
+          void reply.header('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
+          return oauthError(reply, 'temporarily_unavailable', 'the server is busy verifying client secrets; retry after the retry-after header');
+        }
         if (client === undefined || client.revoked_at !== null || !secretMatches) {
           return oauthError(reply, 'invalid_client', 'client authentication failed');
         }

@@ -65,7 +65,7 @@ export function codeTemplateRoutes(deps: CodeTemplateDeps): FastifyPluginAsyncTy
     app.get(
       '/v1/connect/:project_id/accounts/:account_id/code_template',
       {
-        preHandler: deps.auth.requireProjectScope('connect:accounts:read'),
+        onRequest: deps.auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags,
           summary: "A runnable program that calls the account's app with its fresh credentials",
@@ -96,7 +96,7 @@ export function codeTemplateRoutes(deps: CodeTemplateDeps): FastifyPluginAsyncTy
     app.get(
       '/v1/connect/apps/:app_id/code_template',
       {
-        preHandler: deps.auth.requireClient(),
+        onRequest: deps.auth.requireClient(),
         schema: {
           tags,
           summary: "The app's code template without an account: the program reads LATCHKEY_ACCOUNT_ID from the environment",

@@ -2,8 +2,10 @@
 // Pipedream's bodies so @pipedream/sdk's tokens.create / tokens.validate work unchanged.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { AppSchema } from '../apps/app-view.ts';
+import type { RateLimitHook } from '../http/rate-limit.ts';
 import { EnvironmentHeaderSchema, ErrorResponseSchema, ExternalUserIdSchema, ProjectIdParamsSchema } from '../http/schemas.ts';
 import {
   MAX_ALLOWED_ORIGINS,
@@ -54,16 +56,26 @@ const ValidateResponseSchema = Type.Object({
   expires_at: NullableString,
 });
 
-export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticator }): FastifyPluginAsyncTypebox {
+/** The per-user key of Pipedream's documented limit: 100 connect tokens per minute per external user. */
+export function connectTokenUserKey(request: FastifyRequest): string | undefined {
+  const body = request.body as { external_user_id?: unknown } | null | undefined;
+  const projectId = (request.params as { project_id?: unknown }).project_id;
+  if (typeof body?.external_user_id !== 'string' || typeof projectId !== 'string') return undefined;
+  return `${projectId}/${request.environment}/${body.external_user_id}`;
+}
+
+export function connectTokenRoutes(deps: ConnectTokenDeps & { auth: Authenticator; perUserLimit: RateLimitHook }): FastifyPluginAsyncTypebox {
   const { auth } = deps;
   return async (app) => {
     app.post(
       '/v1/connect/:project_id/tokens',
       {
-        preHandler: auth.requireProjectScope('connect:tokens:write'),
+        onRequest: auth.requireProjectScope('connect:tokens:write'),
+        // After validation: the key is the body's external_user_id.
+        preHandler: deps.perUserLimit,
         schema: {
           tags: ['connect tokens'],
-          summary: 'Mint a single-use connect token for an end user',
+          summary: 'Mint a single-use connect token for an end user (100 per minute per external user, per replica)',
           security: [{ bearerAuth: [] }],
           headers: EnvironmentHeaderSchema,
           params: ProjectIdParamsSchema,

@@ -1,5 +1,8 @@
 // Turns every thrown error into the catalogue's JSON body. Anything unexpected becomes a bare
 // 500 `internal_error`: the detail goes to the log, never to the client.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../errors.ts';
 
@@ -74,4 +77,34 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     const instead = await options.notFound?.(request, reply);
     return sendError(request, reply, instead ?? new ApiError('not_found', 'no such route'));
   });
+}
+
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'request_header_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before there is a request (headers
+ * over the limit, a malformed request line, a NUL in a header, an unknown transfer coding). The
+ * answer has the catalogue's body like every other error; its request id is minted here, since no
+ * request was ever made.
+ */
+export function sendClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const code: ErrorCode = (error.code === undefined ? undefined : CLIENT_ERRORS[error.code]) ?? 'bad_request';
+  const { status, title } = ERROR_CATALOGUE[code] as { status: number; title: string };
+  const body: ErrorBody = { error: { code, message: title, request_id: randomUUID() } };
+  const json = JSON.stringify(body);
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+      `content-type: application/json; charset=utf-8`,
+      `content-length: ${Buffer.byteLength(json)}`,
+      `x-request-id: ${body.error.request_id}`,
+      'connection: close',
+      '',
+      json,
+    ].join('\r\n'),
+  );
 }

@@ -1,7 +1,10 @@
 // pino options: no query strings (OAuth callbacks carry code and state), no headers, no bodies,
 // and error serializers that keep name/message/stack only, because HTTP-client errors carry
-// the provider's response payload (tokens included) in their properties.
+// the provider's response payload (tokens included) in their properties. Every token format
+// latchkey mints is redacted from URLs, messages, error messages and top-level string fields
+// (log-redaction.ts), whatever route the URL did or did not match.
 import pino, { type LoggerOptions } from 'pino';
+import { redactLogFields, redactSecrets, redactUrl } from './log-redaction.ts';
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -27,16 +30,13 @@ interface LoggedRequest {
   ip?: string;
 }
 
-export function pathWithoutQuery(url: string): string {
-  const end = url.search(/[?#]/);
-  const path = end === -1 ? url : url.slice(0, end);
-  // The Connect proxy's url_64 is the upstream URL with its query, base64-encoded: not logged either.
-  return path.replace(/(\/proxy\/)[^/]+/, '$1[url_64]');
-}
-
 export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
   if (!(err instanceof Error)) return { type: typeof err };
-  const out: Record<string, unknown> = { type: err.name, message: err.message, stack: err.stack };
+  const out: Record<string, unknown> = {
+    type: err.name,
+    message: redactSecrets(err.message),
+    stack: err.stack === undefined ? undefined : redactSecrets(err.stack),
+  };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') out['code'] = code;
   if (err.cause !== undefined && depth < 3) out['cause'] = serializeError(err.cause, depth + 1);
@@ -48,9 +48,16 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
     serializers: {
-      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, url: pathWithoutQuery(req.url), ip: req.ip }),
+      req: (req: LoggedRequest) => ({ id: req.id, method: req.method, url: redactUrl(req.url), ip: req.ip }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       err: (err: unknown) => serializeError(err),
+    },
+    formatters: { log: redactLogFields },
+    hooks: {
+      // The message and its printf arguments (serializers and formatters see only the object).
+      logMethod(args, method) {
+        method.apply(this, args.map((arg: unknown) => (typeof arg === 'string' ? redactSecrets(arg) : arg)) as Parameters<typeof method>);
+      },
     },
   };
 }

@@ -65,7 +65,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
     app.get(
       '/v1/connect/:project_id/oauth_apps',
       {
-        preHandler: auth.requireProjectScope('connect:project:read'),
+        onRequest: auth.requireProjectScope('connect:project:read'),
         schema: {
           tags,
           summary: "List the project's OAuth clients (never their secrets)",
@@ -91,7 +91,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
     app.post(
       '/v1/connect/:project_id/oauth_apps',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Register an OAuth client for a registry app; the secret is sealed and never returned',
@@ -129,7 +129,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
     app.get(
       '/v1/connect/:project_id/oauth_apps/:id',
       {
-        preHandler: auth.requireProjectScope('connect:project:read'),
+        onRequest: auth.requireProjectScope('connect:project:read'),
         schema: { tags, summary: 'One OAuth client', security, headers, params: IdParams, response: { 200: OAuthAppSchema, '4xx': ErrorResponseSchema } },
       },
       async (request) => getOAuthApp(deps, request.params.project_id, request.params.id),
@@ -140,7 +140,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
       app.route({
         method,
         url: '/v1/connect/:project_id/oauth_apps/:id',
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Update an OAuth client; fields left out keep their value (client_secret included)',
@@ -163,7 +163,7 @@ export function oauthAppRoutes(deps: OAuthAppDeps & { auth: Authenticator; audit
     app.delete(
       '/v1/connect/:project_id/oauth_apps/:id',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Delete an OAuth client no account uses',

@@ -43,7 +43,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     app.get(
       '/v1/connect/:project_id/webhook',
       {
-        preHandler: auth.requireProjectScope('connect:project:read'),
+        onRequest: auth.requireProjectScope('connect:project:read'),
         schema: {
           tags,
           summary: "The project environment's webhook (data is null when none is set)",
@@ -59,7 +59,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     app.put(
       '/v1/connect/:project_id/webhook',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Set the webhook URL; the first time, the response carries the signing key',
@@ -81,7 +81,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     app.delete(
       '/v1/connect/:project_id/webhook',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Remove the webhook URL (the signing key stays: it also signs connect-token webhooks)',
@@ -102,7 +102,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     app.post(
       '/v1/connect/:project_id/webhook/regenerate_signing_key',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: {
           tags,
           summary: 'Replace the signing key; the new key is in this response only',
@@ -123,7 +123,7 @@ export function projectRoutes(deps: ProjectWebhookDeps & { auth: Authenticator; 
     app.get(
       '/v1/connect/:project_id/projects/info',
       {
-        preHandler: auth.requireProjectScope('connect:project:read'),
+        onRequest: auth.requireProjectScope('connect:project:read'),
         schema: {
           tags,
           summary: 'Apps the project environment uses (accounts or OAuth apps)',

@@ -135,7 +135,7 @@ export function proxyRoutes(deps: ProxyRouteDeps): FastifyPluginAsyncTypebox {
         method,
         url: '/v1/connect/:project_id/proxy/:url_64',
         exposeHeadRoute: false,
-        preHandler: deps.auth.requireProjectScope(PROXY_SCOPE),
+        onRequest: deps.auth.requireProjectScope(PROXY_SCOPE),
         schema: {
           tags: ['proxy'],
           summary: `${method} through the Connect proxy with an account's credentials`,

@@ -47,7 +47,7 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
     app.get(
       '/v1/connect/:project_id/secrets',
       {
-        preHandler: auth.requireProjectScope(READ_SCOPE),
+        onRequest: auth.requireProjectScope(READ_SCOPE),
         schema: {
           tags,
           summary: "The names of the project environment's secrets (never their values)",
@@ -65,7 +65,7 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
       {
         // Authenticated here, the scope checked in the handler: a refused read is audited with
         // the client that tried, as a refused credential read is.
-        preHandler: auth.requireClient(),
+        onRequest: auth.requireClient(),
         schema: {
           tags,
           summary: 'Read a secret (audited)',
@@ -89,7 +89,7 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
     app.put(
       '/v1/connect/:project_id/secrets/:name',
       {
-        preHandler: auth.requireProjectScope('connect:secrets:write'),
+        onRequest: auth.requireProjectScope('connect:secrets:write'),
         schema: {
           tags,
           summary: 'Create or replace a secret (201 when created, 200 when replaced)',
@@ -111,7 +111,7 @@ export function secretsRoutes(deps: SecretsDeps & { auth: Authenticator; auditLo
     app.delete(
       '/v1/connect/:project_id/secrets/:name',
       {
-        preHandler: auth.requireProjectScope('connect:secrets:write'),
+        onRequest: auth.requireProjectScope('connect:secrets:write'),
         schema: { tags, summary: 'Delete a secret', security, headers, params: SecretParamsSchema, response: { 204: Type.Null(), ...errors } },
       },
       async (request, reply) => {

@@ -31,7 +31,7 @@ export function userRoutes(deps: {
     app.get(
       '/v1/connect/:project_id/users',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:read'),
+        onRequest: auth.requireProjectScope('connect:accounts:read'),
         schema: {
           tags,
           summary: 'List the end users of the project environment',
@@ -55,7 +55,7 @@ export function userRoutes(deps: {
     app.delete(
       '/v1/connect/:project_id/users/:external_user_id',
       {
-        preHandler: auth.requireProjectScope('connect:accounts:write'),
+        onRequest: auth.requireProjectScope('connect:accounts:write'),
         schema: {
           tags,
           summary: 'Delete an end user with all their accounts',
