@@ -85,14 +85,14 @@ export function brandingRoutes(deps: BrandingDeps): FastifyPluginAsyncTypebox {
 
       app.get(
         base,
-        { preHandler: read, schema: { ...common, summary: `The branding of ${who} (projects.retrieve)`, response: { 200: ProjectSchema, ...errors } } },
+        { onRequest: read, schema: { ...common, summary: `The branding of ${who} (projects.retrieve)`, response: { 200: ProjectSchema, ...errors } } },
         async (request) => retrieveProject(db, request.params.project_id),
       );
 
       app.patch(
         base,
         {
-          preHandler: write,
+          onRequest: write,
           schema: {
             ...common,
             summary: `Set the name, app name, support email and links of ${who} (projects.update)`,
@@ -106,7 +106,7 @@ export function brandingRoutes(deps: BrandingDeps): FastifyPluginAsyncTypebox {
       app.post(
         `${base}/logo`,
         {
-          preHandler: write,
+          onRequest: write,
           schema: {
             ...common,
             summary: `Set the logo of ${who} (projects.updateLogo): a PNG, JPEG, GIF or WebP of at most 256 kB`,
@@ -132,12 +132,12 @@ export function brandingRoutes(deps: BrandingDeps): FastifyPluginAsyncTypebox {
       security: [{ bearerAuth: [] }],
       response: { 403: ErrorResponseSchema, ...errors },
     });
-    app.get('/v1/connect/projects', { preHandler: auth.requireClient(), schema: adminOnlySchema('projects.list: admin-only (403)') }, adminOnly);
-    app.post('/v1/connect/projects', { preHandler: auth.requireClient(), schema: adminOnlySchema('projects.create: admin-only (403)') }, adminOnly);
+    app.get('/v1/connect/projects', { onRequest: auth.requireClient(), schema: adminOnlySchema('projects.list: admin-only (403)') }, adminOnly);
+    app.post('/v1/connect/projects', { onRequest: auth.requireClient(), schema: adminOnlySchema('projects.create: admin-only (403)') }, adminOnly);
     app.delete(
       '/v1/connect/projects/:project_id',
       {
-        preHandler: auth.requireProjectScope('connect:project:write'),
+        onRequest: auth.requireProjectScope('connect:project:write'),
         schema: { ...adminOnlySchema('projects.delete: admin-only (403)'), params: ProjectIdParamsSchema },
       },
       adminOnly,

@@ -59,7 +59,7 @@ export function accountsCreateRoutes(deps: ConnectFlowDeps & { accounts: Account
     app.post(
       '/v1/connect/:project_id/accounts',
       {
-        preHandler: deps.auth.requireProjectScope('connect:accounts:write'),
+        onRequest: deps.auth.requireProjectScope('connect:accounts:write'),
         schema: {
           tags: ['accounts'],
           summary: 'Connect a key-based account for the user of a connect token (the key form, as an API)',
