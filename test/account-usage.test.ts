@@ -110,7 +110,8 @@ t.test('an OAuth account holds the token fields; the apps API names what each ap
     url: `/v1/admin/projects/${env.client.projectId}/accounts/${accountId}`,
     headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
   });
-  t.same(detail.json<DetailBody>().credential_fields, ['expires_at', 'oauth_access_token', 'oauth_client_id', 'oauth_refresh_token']);
+  // oidc-provider sends an ID token: its sub is kept as oauth_uid.
+  t.same(detail.json<DetailBody>().credential_fields, ['expires_at', 'oauth_access_token', 'oauth_client_id', 'oauth_refresh_token', 'oauth_uid']);
 
   const oidc = (await get(env, '/v1/connect/apps/oidc-test')).json<{ data: { credential_fields: string[] } }>().data;
   t.same(oidc.credential_fields, ['oauth_access_token', 'oauth_refresh_token', 'oauth_client_id', 'expires_at']);

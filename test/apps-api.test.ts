@@ -262,3 +262,11 @@ t.test('logos: the brand mark from simple-icons when there is one, the monogram 
   t.match((await icon('polygon_io')).body, />P<\/text><\/svg>$/, 'brand_icon: false keeps the monogram');
   t.match((await icon('no_such_brand')).body, />Q<\/text><\/svg>$/, 'no mark: the monogram');
 });
+
+t.test('/favicon.ico: the pages’ origin answers it (an image of latchkey’s own), so no page logs a 404', async (t) => {
+  const { testApp } = await client(t);
+  const icon = await testApp.app.server.inject({ method: 'GET', url: '/favicon.ico' });
+  t.equal(icon.statusCode, 200);
+  t.equal(icon.headers['content-type'], 'image/svg+xml; charset=utf-8');
+  t.match(icon.body, />L<\/text><\/svg>$/);
+});

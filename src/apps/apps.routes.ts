@@ -79,6 +79,17 @@ export function appsRoutes(deps: { registry: AppRegistry; auth: Authenticator; a
       },
     );
 
+    // Browsers ask every page's origin for /favicon.ico; the hosted pages allow images from
+    // latchkey itself, so a 404 here would be an error in every page's console.
+    app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type('image/svg+xml; charset=utf-8')
+        .header('cache-control', 'public, max-age=604800')
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .send(monogramSvg('latchkey', 'latchkey')),
+    );
+
     // Public: browsers load img_src in <img> tags, which carry no bearer token.
     app.get(
       '/v1/connect/apps/:app_id/icon.svg',
