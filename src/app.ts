@@ -25,6 +25,7 @@ import type { Keyring } from './crypto/keyring.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { registerErrorHandling, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
+import { OneLinePerRequest } from './http/logger.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Vault } from './keys/vault.ts';
@@ -86,7 +87,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   let shuttingDown = false;
 
   const server = Fastify({
-    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger, logController: new OneLinePerRequest(deps.logger) }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -98,8 +99,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   server.decorateRequest('principal', null);
   server.decorateRequest('environment', 'production');
-  server.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request for a header.
+  server.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
 
   registerErrorHandling(server);

@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type KyselyPlugin, type QueryResult, type UnknownRow } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { namingPreparedStatements } from './prepared-statements.ts';
 import type { Database } from './types.ts';
 
 export type DatabaseKind = 'postgres' | 'embedded';
@@ -34,7 +35,7 @@ export function openPostgres(connectionString: string, poolSize: number): Databa
   const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPreparedStatements(pool) }) });
   return { db, kind: 'postgres', ping: () => ping(db), close: () => db.destroy() };
 }
 
