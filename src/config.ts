@@ -22,6 +22,8 @@ export interface Config {
   readonly logLevel: string;
   /** Background jobs (refresher, webhook delivery) run in this process. */
   readonly backgroundJobs: boolean;
+  /** Token refreshes the background refresher keeps in flight at once, per replica. */
+  readonly refreshConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +60,7 @@ export function loadConfig(env: Env = process.env): Config {
     insecureLoopback: readBoolean(env, 'LATCHKEY_INSECURE_LOOPBACK', false),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     backgroundJobs: readBoolean(env, 'LATCHKEY_BACKGROUND_JOBS', true),
+    refreshConcurrency: readInteger(env, 'LATCHKEY_REFRESH_CONCURRENCY', 16, 1, 256),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');
