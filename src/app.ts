@@ -144,6 +144,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     audit: auditLog,
     tuning: deps.tuning?.refresh,
     now,
+    // The guard's agents keep connections to token endpoints alive between refreshes.
+    tokenAgents: egress.wreck.agents,
   });
   const revokeDeps = { db, vault, registry: deps.registry, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
   const accounts: AccountsDeps = {
@@ -155,7 +157,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     revoke: (row) => revokeAccountAtProvider(revokeDeps, row),
     now,
   };
-  const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
+  const tokenRefresher = createBackgroundRefresher(
+    { db, refresher, logger: server.log },
+    { concurrency: config.refreshConcurrency, ...deps.tuning?.background },
+  );
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log })];
 
   await server.register(oauthTokenRoutes({ db, now }));
