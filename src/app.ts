@@ -144,8 +144,6 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     audit: auditLog,
     tuning: deps.tuning?.refresh,
     now,
-    // The guard's agents keep connections to token endpoints alive between refreshes.
-    tokenAgents: egress.wreck.agents,
   });
   const revokeDeps = { db, vault, registry: deps.registry, logger: server.log, revokeTimeoutMs: deps.tuning?.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS };
   const accounts: AccountsDeps = {

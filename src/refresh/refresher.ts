@@ -87,8 +87,6 @@ export interface RefresherDeps {
   readonly audit?: AuditSink | undefined;
   readonly tuning?: Partial<RefreshTuning> | undefined;
   readonly now?: (() => Date) | undefined;
-  /** Keep-alive agents for the token endpoint (simple-oauth2's `http.agents`); wreck's own otherwise. */
-  readonly tokenAgents?: unknown;
 }
 
 const noopLogger: LogSink = { info: () => {}, warn: () => {}, error: () => {} };
@@ -114,7 +112,7 @@ export class CredentialRefresher {
   constructor(private readonly deps: RefresherDeps) {
     this.tuning = Object.freeze({ ...DEFAULT_REFRESH_TUNING, ...deps.tuning });
     this.oauthClients = new RecentOAuthClients(deps.db, deps.vault);
-    this.builtClients = new OAuthClientCache(deps.tokenAgents);
+    this.builtClients = new OAuthClientCache();
     this.logger = deps.logger ?? noopLogger;
     this.now = deps.now ?? (() => new Date());
   }

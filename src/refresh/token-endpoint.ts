@@ -42,14 +42,14 @@ export interface RefreshRequest {
 
 const PROTECTED_PARAMS = new Set(['grant_type', 'refresh_token', 'client_id', 'client_secret']);
 
-function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, timeoutMs: number, maxBytes: number, agents?: unknown): AuthorizationCode {
+function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, timeoutMs: number, maxBytes: number): AuthorizationCode {
   return new AuthorizationCode({
     client: { id: client.clientId, secret: client.clientSecret },
     // Absolute paths: wreck resolves them against tokenHost, so revoke may live on another host.
     auth: { tokenHost: url.origin, tokenPath: url.href, refreshPath: url.href, revokePath: url.href },
     options: { authorizationMethod: oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
     // json: true (not 'strict'): a form-encoded body reaches us as bytes instead of a 406.
-    http: { timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' }, ...(agents === undefined ? {} : { agents }) },
+    http: { timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' } },
   });
 }
 
@@ -65,8 +65,6 @@ const BUILT_CLIENTS_PER_OAUTH_CLIENT = 256;
 export class OAuthClientCache {
   private readonly built = new WeakMap<ProviderClient, Map<string, AuthorizationCode>>();
 
-  constructor(private readonly agents?: unknown) {}
-
   clientFor(oauth: RegistryOAuth, url: URL, client: ProviderClient, timeoutMs: number, maxBytes: number): AuthorizationCode {
     let byTarget = this.built.get(client);
     if (byTarget === undefined) {
@@ -78,7 +76,7 @@ export class OAuthClientCache {
     const key = `${oauth.token_auth_method} ${timeoutMs} ${maxBytes} ${url.href}`;
     let built = byTarget.get(key);
     if (built === undefined) {
-      built = oauthClient(oauth, url, client, timeoutMs, maxBytes, this.agents);
+      built = oauthClient(oauth, url, client, timeoutMs, maxBytes);
       if (byTarget.size >= BUILT_CLIENTS_PER_OAUTH_CLIENT) byTarget.clear();
       byTarget.set(key, built);
     }
