@@ -26,6 +26,10 @@ t.test('the account read is a named statement on PostgreSQL', { skip: usingPostg
     ['account_by_id'],
   );
   t.equal(prepared.rows[0]?.statement, 'select * from "accounts" where "id" = $1');
+
+  // A migration adding a column while the statement is prepared (a deploy with replicas running).
+  await sql`alter table accounts add column added_by_a_later_migration integer`.execute(handle.db);
+  t.equal(await findAccountById(handle.db, 'apn_missing'), undefined, 'the read still works after the table changed');
 });
 
 t.test('the refresher keeps at most its concurrency in flight and refreshes every due account once', async (t) => {

@@ -24,6 +24,9 @@ export const compileOnly = new Kysely<Database>({
 
 const namesByText = new Map<string, string>();
 
+/** SQLSTATE 0A000 (feature_not_supported), as PostgreSQL reports a prepared plan made stale. */
+const CACHED_PLAN_INVALID = '0A000';
+
 /** Declares `query`'s text as the named statement `name` (call once, at module load). */
 export function declarePreparedStatement(name: string, query: Compilable): void {
   const text = query.compile().sql;
@@ -51,11 +54,19 @@ interface PgPool<C extends PgClient> {
 export function namingPreparedStatements<C extends PgClient>(pool: PgPool<C>): PostgresPool {
   // One wrapper per pg client: Kysely keeps its connection object per client it is handed.
   const wrappers = new WeakMap<C, PostgresPoolClient>();
+  const withoutNames = new WeakSet<C>();
   const wrap = (client: C): PostgresPoolClient => {
     const query = (textOrCursor: unknown, values?: readonly unknown[]): unknown => {
       const name = typeof textOrCursor === 'string' ? namesByText.get(textOrCursor) : undefined;
-      if (name === undefined) return client.query(textOrCursor, values);
-      return client.query({ name, text: textOrCursor as string, values: values === undefined ? [] : [...values] });
+      if (name === undefined || withoutNames.has(client)) return client.query(textOrCursor, values);
+      return client.query({ name, text: textOrCursor as string, values: values === undefined ? [] : [...values] }).catch((err: unknown) => {
+        // A migration changed the table under a statement this connection prepared before it
+        // ("cached plan must not change result type", while replicas run across a deploy): the
+        // connection goes on without names rather than failing every call until it is closed.
+        if ((err as { code?: unknown }).code !== CACHED_PLAN_INVALID) throw err;
+        withoutNames.add(client);
+        return client.query(textOrCursor, values);
+      });
     };
     return { query: query as PostgresPoolClient['query'], release: () => client.release() };
   };
