@@ -39,6 +39,7 @@ import type { DatabaseHandle } from './db/connect.ts';
 import { registerErrorHandling, sendClientError, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
 import { registerHome } from './http/home.ts';
+import { OneLinePerRequest } from './http/logger.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { registerStringSafety } from './http/string-safety.ts';
@@ -123,7 +124,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   let shuttingDown = false;
 
   const server = Fastify({
-    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger, logController: new OneLinePerRequest(deps.logger) }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -137,8 +138,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   server.decorateRequest('principal', null);
   server.decorateRequest('environment', 'production');
-  server.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request for a header.
+  server.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
 
   // Pipedream resources latchkey does not serve answer 501 instead of 404 (auth is built below).
@@ -205,7 +208,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     revoke: (row) => revokeAccountAtProvider(revokeDeps, row),
     now,
   };
-  const tokenRefresher = createBackgroundRefresher({ db, refresher, logger: server.log }, deps.tuning?.background);
+  const tokenRefresher = createBackgroundRefresher(
+    { db, refresher, logger: server.log },
+    { concurrency: config.refreshConcurrency, ...deps.tuning?.background },
+  );
   const housekeeping = createHousekeepingJob({ db, logger: server.log, now }, deps.tuning?.housekeeping);
   const reseal = createResealJob({ db, vault, logger: server.log }, deps.tuning?.reseal);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping, reseal];

@@ -41,6 +41,8 @@ export interface Config {
   readonly proxyRateWindowSeconds: number;
   /** How often each key-based account's test request runs (0: never). */
   readonly accountCheckIntervalSeconds: number;
+  /** Token refreshes the background refresher keeps in flight at once, per replica. */
+  readonly refreshConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     proxyRateLimit: readInteger(env, 'LATCHKEY_PROXY_RATE_LIMIT', 1000, 1, 10_000_000),
     proxyRateWindowSeconds: readInteger(env, 'LATCHKEY_PROXY_RATE_WINDOW_SECONDS', 300, 1, 86_400),
     accountCheckIntervalSeconds: readInteger(env, 'LATCHKEY_ACCOUNT_CHECK_INTERVAL_SECONDS', 86_400, 0, 30 * 86_400),
+    refreshConcurrency: readInteger(env, 'LATCHKEY_REFRESH_CONCURRENCY', 16, 1, 256),
   };
   if (mode === 'production' && config.keys === undefined) {
     throw new ConfigError('LATCHKEY_KEYS', 'is required when NODE_ENV=production');

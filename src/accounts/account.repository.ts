@@ -4,6 +4,7 @@
 // sees a plaintext credential, and no admin query selects a sealed column.
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isLegacySealed } from '../db/sealed-format.ts';
+import { compileOnly, declarePreparedStatement } from '../db/prepared-statements.ts';
 import type { Database, EnvironmentName } from '../db/types.ts';
 import { keysetPage } from '../http/keyset-page.ts';
 import type { PageRequest } from '../http/page-info.ts';
@@ -41,8 +42,12 @@ export const HEALTHY_ACCOUNT = {
  * The credential hot path's only query: one primary-key lookup, no join. The caller checks the
  * project and environment (a foreign account is a 404, like an unknown one).
  */
+const accountById = (db: Db, id: string) => db.selectFrom('accounts').selectAll().where('id', '=', id);
+// The credential fetch's one query: prepared once per connection (see db/prepared-statements.ts).
+declarePreparedStatement('account_by_id', accountById(compileOnly, ''));
+
 export function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
-  return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  return accountById(db, id).executeTakeFirst();
 }
 
 export function accountInScope(row: AccountRow | undefined, scope: AccountScope): row is AccountRow {

@@ -52,12 +52,14 @@ export class AccessTokenVerifier {
   ) {}
 
   async verify(token: string): Promise<ClientPrincipal | null> {
-    if (!hasValidTokenShape(token, TOKEN_PREFIXES.apiAccessToken)) return null;
     const nowMs = this.now();
+    // Only well-formed tokens are ever cached, so a hit needs no shape check (its CRC is the
+    // most expensive step of a cached verification).
     const cached = this.cache.get(token);
     if (cached !== undefined && nowMs - cached.checkedAtMs < CACHE_TTL_MS) {
       return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
     }
+    if (!hasValidTokenShape(token, TOKEN_PREFIXES.apiAccessToken)) return null;
     const grant = await findLiveGrantByDigest(this.db, digestToken(token));
     const principal: ClientPrincipal | null =
       grant === undefined

@@ -39,10 +39,24 @@ export function recordRequestMetrics(app: FastifyInstance, registry: Registry): 
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  // Each labelled series is looked up once and kept: prom-client otherwise hashes the label
+  // object on every inc/observe. The key space is bounded by routes × methods × statuses.
+  const series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'method' | 'route'> }>();
+  const seriesOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let found = series.get(key);
+    if (found === undefined) {
+      found = { count: requests.labels(method, route, String(status)), time: duration.labels(method, route) };
+      series.set(key, found);
+    }
+    return found;
+  };
+  // A callback hook: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    const { count, time } = seriesOf(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    count.inc();
+    time.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
 

@@ -173,18 +173,63 @@ export async function resolveOAuthClient(
   appSlug: string,
   oauthAppId?: string | null,
 ): Promise<ResolvedOAuthClient | undefined> {
+  const row = await findClientRow(db, projectId, appSlug, oauthAppId);
+  return row === undefined ? undefined : openClient(vault, row);
+}
+
+async function findClientRow(db: Kysely<Database>, projectId: string, appSlug: string, oauthAppId?: string | null): Promise<OAuthAppRow | undefined> {
   const row =
     oauthAppId === undefined || oauthAppId === null || oauthAppId === ''
       ? await findNewestOAuthAppForApp(db, projectId, appSlug)
       : await findOAuthApp(db, projectId, oauthAppId);
-  if (row === undefined || row.app_slug !== appSlug) return undefined;
-  return {
+  return row === undefined || row.app_slug !== appSlug ? undefined : row;
+}
+
+async function openClient(vault: Vault, row: OAuthAppRow): Promise<ResolvedOAuthClient> {
+  return Object.freeze({
     id: row.id,
     clientId: row.client_id,
     clientSecret: await vault.openString(clientSecretContext(row.project_id, row.id), row.client_secret_enc),
     scopes: row.scopes,
     additionalScopes: row.additional_scopes,
-  };
+  });
+}
+
+const RECENT_CLIENTS_MAX = 1_000;
+
+/**
+ * resolveOAuthClient for the refresh engine, which resolves the same few OAuth apps for every
+ * account it renews: the row is still read every time (an update or a secret rotation on any
+ * replica is seen at once), but the secret is opened again only when the row changed, so an
+ * unchanged app hands back the same frozen object. That identity is what the built-client
+ * cache (refresh/token-endpoint.ts) keys on, so a changed app also gets a newly built client.
+ */
+export class RecentOAuthClients {
+  private readonly entries = new Map<string, { row: OAuthAppRow; client: ResolvedOAuthClient }>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly vault: Vault,
+  ) {}
+
+  async resolve(projectId: string, appSlug: string, oauthAppId?: string | null): Promise<ResolvedOAuthClient | undefined> {
+    const row = await findClientRow(this.db, projectId, appSlug, oauthAppId);
+    if (row === undefined) return undefined;
+    const entry = this.entries.get(row.id);
+    if (entry !== undefined && sameClientRow(entry.row, row)) return entry.client;
+    const client = await openClient(this.vault, row);
+    if (this.entries.size >= RECENT_CLIENTS_MAX) this.entries.clear();
+    this.entries.set(row.id, { row, client });
+    return client;
+  }
+}
+
+function sameClientRow(a: OAuthAppRow, b: OAuthAppRow): boolean {
+  return (
+    a.client_id === b.client_id &&
+    a.client_secret_enc.equals(b.client_secret_enc) &&
+    JSON.stringify([a.scopes, a.additional_scopes]) === JSON.stringify([b.scopes, b.additional_scopes])
+  );
 }
 
 /** Whether `oauthAppId` names an OAuth app of this project for `appSlug` (no secret opened). */

@@ -37,13 +37,20 @@ import { backoffActive, backoffMs, isExpired, isFresh, planNextRefresh, secondsU
 import type { AuditEntry } from '../audit/audit-log.ts';
 import type { AccountErrorCode, Database } from '../db/types.ts';
 import type { Vault } from '../keys/vault.ts';
-import { resolveOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import { RecentOAuthClients } from '../oauth-apps/oauth-apps.service.ts';
 import { normaliseTokenResponse, type NormalisedTokens } from '../oauth/token-response.ts';
 import { readPath } from '../oauth/json-path.ts';
 import type { AppRegistry, RegistryOAuthApp } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
-import { PROVIDER_TIMEOUT_MS, TOKEN_RESPONSE_MAX_BYTES, requestRefresh, type TokenEgress, type TokenEndpointOutcome } from './token-endpoint.ts';
+import {
+  OAuthClientCache,
+  PROVIDER_TIMEOUT_MS,
+  TOKEN_RESPONSE_MAX_BYTES,
+  requestRefresh,
+  type TokenEgress,
+  type TokenEndpointOutcome,
+} from './token-endpoint.ts';
 
 export interface RefreshTuning {
   /** How long a lease protects a refresh; must exceed the provider call's worst case (2 × timeout). */
@@ -111,9 +118,14 @@ export class CredentialRefresher {
   private readonly inflight = new Map<string, Promise<RefreshOutcome>>();
   private readonly logger: LogSink;
   private readonly now: () => Date;
+  /** The OAuth apps' opened clients and their built simple-oauth2 clients, reused while unchanged. */
+  private readonly oauthClients: RecentOAuthClients;
+  private readonly builtClients: OAuthClientCache;
 
   constructor(private readonly deps: RefresherDeps) {
     this.tuning = Object.freeze({ ...DEFAULT_REFRESH_TUNING, ...deps.tuning });
+    this.oauthClients = new RecentOAuthClients(deps.db, deps.vault);
+    this.builtClients = new OAuthClientCache();
     this.logger = deps.logger ?? noopLogger;
     this.now = deps.now ?? (() => new Date());
   }
@@ -233,7 +245,7 @@ export class CredentialRefresher {
       const opened = await openAccountSecrets(this.deps.vault, leased);
       if (opened.refreshToken === null) return await this.withoutRefreshToken(leased, app, trigger, fence, release);
 
-      const client = await resolveOAuthClient(this.deps.db, this.deps.vault, leased.project_id, leased.app_slug, leased.oauth_app_id);
+      const client = await this.oauthClients.resolve(leased.project_id, leased.app_slug, leased.oauth_app_id);
       if (client === undefined || (leased.oauth_app_id !== null && client.id !== leased.oauth_app_id)) {
         settled = true;
         const retryAfterSeconds = await this.markFailed(leased, app, fence, failure('oauth_app_missing'), false);
@@ -243,15 +255,18 @@ export class CredentialRefresher {
       // Load the project's data key now, so sealing the answer below needs no query.
       await this.deps.vault.loadProjectKey(leased.project_id);
 
-      const answer = await requestRefresh({
-        oauth: app.oauth,
-        url,
-        client,
-        refreshToken: opened.refreshToken,
-        timeoutMs: this.tuning.providerTimeoutMs,
-        maxBytes: this.tuning.maxResponseBytes,
-        egress: this.deps.egress,
-      });
+      const answer = await requestRefresh(
+        {
+          oauth: app.oauth,
+          url,
+          client,
+          refreshToken: opened.refreshToken,
+          timeoutMs: this.tuning.providerTimeoutMs,
+          maxBytes: this.tuning.maxResponseBytes,
+          egress: this.deps.egress,
+        },
+        this.builtClients,
+      );
       settled = true;
       return await this.settle(leased, app, fence, opened.values, answer, trigger);
     } finally {

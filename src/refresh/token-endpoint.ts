@@ -55,16 +55,49 @@ function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, egr
     // Absolute paths: wreck resolves them against tokenHost, so revoke may live on another host.
     auth: { tokenHost: url.origin, tokenPath: url.href, refreshPath: url.href, revokePath: url.href },
     options: { authorizationMethod: oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
-    // json: true (not 'strict'): a form-encoded body reaches us as bytes instead of a 406.
     // json: true (neither 'strict' nor 'force'): a form-encoded body reaches decodeTokenBody as bytes.
     http: { ...egress.wreck, timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' } },
   });
 }
 
-export async function requestRefresh(request: RefreshRequest): Promise<TokenEndpointOutcome> {
+const BUILT_CLIENTS_PER_OAUTH_CLIENT = 256;
+
+/**
+ * The built simple-oauth2 clients, per resolved OAuth client. Building one validates its whole
+ * configuration with Joi, which was a large part of a background refresh's CPU; the background
+ * refresher renews the same app's accounts one after another. Keyed by the resolved client
+ * object: resolving again after the OAuth app changed (a new secret) yields a new object, so a
+ * client built with an old secret is never used again (and is collected with it).
+ */
+export class OAuthClientCache {
+  private readonly built = new WeakMap<ProviderClient, Map<string, AuthorizationCode>>();
+
+  clientFor(oauth: RegistryOAuth, url: URL, client: ProviderClient, egress: TokenEgress, timeoutMs: number, maxBytes: number): AuthorizationCode {
+    let byTarget = this.built.get(client);
+    if (byTarget === undefined) {
+      byTarget = new Map();
+      this.built.set(client, byTarget);
+    }
+    // The registry entry is fixed for the process's life; what varies per account is the URL
+    // (a templated subdomain) and the deadlines a caller sets; the egress guard is the app's one.
+    const key = `${oauth.token_auth_method} ${timeoutMs} ${maxBytes} ${url.href}`;
+    let built = byTarget.get(key);
+    if (built === undefined) {
+      built = oauthClient(oauth, url, client, egress, timeoutMs, maxBytes);
+      if (byTarget.size >= BUILT_CLIENTS_PER_OAUTH_CLIENT) byTarget.clear();
+      byTarget.set(key, built);
+    }
+    return built;
+  }
+}
+
+export async function requestRefresh(request: RefreshRequest, clients?: OAuthClientCache): Promise<TokenEndpointOutcome> {
   let client: AuthorizationCode;
   try {
-    client = oauthClient(request.oauth, request.url, request.client, request.egress, request.timeoutMs, request.maxBytes);
+    client =
+      clients === undefined
+        ? oauthClient(request.oauth, request.url, request.client, request.egress, request.timeoutMs, request.maxBytes)
+        : clients.clientFor(request.oauth, request.url, request.client, request.egress, request.timeoutMs, request.maxBytes);
   } catch {
     return { kind: 'client_rejected', status: 0, code: 'client_configuration' };
   }
