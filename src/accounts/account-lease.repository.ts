@@ -87,8 +87,7 @@ export async function releaseRefreshLease(
   restore: { attemptId: string | null; attemptStartedAt: Date | null },
   changes: { nextRefreshAt?: Date | null } = {},
 ): Promise<void> {
-  await db
-    .updateTable('accounts')
+  await fencedUpdate(db, fence)
     .set({
       refresh_lease_owner: null,
       refresh_lease_until: null,
@@ -96,10 +95,12 @@ export async function releaseRefreshLease(
       refresh_attempt_started_at: restore.attemptStartedAt,
       ...(changes.nextRefreshAt === undefined ? {} : { next_refresh_at: changes.nextRefreshAt }),
     })
-    .where('id', '=', fence.id)
-    .where('refresh_lease_owner', '=', fence.owner)
-    .where('refresh_attempt_id', '=', fence.attemptId)
     .execute();
+}
+
+/** An UPDATE of the leased row that lands only while this attempt still holds its lease: the fence. */
+function fencedUpdate(db: Db, fence: Fence) {
+  return db.updateTable('accounts').where('id', '=', fence.id).where('refresh_lease_owner', '=', fence.owner).where('refresh_attempt_id', '=', fence.attemptId);
 }
 
 export interface RefreshResult {
@@ -118,8 +119,7 @@ export interface RefreshResult {
  * replaced the credentials meanwhile).
  */
 export function commitRefresh(db: Db, fence: Fence, result: RefreshResult): Promise<AccountRow | undefined> {
-  return db
-    .updateTable('accounts')
+  return fencedUpdate(db, fence)
     .set({
       credentials_enc: result.credentialsEnc,
       ...(result.refreshTokenEnc === undefined ? {} : { refresh_token_enc: result.refreshTokenEnc }),
@@ -132,9 +132,6 @@ export function commitRefresh(db: Db, fence: Fence, result: RefreshResult): Prom
       ...NO_REFRESH_IN_FLIGHT,
       updated_at: sql`now()`,
     })
-    .where('id', '=', fence.id)
-    .where('refresh_lease_owner', '=', fence.owner)
-    .where('refresh_attempt_id', '=', fence.attemptId)
     .returningAll()
     .executeTakeFirst();
 }
@@ -147,8 +144,7 @@ export interface AccountFailure {
 
 /** The account needs a reconnect: no more attempts until replaceAccountCredentials resets it. */
 export function markAccountDead(db: Db, fence: Fence, failure: AccountFailure): Promise<AccountRow | undefined> {
-  return db
-    .updateTable('accounts')
+  return fencedUpdate(db, fence)
     .set({
       dead: true,
       healthy: false,
@@ -159,9 +155,6 @@ export function markAccountDead(db: Db, fence: Fence, failure: AccountFailure): 
       ...NO_REFRESH_IN_FLIGHT,
       updated_at: sql`now()`,
     })
-    .where('id', '=', fence.id)
-    .where('refresh_lease_owner', '=', fence.owner)
-    .where('refresh_attempt_id', '=', fence.attemptId)
     .returningAll()
     .executeTakeFirst();
 }
@@ -177,8 +170,7 @@ export function markRefreshFailed(
   fence: Fence,
   failure: AccountFailure & { failures: number; backoffUntil: Date; keepAttempt: boolean },
 ): Promise<AccountRow | undefined> {
-  return db
-    .updateTable('accounts')
+  return fencedUpdate(db, fence)
     .set({
       healthy: false,
       error: failure.text,
@@ -191,9 +183,6 @@ export function markRefreshFailed(
       ...(failure.keepAttempt ? {} : { refresh_attempt_id: null, refresh_attempt_started_at: null }),
       updated_at: sql`now()`,
     })
-    .where('id', '=', fence.id)
-    .where('refresh_lease_owner', '=', fence.owner)
-    .where('refresh_attempt_id', '=', fence.attemptId)
     .returningAll()
     .executeTakeFirst();
 }
