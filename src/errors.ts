@@ -172,6 +172,12 @@ export const CONNECT_FLOW_ERRORS = {
     title: 'Connection failed',
     message: 'Test request failed. Please verify your credentials and try again.',
   },
+  account_mismatch: {
+    code: 'conflict',
+    title: 'This is a different account',
+    message: 'You signed in to another account than the one being reconnected. Sign in with that account, or ask the app that sent you here for a new link.',
+    retry: true,
+  },
   // Forced account linking (security catalogue 56): a form post that no page of ours in this browser sent.
   request_cross_site: {
     code: 'forbidden',

@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { toAppView } from '../apps/app-view.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { findAccountOwner, insertAccount, replaceAccountCredentials, type StoredAccountStamp } from '../accounts/account.repository.ts';
+import { identitiesDiffer, storedIdentity } from '../accounts/account-identity.ts';
 import type { CredentialValues } from '../accounts/account-secrets.ts';
 import { sealNewAccount, sealReplacement, type StoredCredentials } from '../accounts/stored-account.ts';
 import { planNextRefresh } from '../accounts/token-schedule.ts';
@@ -433,6 +434,12 @@ export async function finishConnection(
 ): Promise<ConnectOutcome> {
   const { tokenRow } = attempt;
   const accountId = target.account_id ?? mintId('apn_');
+  if (target.account_id !== null && !tokenRow.allow_different_account) {
+    // A reconnect must come back as the same provider user, unless the token says the user may switch.
+    const stored = await storedIdentity(deps.db, deps.vault, target.account_id);
+    const next = { uid: connected.credentials['oauth_uid'], name: connected.name };
+    if (stored !== undefined && identitiesDiffer(stored, next)) return failConnection(deps, attempt, flowError('account_mismatch'));
+  }
   const stored: StoredCredentials = {
     credentials: connected.credentials,
     refreshToken: connected.refreshToken,

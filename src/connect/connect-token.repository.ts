@@ -18,6 +18,8 @@ export interface NewConnectToken {
   app_slug: string | null;
   oauth_app_id: string | null;
   expires_at: Date;
+  /** A reconnect may come back as another provider user. */
+  allow_different_account: boolean;
 }
 
 export interface ConnectTokenRow extends NewConnectToken {
@@ -57,6 +59,7 @@ function selectTokens(db: Db) {
       't.used_at',
       't.key_form_attempts',
       't.burned_at',
+      't.allow_different_account',
       't.created_at',
     ]);
 }

@@ -35,6 +35,12 @@ const CreateTokenBodySchema = Type.Object(
     allow_progressive_scopes: Type.Optional(Type.Boolean({ description: 'accepted for compatibility; ignored' })),
     app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'pins the token to this app (slug)' })),
     oauth_app_id: Type.Optional(Type.String({ pattern: '^oa_[A-Za-z0-9]{1,64}$', description: "pins the token to one of the project's OAuth clients" })),
+    allow_different_account: Type.Optional(
+      Type.Boolean({
+        description:
+          "latchkey's addition: a reconnect through this token may come back as another provider user (by default it is refused: the account would silently change hands)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

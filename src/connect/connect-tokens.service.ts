@@ -54,6 +54,8 @@ export interface CreateConnectTokenInput {
   allow_progressive_scopes?: boolean | undefined;
   app_id?: string | undefined;
   oauth_app_id?: string | undefined;
+  /** latchkey's addition: a reconnect through this token may come back as another provider user. */
+  allow_different_account?: boolean | undefined;
 }
 
 export interface CreatedConnectToken {
@@ -116,6 +118,7 @@ export async function createConnectToken(deps: ConnectTokenDeps, scope: TokenSco
     app_slug: appSlug,
     oauth_app_id: oauthAppId,
     expires_at: expiresAt,
+    allow_different_account: input.allow_different_account ?? false,
   });
   return { token, connect_token_id: id, expires_at: expiresAt.toISOString(), connect_link_url: connectLinkUrl(deps.publicUrl, token) };
 }

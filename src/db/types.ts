@@ -102,6 +102,8 @@ export interface Database {
     key_form_attempts: ColumnType<number, number | undefined, number>;
     /** Set with used_at when the attempts ran out. */
     burned_at: NullableTimestamp;
+    /** A reconnect may come back as another provider user (tokens.create allow_different_account). */
+    allow_different_account: ColumnType<boolean, boolean | undefined, boolean>;
     created_at: Timestamp;
   };
   oauth_apps: {
