@@ -1,5 +1,6 @@
 // Turns every thrown error into the catalogue's JSON body. Anything unexpected becomes a bare
 // 500 `internal_error`: the detail goes to the log, never to the client.
+import { EgressError, egressApiError } from '../egress/egress-error.ts';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,6 +18,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export function toApiError(error: FastifyError | Error): ApiError {
   if (error instanceof ApiError) return error;
+  // An egress failure that surfaces here (a streamed upstream answer that broke before its first
+  // byte was sent) is the catalogue's 502/504, not an internal error.
+  if (error instanceof EgressError) return egressApiError(error);
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) return new ApiError('validation_failed', describeValidation(fastifyError));
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];

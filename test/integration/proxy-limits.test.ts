@@ -24,9 +24,21 @@ async function upstreamServer(t: Test): Promise<{ origin: string; received: stri
     if (req.url === '/api/hang') return; // never answers
     if (req.url === '/api/big') return void res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5000' }).end('x'.repeat(5000));
     if (req.url === '/api/chunked-big') {
+      // Small chunks, apart in time: the answer starts within the cap and outgrows it later.
       res.writeHead(200, { 'content-type': 'text/plain' });
-      for (let i = 0; i < 10; i++) res.write('y'.repeat(500));
-      return void res.end();
+      void (async () => {
+        for (let i = 0; i < 10; i++) {
+          res.write('y'.repeat(500));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        res.end();
+      })();
+      return;
+    }
+    if (req.url === '/api/chunked-burst') {
+      // The whole oversized body at once, no length declared: past the cap before a byte is sent on.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end('z'.repeat(5000));
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   };
@@ -127,6 +139,11 @@ t.test('deadlines, caps and an unreachable upstream are the catalogue errors', a
   );
   t.equal(chunked.status, 200, 'an undeclared length starts streaming…');
   await t.rejects(chunked.text(), 'and is cut off past the cap');
+
+  nextWindow();
+  const burst = await call(seeded, id, '/chunked-burst');
+  t.equal(burst.statusCode, 502, 'past the cap before the answer started: the catalogue error, never a 500');
+  t.equal(burst.json().error.code, 'upstream_response_too_large');
 
   const before = upstream.received.length;
   nextWindow();
