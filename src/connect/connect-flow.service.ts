@@ -354,15 +354,17 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
       oauth_client_id: client.clientId,
       ...(uid === undefined ? {} : { oauth_uid: uid }),
     };
-    const testedName = await verifyCredentials(deps, app, credentials);
+    const tested = await verifyCredentials(deps, app, credentials);
+    // The ID token's sub when there is one, else the id the test request read (GitHub's /user id).
+    const identified = uid === undefined && tested.uid !== null ? { ...credentials, oauth_uid: tested.uid } : credentials;
     return await finishConnection(deps, attempt, entry, {
       app,
       oauthAppId: client.id,
-      credentials,
+      credentials: identified,
       refreshToken: tokens.refreshToken,
       authorizedScopes: tokens.authorizedScopes,
       expiresAt: tokens.expiresAt,
-      name: tokens.accountName ?? testedName,
+      name: tokens.accountName ?? tested.name,
     });
   } catch (err) {
     if (err instanceof ConnectFlowError) return failConnection(deps, attempt, err);
@@ -394,12 +396,18 @@ function callbackValues(app: RegistryOAuthApp, query: CallbackQuery): Record<str
 }
 
 /** Runs the entry's test_request, if any: the credential must work, and it may name the account. */
-export async function verifyCredentials(deps: ConnectFlowDeps, app: RegistryApp, values: CredentialValues): Promise<string | null> {
+/** Who the test request says the account is: its name, and the provider's user id where the entry says where it is. */
+export interface TestedIdentity {
+  readonly name: string | null;
+  readonly uid: string | null;
+}
+
+export async function verifyCredentials(deps: ConnectFlowDeps, app: RegistryApp, values: CredentialValues): Promise<TestedIdentity> {
   const testRequest = app.test_request;
-  if (testRequest === undefined) return null;
+  if (testRequest === undefined) return { name: null, uid: null };
   const outcome = await runTestRequest({ app: { ...app, test_request: testRequest }, values, egress: deps.egress });
   if (!outcome.ok) throw new ConnectFlowError('test_request_failed', { cause: new Error(`test request failed: ${outcome.reason}`) });
-  return outcome.accountName;
+  return { name: outcome.accountName, uid: outcome.accountUid };
 }
 
 // ─── finish ──────────────────────────────────────────────────────────────────────────────────

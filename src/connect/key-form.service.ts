@@ -79,7 +79,7 @@ async function testKeys(
   attemptNumber: number,
 ): Promise<string | null> {
   try {
-    return await verifyCredentials(deps, app, values);
+    return (await verifyCredentials(deps, app, values)).name;
   } catch (err) {
     if (!(err instanceof ConnectFlowError) || err.kind !== 'test_request_failed') throw err;
     await recordConnectionError(deps, attempt, 'test_request_failed');

@@ -24,7 +24,7 @@ export interface TestResponse {
 }
 
 export type TestRequestOutcome =
-  | ({ readonly ok: true; readonly accountName: string | null } & TestResponse)
+  | ({ readonly ok: true; readonly accountName: string | null; readonly accountUid: string | null } & TestResponse)
   /** `reason` is ours (status code, timeout…): safe to log, never shown with a value. */
   | ({ readonly ok: false; readonly reason: string } & TestResponse);
 
@@ -72,13 +72,13 @@ export async function runTestRequest(input: TestRequestInput): Promise<TestReque
 function judge(input: TestRequestInput, status: number, body: string | undefined): TestRequestOutcome {
   if (status < 200 || status > 299) return { ok: false, reason: `status ${status}` };
   if (body === undefined) return { ok: false, reason: 'response too large' };
-  const { success_path: successPath, account_name_path: namePath } = input.app.test_request;
-  if (successPath === undefined && namePath === undefined) return { ok: true, accountName: null };
+  const { success_path: successPath, account_name_path: namePath, uid_path: uidPath } = input.app.test_request;
+  if (successPath === undefined && namePath === undefined && uidPath === undefined) return { ok: true, accountName: null, accountUid: null };
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
-    return successPath === undefined ? { ok: true, accountName: null } : { ok: false, reason: 'response is not JSON' };
+    return successPath === undefined ? { ok: true, accountName: null, accountUid: null } : { ok: false, reason: 'response is not JSON' };
   }
   if (successPath !== undefined) {
     const flag = readPath(json, successPath);
@@ -86,7 +86,17 @@ function judge(input: TestRequestInput, status: number, body: string | undefined
       return { ok: false, reason: 'success_path is not truthy' };
     }
   }
-  return { ok: true, accountName: namePath === undefined ? null : providerDisplayText(readString(json, namePath)) };
+  return {
+    ok: true,
+    accountName: namePath === undefined ? null : providerDisplayText(readString(json, namePath)),
+    accountUid: uidPath === undefined ? null : providerUid(readPath(json, uidPath)),
+  };
+}
+
+/** A user id as the provider gave it: a string or an integer (GitHub's `id`), cleaned like any provider text. */
+function providerUid(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return typeof value === 'string' ? providerDisplayText(value) : null;
 }
 
 interface OutboundRequest {

@@ -107,6 +107,7 @@ function normalizeTestRequest(test: TestRequestDefinition): RegistryTestRequest 
     ...(test.body === undefined ? {} : { body: test.body }),
     ...(test.success_path === undefined ? {} : { success_path: test.success_path }),
     ...(test.account_name_path === undefined ? {} : { account_name_path: test.account_name_path }),
+    ...(test.uid_path === undefined ? {} : { uid_path: test.uid_path }),
   };
 }
 

@@ -74,6 +74,7 @@ export interface RegistryTestRequest {
   readonly body?: string;
   readonly success_path?: string;
   readonly account_name_path?: string;
+  readonly uid_path?: string;
 }
 
 export interface RegistryApi {

@@ -119,6 +119,8 @@ export const TestRequestSchema = Type.Object(
     success_path: Type.Optional(JsonPath),
     /** Path in the JSON answer that names the account (login, email, team name). */
     account_name_path: Type.Optional(JsonPath),
+    /** Path in the JSON answer of the provider's user id (GitHub `id`): kept as `oauth_uid` when no ID token gave one. */
+    uid_path: Type.Optional(JsonPath),
   },
   { additionalProperties: false },
 );

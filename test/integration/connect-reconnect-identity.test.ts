@@ -4,7 +4,7 @@
 import t from 'tap';
 import { openAccountSecrets } from '../../src/accounts/account-secrets.ts';
 import { authorizeHeadless } from '../fixtures/oidc-provider.ts';
-import { callback, connectProject, startConnectServices, startOAuth, type ConnectEnv, type ConnectServices } from '../fixtures/connect-env.ts';
+import { callback, connectProject, startConnectServices, startOAuth, startServer, type ConnectEnv, type ConnectServices } from '../fixtures/connect-env.ts';
 
 let services: Promise<ConnectServices> | undefined;
 const sharedServices = (): Promise<ConnectServices> => (services ??= startConnectServices(t));
@@ -70,4 +70,55 @@ t.test('allow_different_account must be a boolean', async (t) => {
   });
   t.equal(res.status, 400);
   t.equal(((await res.json()) as { error: { code: string } }).error.code, 'validation_failed');
+});
+
+t.test('without an ID token, the test request’s uid_path names the provider user, and a reconnect is held to it', async (t) => {
+  // A resource server that says who holds the bearer by introspecting it at the authorization server.
+  let as = { issuer: '', clientId: '', clientSecret: '' };
+  const whoami = await startServer(t, (req, res) => {
+    void (async () => {
+      const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const answer = await fetch(`${as.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${as.clientId}:${as.clientSecret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ token: bearer }),
+      });
+      const { sub } = (await answer.json()) as { sub?: string };
+      res.writeHead(sub === undefined ? 401 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(sub === undefined ? {} : { user: { id: sub, login: `${sub}-login` } }));
+    })();
+  });
+  const services = await startConnectServices(t, {
+    extraApps: (origins) => {
+      return [
+        {
+          slug: 'oidc-no-id-token',
+          name: 'No ID Token',
+          auth_type: 'oauth',
+          // No openid scope: oidc-provider issues no ID token, so only the test request can say who this is.
+          oauth: { authorize_url: `${origins.as}/auth`, token_url: `${origins.as}/token`, scopes: ['api:read'], issuer: origins.as },
+          api: { base_url: whoami.origin },
+          test_request: { url: `${whoami.origin}/whoami`, account_name_path: 'user.login', uid_path: 'user.id' },
+        },
+      ];
+    },
+  });
+  as = services.oidc;
+  const env = await connectProject(services);
+  await env.pd.oauthApps.create({ app: 'oidc-no-id-token', clientId: env.oidc.clientId, clientSecret: env.oidc.clientSecret });
+  const connectNoId = async (login: string, token: string, accountId?: string) => {
+    const { authorizeUrl, jar } = await startOAuth(env, token, { app: 'oidc-no-id-token', ...(accountId === undefined ? {} : { accountId }) });
+    const done = await callback(await authorizeHeadless(authorizeUrl.toString(), login), jar);
+    const page = await (await fetch(new URL(done.headers.get('location')!, env.publicUrl))).text();
+    return /<title>([^<]*)<\/title>/.exec(page)![1]!;
+  };
+  t.equal(await connectNoId('carol', await env.mint()), 'No ID Token connected');
+  const [account] = (await env.pd.accounts.list({ app: 'oidc-no-id-token' })).data;
+  t.equal(await storedUid(env, account!.id), 'carol', 'oauth_uid from the test request');
+  t.equal(account!.name, 'carol-login');
+  t.equal(await connectNoId('dave', await mintToken(env), account!.id), 'This is a different account');
+  t.equal(await storedUid(env, account!.id), 'carol');
 });

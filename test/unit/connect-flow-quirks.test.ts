@@ -143,7 +143,14 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
   const run = (path: string, extra: Record<string, unknown> = {}, timeoutMs?: number) =>
     runTestRequest({ app: withTest(keysApp(path, extra)), values: { api_key: 'k1' }, egress, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 
-  t.same(await run('/api/ok', { success_path: 'ok', account_name_path: 'user.login' }), { ok: true, accountName: 'octo' });
+  t.same(await run('/api/ok', { success_path: 'ok', account_name_path: 'user.login' }), { ok: true, accountName: 'octo', accountUid: null });
+  t.same(
+    await run('/api/ok', { account_name_path: 'user.login', uid_path: 'user.id' }),
+    { ok: true, accountName: 'octo', accountUid: '583231' },
+    'the provider’s numeric user id, as text',
+  );
+  t.same(await run('/api/ok', { uid_path: 'user.login' }), { ok: true, accountName: null, accountUid: 'octo' }, 'a string id as it is');
+  t.same(await run('/api/ok', { uid_path: 'user' }), { ok: true, accountName: null, accountUid: null }, 'an object is no id');
   t.equal(fake.requests.at(-1)!.headers['x-key'], 'k1', 'the credential is put on by api.auth');
   t.same(await run('/api/ok-false', { success_path: 'ok' }), { ok: false, reason: 'success_path is not truthy' });
   t.same(await run('/api/401'), { ok: false, reason: 'status 401' });
@@ -157,7 +164,7 @@ t.test('test requests: success_path, account name, failures fenced', async (t) =
     api: { base_url: fake.origin },
     test_request: { url: `${fake.origin}/api/ok`, success_path: 'ok' },
   });
-  t.same(await runTestRequest({ app: withTest(oauthTest), values: { oauth_access_token: 'at_1' }, egress }), { ok: true, accountName: null });
+  t.same(await runTestRequest({ app: withTest(oauthTest), values: { oauth_access_token: 'at_1' }, egress }), { ok: true, accountName: null, accountUid: null });
   t.equal(fake.requests.at(-1)!.headers.authorization, 'Bearer at_1', 'oauth apps send the token as a bearer by default');
 
   const posting = app({
@@ -206,6 +213,7 @@ t.test('a test request whose credential cannot go on is refused before anything 
   t.same(await runTestRequest({ app: withTest(keys), values: { api_key: 'k1', api_host: 'api.example.com' }, egress: recordingEgress }), {
     ok: true,
     accountName: null,
+    accountUid: null,
   });
   t.equal(sent.length, 1);
   t.equal(sent[0]!.url, 'https://api.example.com/me');
