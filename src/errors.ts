@@ -214,6 +214,8 @@ export class ConnectFlowError extends Error {
   allowedOrigins: readonly string[] = [];
   /** The token's error_redirect_uri (with `error=<kind>`) once it is known: the page's "Return" link. */
   returnUrl: string | null = null;
+  /** The token's project once it is known: the page shows who is asking (its branding). */
+  projectId: string | null = null;
 
   constructor(
     readonly kind: ConnectFlowErrorKind,

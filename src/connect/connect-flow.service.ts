@@ -177,6 +177,7 @@ function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
   if (!(err instanceof ConnectFlowError)) return err;
   if (err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
   if (err.returnUrl === null && tokenRow.error_redirect_uri !== null) err.returnUrl = withQuery(tokenRow.error_redirect_uri, 'error', err.kind);
+  err.projectId ??= tokenRow.project_id;
   return err;
 }
 

@@ -124,7 +124,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         const session = await openConnectSession(deps, request.query);
         return await sendStartPage(request, reply, session, 200);
       } catch (err) {
-        return handleFlowError(request, reply, err);
+        return handleFlowError(deps.db, request, reply, err);
       }
     };
     const linkSchema = {
@@ -156,7 +156,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
           if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
-          return handleFlowError(request, reply, err);
+          return handleFlowError(deps.db, request, reply, err);
         }
       },
     );
@@ -176,7 +176,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           const outcome = await completeAuthorization(deps, request.query, request.cookies[binding.cookieName]);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
-          return handleFlowError(request, reply, err);
+          return handleFlowError(deps.db, request, reply, err);
         }
       },
     );
@@ -200,7 +200,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
           if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
-          return handleFlowError(request, reply, err);
+          return handleFlowError(deps.db, request, reply, err);
         }
       },
     );
@@ -217,17 +217,18 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       },
       async (request, reply) => {
         const result = await findConnectResult(deps.db, request.params.id);
-        if (result === undefined) return sendErrorPage(reply, flowError('result_unknown'));
+        if (result === undefined) return sendErrorPage(deps.db, reply, flowError('result_unknown'));
         const appName = deps.registry.get(result.app_slug)?.name ?? result.app_slug;
+        const branding = await pageBrandingOf(deps.db, result.project_id);
         if (result.outcome === 'success' && result.account_id !== null) {
-          return sendPage(reply, 200, successPage(appName, result.account_id, result.allowed_origins), result.allowed_origins);
+          return sendPage(reply, 200, successPage(appName, result.account_id, result.allowed_origins, branding), result.allowed_origins);
         }
         const kind = result.error !== null && isConnectFlowErrorKind(result.error) ? result.error : 'provider_error';
         const failure = CONNECT_FLOW_ERRORS[kind];
         return sendPage(
           reply,
           200,
-          errorPage(failure.title, failure.message, result.allowed_origins, kind, { retry: flowErrorAllowsRetry(kind), returnUrl: null }),
+          errorPage(failure.title, failure.message, result.allowed_origins, kind, { retry: flowErrorAllowsRetry(kind), returnUrl: null }, branding),
           result.allowed_origins,
         );
       },
@@ -286,15 +287,17 @@ async function pageBrandingOf(db: ConnectFlowDeps['db'], projectId: string): Pro
   };
 }
 
-function handleFlowError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+async function handleFlowError(db: ConnectFlowDeps['db'], request: FastifyRequest, reply: FastifyReply, err: unknown): Promise<FastifyReply> {
   if (!(err instanceof ConnectFlowError)) throw err;
   request.log.info({ flow_error: err.kind, err: err.cause }, 'connect flow stopped');
-  return sendErrorPage(reply, err);
+  return sendErrorPage(db, reply, err);
 }
 
-function sendErrorPage(reply: FastifyReply, err: ConnectFlowError): FastifyReply {
+/** The error page, branded once the token's project is known (before that, nobody is named). */
+async function sendErrorPage(db: ConnectFlowDeps['db'], reply: FastifyReply, err: ConnectFlowError): Promise<FastifyReply> {
   const ways = { retry: flowErrorAllowsRetry(err.kind), returnUrl: err.returnUrl };
-  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind, ways), err.allowedOrigins);
+  const branding = err.projectId === null ? undefined : await pageBrandingOf(db, err.projectId);
+  return sendPage(reply, err.status, errorPage(err.title, err.message, err.allowedOrigins, err.kind, ways, branding), err.allowedOrigins);
 }
 
 function sendPage(

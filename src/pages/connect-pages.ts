@@ -120,6 +120,7 @@ export function errorPage(
   origins: readonly string[],
   error?: string,
   ways: WaysOn = { retry: false, returnUrl: null },
+  branding?: PageBranding,
 ): PageContent {
   const main = markup`<h1 tabindex="-1" data-autofocus>${title}</h1>
 <p role="alert">${message}</p>
@@ -130,14 +131,19 @@ ${ways.returnUrl === null ? '' : markup`<a class="button secondary" href="${ways
 </div>`;
   const data: { origins: readonly string[]; message?: PageMessage } = { origins };
   if (error !== undefined) data.message = { type: 'error', error };
-  return { title, main, data };
+  return { title, main, data, ...brandFrame(branding) };
 }
 
-export function successPage(appName: string, accountId: string, origins: readonly string[]): PageContent {
+export function successPage(appName: string, accountId: string, origins: readonly string[], branding?: PageBranding): PageContent {
   const main = markup`<h1 tabindex="-1" data-autofocus>${appName} is connected</h1>
 <p role="status">Your ${appName} account was connected. You can close this window.</p>
 <div class="actions"><button type="button" class="primary" data-close hidden>Close</button></div>`;
-  return { title: `${appName} connected`, main, data: { origins, message: { type: 'success', authProvisionId: accountId } } };
+  return { title: `${appName} connected`, main, data: { origins, message: { type: 'success', authProvisionId: accountId } }, ...brandFrame(branding) };
+}
+
+/** The result pages carry the project's footer (support, policies): the way to help once connecting is over. */
+function brandFrame(branding: PageBranding | undefined): { footer?: SafeHtml } {
+  return branding === undefined ? {} : { footer: brandFooter(branding) };
 }
 
 /** The app's mark (or monogram) from our own icon route; decorative, the heading names the app. */

@@ -80,3 +80,17 @@ t.test('the start pages show the app’s logo from latchkey’s own icon route, 
     t.match(res.headers.get('content-security-policy'), /; img-src 'self';/, `${app}: images from latchkey only`);
   }
 });
+
+t.test('the result pages carry the project’s footer: where to get help once connecting is over', async (t) => {
+  const env = await connectProject(await sharedServices());
+  await env.pd.projects.update(env.client.projectId, { appName: 'Acme', supportEmail: 'help@acme.example' });
+  const saved = await postForm(env, '/connect/keys', { token: await env.mint({ webhookUri: null }), app: 'keys-test', f_api_key: GOOD_KEY });
+  t.equal(saved.status, 303);
+  const success = await (await fetch(new URL(saved.headers.get('location')!, env.publicUrl))).text();
+  t.match(success, '<title>Keys Test connected</title>');
+  t.match(success, '<footer class="brand"><span>Questions? <a href="mailto:help@acme.example">help@acme.example</a></span></footer>');
+
+  const failed = await (await fetch(`${env.publicUrl}/connect?token=${await env.mint()}&app=no_such_app`)).text();
+  t.match(failed, '<title>App not found</title>');
+  t.match(failed, '<a href="mailto:help@acme.example">help@acme.example</a>', 'an error page once the token is known');
+});
