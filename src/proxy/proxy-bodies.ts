@@ -36,6 +36,10 @@ export async function takeRequestBody(payload: unknown, declaredLength: string |
   if (declared !== undefined && declared <= limits.replayableBytes) return { kind: 'buffered', bytes: await readAll(payload, limits.replayableBytes) };
   const limited = countingLimit(limits.maxRequestBytes, () => new ApiError('payload_too_large'));
   payload.on('error', (err) => limited.destroy(err));
+  // The upstream call reads this stream and fails with its error (413 past the cap). Once that
+  // call has stopped reading (the upstream answered early, or it failed), nothing else listens,
+  // and an error event without a listener would crash the process: this one keeps it handled.
+  limited.on('error', () => {});
   return { kind: 'streamed', stream: payload.pipe(limited), declaredLength, counter: limited };
 }
 
