@@ -29,6 +29,7 @@ const AUTH_KEYS: Record<ApiAuthDefinition['type'], readonly (keyof ApiAuthDefini
   query: ['params', 'headers'],
   basic: ['username', 'password', 'headers'],
   url: ['headers'],
+  oauth1: ['headers'],
 };
 
 /** More combinations of choices than this are checked by their first choices only. */
@@ -58,6 +59,11 @@ export function checkApi(app: AppDefinition, names: CredentialNames, problems: P
   if (app.auth_type === 'none' && api.auth !== undefined) problems.add('/api/auth', 'is not allowed: an app without credentials (auth_type none) sends none');
   if (app.auth_type === 'keys' && api.auth === undefined) {
     problems.add('/api/auth', 'is required for keys apps: declare how the credential is sent (type header, query, basic or url)');
+  }
+  // A signature needs the consumer secret of the project's OAuth app and a token secret: only the oauth1 flow yields both.
+  if (api.auth?.type === 'oauth1' && app.auth_type !== 'oauth1') problems.add('/api/auth/type', 'oauth1 is for auth_type oauth1 apps only');
+  if (app.auth_type === 'oauth1' && api.auth !== undefined && api.auth.type !== 'oauth1') {
+    problems.add('/api/auth/type', 'must be oauth1 for an auth_type oauth1 app (each request is signed)');
   }
   if (api.auth !== undefined && app.auth_type !== 'none') checkAuth(api.auth, secretsInBase.length > 0, names, problems, app.auth_type === 'oauth');
   checkHostAllowed('/api/base_url', api.base_url, app, problems);
@@ -105,6 +111,8 @@ function checkAuth(auth: ApiAuthDefinition, secretInBaseUrl: boolean, names: Cre
       if (auth.username !== undefined && auth.password !== undefined && !places([auth.username, auth.password])) {
         problems.add('/api/auth', 'places no credential (no {placeholder} in username or password)');
       }
+      break;
+    case 'oauth1':
       break;
     case 'url':
       if (!secretInBaseUrl) problems.add('/api/auth/type', 'url needs a secret field in api.base_url (that is where the credential goes)');

@@ -9,6 +9,7 @@
 //   4. a value that lands in a header has no control character (no CR/LF header injection),
 //      and a basic-auth user id no colon (RFC 7617 §2); query values are encoded by the URL API.
 import { currentCredentialValues } from './credential-values.ts';
+import { oauth1Authorization, type OAuth1Signing } from './oauth1-request-signing.ts';
 import type { RegistryApiAuth, RegistryApp } from './registry.ts';
 import { TemplateError, fillTemplate, hostAllowed, isLoopbackHost, templatePlaceholders, type TemplateContext, type TemplateValues } from './templates.ts';
 
@@ -29,7 +30,9 @@ export type InjectionRefusalCode =
   /** The account has no value for a placeholder the declaration uses. */
   | 'credential_missing'
   /** A value cannot go where the declaration puts it (control character, colon in a user id). */
-  | 'credential_invalid';
+  | 'credential_invalid'
+  /** An OAuth 1.0a app's request was handed in without what its signature needs (the consumer secret, a readable body). */
+  | 'signing_unavailable';
 
 export interface InjectionRefusal {
   readonly code: InjectionRefusalCode;
@@ -45,6 +48,8 @@ export interface InjectionRequest {
   readonly credentials: TemplateValues;
   /** Where the request goes (already built from api.base_url or test_request.url). */
   readonly url: URL;
+  /** api.auth type oauth1 only: the request's method and form body and the consumer secret (oauth1-request-signing.ts). */
+  readonly signing?: OAuth1Signing;
 }
 
 function secureTransport(url: URL): boolean {
@@ -60,7 +65,7 @@ export function injectCredentials(request: InjectionRequest): InjectionOutcome {
   const values = currentCredentialValues(request.app, withoutUndefined(request.credentials));
   if (!hostAllowed(api.allowed_hosts, values, request.url.href)) return refuse('host_not_allowed');
   try {
-    return { ok: true, injection: buildInjection(api.auth, values) };
+    return { ok: true, injection: buildInjection(api.auth, values, request.url, request.signing) };
   } catch (err) {
     if (!(err instanceof InjectionError)) throw err;
     return refuse(err.code, err.placeholder);
@@ -76,7 +81,7 @@ export function applyInjection(injection: CredentialInjection, url: URL, headers
   for (const [name, value] of injection.query) url.searchParams.set(name, value);
 }
 
-function buildInjection(auth: RegistryApiAuth | undefined, values: TemplateValues): CredentialInjection {
+function buildInjection(auth: RegistryApiAuth | undefined, values: TemplateValues, url: URL, signing: OAuth1Signing | undefined): CredentialInjection {
   // Only auth_type none apps have no declaration: there is nothing to put on the request.
   if (auth === undefined) return NO_INJECTION;
   const headers: Record<string, string> = {};
@@ -90,6 +95,14 @@ function buildInjection(auth: RegistryApiAuth | undefined, values: TemplateValue
     case 'basic':
       headers['Authorization'] = basicAuthorization(auth.username, auth.password, values);
       return { headers, query: [] };
+    case 'oauth1': {
+      // Signed last and over the URL as it will be sent: nothing may change the request afterwards.
+      if (signing === undefined) throw new InjectionError('signing_unavailable', undefined);
+      const signed = oauth1Authorization(values, url, signing);
+      if (!signed.ok) throw new InjectionError('credential_missing', signed.placeholder);
+      headers['Authorization'] = signed.authorization;
+      return { headers, query: [] };
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // returns problems as JSON pointers into the file, so an operator can find the line. The API
 // side (api, api.auth, test_request) is in api-checks.ts.
 import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.ts';
+import { OAUTH1_CREDENTIAL_NAMES, OAUTH1_SECRET_CREDENTIALS, checkOAuth1 } from './oauth1-entry.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
 
@@ -39,6 +40,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.img_src !== undefined) problems.url('/img_src', app.img_src, { page: true });
   const names = credentialNames(app);
   if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
+  if (app.auth_type === 'oauth1') checkOAuth1(app.oauth1, names.fields, RESERVED_CREDENTIAL_NAMES, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;
@@ -114,8 +116,17 @@ function credentialNames(app: AppDefinition): CredentialNames {
     for (const name of [...Object.keys(app.oauth.token_response?.extra ?? {}), ...Object.keys(app.oauth.callback_params ?? {})]) kept.add(name);
     secrets.add('oauth_access_token');
   }
+  if (app.auth_type === 'oauth1') {
+    for (const name of Object.keys(app.oauth1.token_response_extra ?? {})) kept.add(name);
+    for (const name of OAUTH1_SECRET_CREDENTIALS) secrets.add(name);
+  }
   // oauth_client_id is stored with every OAuth account: some APIs want the app's id beside the token (Twitch's Client-Id, Etsy's x-api-key).
-  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : [])]);
+  const all = new Set([
+    ...fields,
+    ...kept,
+    ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : []),
+    ...(app.auth_type === 'oauth1' ? OAUTH1_CREDENTIAL_NAMES : []),
+  ]);
   return { fields, kept, secrets, all };
 }
 

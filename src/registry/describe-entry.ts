@@ -29,6 +29,7 @@ function templatedNames(app: RegistryApp): string[] {
     const { authorize_url, token_url, refresh_url, revoke_url } = app.oauth;
     urls.push(authorize_url, token_url, refresh_url, ...(revoke_url === undefined ? [] : [revoke_url]));
   }
+  if (app.auth_type === 'oauth1') urls.push(app.oauth1.request_token_url, app.oauth1.authorize_url, app.oauth1.access_token_url);
   if (app.api !== undefined) urls.push(app.api.base_url, ...app.api.allowed_hosts);
   if (app.test_request !== undefined) urls.push(app.test_request.url);
   const names = new Set(urls.flatMap((url) => templatePlaceholders(url)));
@@ -57,5 +58,7 @@ function describeInjection(auth: RegistryApiAuth | undefined, hasApi: boolean): 
       return `basic ${auth.username}:${auth.password}${extras}`;
     case 'url':
       return `in base URL${extras}`;
+    case 'oauth1':
+      return `oauth1 signature${extras}`;
   }
 }

@@ -1,5 +1,6 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
+import { normalizeOAuth1 } from './oauth1-entry.ts';
 import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
 import type { ApiAuthDefinition, ApiDefinition, AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
@@ -31,7 +32,11 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     source,
   };
   const normalized: RegistryApp =
-    app.auth_type === 'oauth' ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) } : { ...base, auth_type: app.auth_type };
+    app.auth_type === 'oauth'
+      ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) }
+      : app.auth_type === 'oauth1'
+        ? { ...base, auth_type: 'oauth1', oauth1: normalizeOAuth1(app.oauth1) }
+        : { ...base, auth_type: app.auth_type };
   return deepFreeze(normalized);
 }
 
@@ -84,7 +89,7 @@ export const OAUTH_DEFAULT_AUTH: RegistryApiAuth = { type: 'header', headers: { 
 function normalizeAuth(auth: ApiAuthDefinition | undefined, authType: AppDefinition['auth_type']): RegistryApiAuth | undefined {
   if (authType === 'none') return undefined;
   // A keys app without a declaration never loads (cross-checks); sending nothing is the safe fallback.
-  if (auth === undefined) return authType === 'oauth' ? OAUTH_DEFAULT_AUTH : undefined;
+  if (auth === undefined) return authType === 'oauth' ? OAUTH_DEFAULT_AUTH : authType === 'oauth1' ? OAUTH1_DEFAULT_AUTH : undefined;
   const headers = auth.headers ?? {};
   switch (auth.type) {
     case 'header':
@@ -95,8 +100,13 @@ function normalizeAuth(auth: ApiAuthDefinition | undefined, authType: AppDefinit
       return { type: 'basic', username: auth.username ?? '', password: auth.password ?? '', headers };
     case 'url':
       return { type: 'url', headers };
+    case 'oauth1':
+      return { type: 'oauth1', headers };
   }
 }
+
+/** An oauth1 app signs every request (RFC 5849 §3.5.1 Authorization header) unless it declares more. */
+export const OAUTH1_DEFAULT_AUTH: RegistryApiAuth = { type: 'oauth1', headers: {} };
 
 function normalizeTestRequest(test: TestRequestDefinition): RegistryTestRequest {
   return {

@@ -2,7 +2,7 @@
 // filled and the whole object deeply frozen, so no consumer re-derives a default or mutates an
 // entry. Arrays are typed mutable only so an entry stays assignable to AppDefinition (the file
 // format); at run time they are frozen too.
-import type { ScopeProfile } from './schema.ts';
+import type { OAuth1SignatureMethod, ScopeProfile } from './schema.ts';
 
 export interface RegistryField {
   readonly name: string;
@@ -65,6 +65,23 @@ export interface RegistryOAuth {
   readonly default_expires_in_seconds?: number;
 }
 
+/** OAuth 1.0a three-legged (RFC 5849 §2); the consumer key and secret are the project's OAuth app. */
+export interface RegistryOAuth1 {
+  readonly request_token_url: string;
+  readonly authorize_url: string;
+  readonly access_token_url: string;
+  readonly signature_method: OAuth1SignatureMethod;
+  readonly request_token_params: Readonly<Record<string, string>>;
+  readonly authorize_params: Readonly<Record<string, string>>;
+  readonly scopes: string[];
+  /** Absent: the provider takes no scope on the authorization URL. */
+  readonly scope_param?: string;
+  readonly scope_separator: string;
+  /** Credential name → form parameter of the token-credential answer. */
+  readonly token_response_extra: Readonly<Record<string, string>>;
+  readonly account_name_param?: string;
+}
+
 export interface RegistryTestRequest {
   readonly method: 'GET' | 'POST';
   readonly url: string;
@@ -93,7 +110,9 @@ export type RegistryApiAuth =
   | { readonly type: 'query'; readonly params: Readonly<Record<string, string>>; readonly headers: HeaderTemplates }
   | { readonly type: 'basic'; readonly username: string; readonly password: string; readonly headers: HeaderTemplates }
   /** The credential is part of api.base_url (Telegram's `/bot{token}`); only the headers are added. */
-  | { readonly type: 'url'; readonly headers: HeaderTemplates };
+  | { readonly type: 'url'; readonly headers: HeaderTemplates }
+  /** Each request signed with the consumer and token credentials (RFC 5849 §3); the headers are fixed extras. */
+  | { readonly type: 'oauth1'; readonly headers: HeaderTemplates };
 
 interface RegistryAppBase {
   readonly slug: string;
@@ -119,6 +138,11 @@ export interface RegistryOAuthApp extends RegistryAppBase {
   readonly oauth: RegistryOAuth;
 }
 
+export interface RegistryOAuth1App extends RegistryAppBase {
+  readonly auth_type: 'oauth1';
+  readonly oauth1: RegistryOAuth1;
+}
+
 export interface RegistryKeysApp extends RegistryAppBase {
   readonly auth_type: 'keys';
 }
@@ -127,7 +151,7 @@ export interface RegistryNoneApp extends RegistryAppBase {
   readonly auth_type: 'none';
 }
 
-export type RegistryApp = RegistryOAuthApp | RegistryKeysApp | RegistryNoneApp;
+export type RegistryApp = RegistryOAuthApp | RegistryOAuth1App | RegistryKeysApp | RegistryNoneApp;
 
 export interface AppRegistry {
   /** Undefined for an unknown slug; callers check the slug's shape before asking. */

@@ -106,6 +106,37 @@ export const OAuthSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** RFC 5849 §3.4 signature methods; PLAINTEXT is allowed over https only (§3.4.4), and only for providers that need it. */
+export const OAUTH1_SIGNATURE_METHODS = ['HMAC-SHA1', 'HMAC-SHA256', 'RSA-SHA1', 'PLAINTEXT'] as const;
+
+/** OAuth 1.0a three-legged (RFC 5849 §2): temporary credentials, resource owner authorization, token credentials. */
+export const OAuth1Schema = Type.Object(
+  {
+    request_token_url: TemplatedUrl,
+    authorize_url: TemplatedUrl,
+    access_token_url: TemplatedUrl,
+    signature_method: Type.Optional(
+      Type.Union(
+        OAUTH1_SIGNATURE_METHODS.map((method) => Type.Literal(method)),
+        { default: 'HMAC-SHA1' },
+      ),
+    ),
+    /** Extra parameters of the temporary-credential request (X's x_auth_access_type), signed with it. */
+    request_token_params: Type.Optional(StringMap),
+    /** Extra query parameters of the authorization URL (Trello's name and expiration). */
+    authorize_params: Type.Optional(StringMap),
+    /** Access the provider grants by a query parameter on the authorization URL (Trello `scope`, Flickr `perms`). */
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 50 })),
+    scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$' })),
+    scope_separator: Type.Optional(Type.String({ minLength: 1, maxLength: 3, default: ',' })),
+    /** Values of the token-credential answer kept as credentials: credential name → form parameter (Evernote's edam_noteStoreUrl). */
+    token_response_extra: Type.Optional(Type.Record(FieldName, Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), { additionalProperties: false })),
+    /** Form parameter of the token-credential answer that names the account (X's screen_name). */
+    account_name_param: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+  },
+  { additionalProperties: false },
+);
+
 export const TestRequestSchema = Type.Object(
   {
     method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST')], { default: 'GET' })),
@@ -130,7 +161,7 @@ export const TestRequestSchema = Type.Object(
  * request and the Connect proxy. `type` says where the credential goes; further grant types
  * (OAuth 1.0a signing, …) will be further types. The loader checks which keys each type takes.
  */
-export const API_AUTH_TYPES = ['header', 'query', 'basic', 'url'] as const;
+export const API_AUTH_TYPES = ['header', 'query', 'basic', 'url', 'oauth1'] as const;
 
 export const ApiAuthSchema = Type.Object(
   {
@@ -138,7 +169,7 @@ export const ApiAuthSchema = Type.Object(
       API_AUTH_TYPES.map((type) => Type.Literal(type)),
       {
         description:
-          'header: templated headers; query: templated query parameters; basic: HTTP Basic from username/password; url: the credential is part of api.base_url',
+          'header: templated headers; query: templated query parameters; basic: HTTP Basic from username/password; url: the credential is part of api.base_url; oauth1: every request signed (RFC 5849 §3), auth_type oauth1 apps only',
       },
     ),
     /** Sent on every request. For `header` these carry the credential; for the others, fixed extras (API version pins). */
@@ -203,6 +234,8 @@ export const OAuthAppSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const OAuth1AppSchema = Type.Object({ ...common, auth_type: Type.Literal('oauth1'), oauth1: OAuth1Schema }, { additionalProperties: false });
+
 export const KeysAppSchema = Type.Object(
   { ...common, auth_type: Type.Literal('keys'), fields: Type.Array(FieldSchema, { minItems: 1, maxItems: 30 }) },
   { additionalProperties: false },
@@ -210,7 +243,7 @@ export const KeysAppSchema = Type.Object(
 
 export const NoneAppSchema = Type.Object({ ...common, auth_type: Type.Literal('none') }, { additionalProperties: false });
 
-export const AppDefinitionSchema = Type.Union([OAuthAppSchema, KeysAppSchema, NoneAppSchema], {
+export const AppDefinitionSchema = Type.Union([OAuthAppSchema, OAuth1AppSchema, KeysAppSchema, NoneAppSchema], {
   $id: 'https://latchkey.dev/schemas/app-registry.json',
   title: 'latchkey app registry entry',
 });
@@ -220,6 +253,9 @@ export type OAuthDefinition = Static<typeof OAuthSchema>;
 export type TestRequestDefinition = Static<typeof TestRequestSchema>;
 export type ScopeProfile = Static<typeof ScopeProfileSchema>;
 export type OAuthAppDefinition = Static<typeof OAuthAppSchema>;
+export type OAuth1Definition = Static<typeof OAuth1Schema>;
+export type OAuth1AppDefinition = Static<typeof OAuth1AppSchema>;
+export type OAuth1SignatureMethod = (typeof OAUTH1_SIGNATURE_METHODS)[number];
 export type KeysAppDefinition = Static<typeof KeysAppSchema>;
 export type NoneAppDefinition = Static<typeof NoneAppSchema>;
 export type AppDefinition = Static<typeof AppDefinitionSchema>;

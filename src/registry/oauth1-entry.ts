@@ -1,0 +1,57 @@
+// The registry's side of OAuth 1.0a (RFC 5849): an `oauth1:` block's defaults, its cross-checks
+// (https endpoints, no parameter that latchkey signs itself, kept names that are free) and the
+// credential names every OAuth 1.0a account holds. The flow itself lives in src/oauth1/.
+import { escapePointer, type ProblemList } from './check-helpers.ts';
+import type { RegistryOAuth1 } from './registry.ts';
+import type { OAuth1Definition } from './schema.ts';
+
+/** What an OAuth 1.0a account stores (RFC 5849 §2.3 token credentials, and the client identifier of §3.1). */
+export const OAUTH1_CREDENTIAL_NAMES = ['oauth_token', 'oauth_token_secret', 'oauth_consumer_key'] as const;
+
+/** Only the token secret is a secret: the token and the consumer key travel in every signed request (§3.5). */
+export const OAUTH1_SECRET_CREDENTIALS: ReadonlySet<string> = new Set(['oauth_token_secret']);
+
+/** Every `oauth_` parameter is the protocol's (RFC 5849 §3.4.1.3.1 signs them all): an entry may set none. */
+const PROTOCOL_PARAM = /^oauth_/i;
+
+export function normalizeOAuth1(oauth1: OAuth1Definition): RegistryOAuth1 {
+  return {
+    request_token_url: oauth1.request_token_url,
+    authorize_url: oauth1.authorize_url,
+    access_token_url: oauth1.access_token_url,
+    signature_method: oauth1.signature_method ?? 'HMAC-SHA1',
+    request_token_params: oauth1.request_token_params ?? {},
+    authorize_params: oauth1.authorize_params ?? {},
+    scopes: oauth1.scopes ?? [],
+    ...(oauth1.scope_param === undefined ? {} : { scope_param: oauth1.scope_param }),
+    scope_separator: oauth1.scope_separator ?? ',',
+    token_response_extra: oauth1.token_response_extra ?? {},
+    ...(oauth1.account_name_param === undefined ? {} : { account_name_param: oauth1.account_name_param }),
+  };
+}
+
+export function checkOAuth1(oauth1: OAuth1Definition, fields: ReadonlySet<string>, reserved: ReadonlySet<string>, problems: ProblemList): void {
+  for (const key of ['request_token_url', 'authorize_url', 'access_token_url'] as const) {
+    problems.placeholders(`/oauth1/${key}`, oauth1[key], fields, 'a declared field');
+    problems.url(`/oauth1/${key}`, oauth1[key]);
+  }
+  for (const key of ['request_token_params', 'authorize_params'] as const) {
+    for (const [name, value] of Object.entries(oauth1[key] ?? {})) {
+      const pointer = `/oauth1/${key}/${escapePointer(name)}`;
+      if (PROTOCOL_PARAM.test(name)) problems.add(pointer, `${name} is an OAuth protocol parameter latchkey sets itself`);
+      problems.placeholders(pointer, value, fields, 'a declared field');
+    }
+  }
+  if (oauth1.scope_param !== undefined && PROTOCOL_PARAM.test(oauth1.scope_param)) {
+    problems.add('/oauth1/scope_param', `${oauth1.scope_param} is an OAuth protocol parameter and cannot carry scopes`);
+  }
+  if ((oauth1.scopes ?? []).length > 0 && oauth1.scope_param === undefined) problems.add('/oauth1/scope_param', 'is required when scopes are listed');
+  const seen = new Set(fields);
+  for (const name of Object.keys(oauth1.token_response_extra ?? {})) {
+    const pointer = `/oauth1/token_response_extra/${name}`;
+    if (reserved.has(name) || (OAUTH1_CREDENTIAL_NAMES as readonly string[]).includes(name))
+      problems.add(pointer, `${name} is a credential name latchkey sets itself`);
+    else if (seen.has(name)) problems.add(pointer, `${name} is already a credential of this app`);
+    seen.add(name);
+  }
+}
