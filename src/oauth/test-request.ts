@@ -8,7 +8,9 @@ import { readCappedBody } from '../egress/body-limit.ts';
 import { findEgressError } from '../egress/egress-error.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import type { EgressResponse } from '../egress/egress-request.ts';
+import { formBodyParameters } from '../crypto/oauth1-signature.ts';
 import { applyInjection, injectCredentials } from '../registry/credential-injection.ts';
+import type { OAuth1Signing } from '../registry/oauth1-request-signing.ts';
 import type { RegistryApp, RegistryTestRequest } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { readPath, readString } from './json-path.ts';
@@ -39,6 +41,8 @@ export interface TestRequestInput {
   readonly keepResponse?: boolean;
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
+  /** OAuth 1.0a apps: the consumer secret and signature method the request is signed with (api.auth type oauth1). */
+  readonly oauth1?: Pick<OAuth1Signing, 'consumerSecret' | 'signatureMethod'>;
 }
 
 export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {
@@ -123,17 +127,24 @@ function buildRequest(input: TestRequestInput): OutboundRequest | string {
   for (const [name, value] of Object.entries(definition.query)) url.searchParams.set(name, fillTemplate(value, values, 'query'));
   const headers = new Headers({ accept: 'application/json', 'user-agent': 'latchkey' });
   for (const [name, value] of Object.entries(definition.headers)) headers.set(name, fillTemplate(value, values, 'header'));
-  // The credential goes on last, so no test_request header or query value can replace it.
-  const injected = injectCredentials({ app, credentials: values, url });
-  if (!injected.ok) return `credential injection refused (${injected.refusal.code})`;
-  applyInjection(injected.injection, url, headers);
   let body: string | undefined;
+  let form = false;
   if (definition.method === 'POST' && definition.body !== undefined) {
     // Inside a JSON body a value is JSON-escaped, so a quote in it cannot change the document.
     const json = /^\s*[[{]/.test(definition.body);
     body = fillTemplate(definition.body, values, json ? 'json' : 'form');
     if (!headers.has('content-type')) headers.set('content-type', json ? 'application/json' : 'application/x-www-form-urlencoded');
+    form = headers.get('content-type')?.toLowerCase().startsWith('application/x-www-form-urlencoded') === true;
   }
+  // The credential goes on last, so no test_request header or query value can replace it (an
+  // OAuth 1.0a signature covers the method, the URL and a form body, all final by now).
+  const signing =
+    input.oauth1 === undefined
+      ? undefined
+      : { ...input.oauth1, method: definition.method, formParams: body !== undefined && form ? formBodyParameters(body) : [] };
+  const injected = injectCredentials({ app, credentials: values, url, ...(signing === undefined ? {} : { signing }) });
+  if (!injected.ok) return `credential injection refused (${injected.refusal.code})`;
+  applyInjection(injected.injection, url, headers);
   return { url, method: definition.method, headers: Object.fromEntries(headers), ...(body === undefined ? {} : { body }) };
 }
 
