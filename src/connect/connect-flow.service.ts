@@ -173,7 +173,7 @@ function embedMode(raw: string | undefined): EmbedMode | null {
 }
 
 /** What the error page needs of the token once it is known: where it may postMessage, and the backend's error page to return to. */
-function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
+export function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
   if (!(err instanceof ConnectFlowError)) return err;
   if (err.allowedOrigins.length === 0) err.allowedOrigins = tokenRow.allowed_origins;
   if (err.returnUrl === null && tokenRow.error_redirect_uri !== null) err.returnUrl = withQuery(tokenRow.error_redirect_uri, 'error', err.kind);
@@ -381,7 +381,7 @@ function failWith(kind: ConnectFlowErrorKind): never {
 }
 
 /** Checked before the code is spent; consumeConnectToken re-checks atomically at the end. */
-function checkTokenStillUsable(tokenRow: ConnectTokenRow, at: Date): void {
+export function checkTokenStillUsable(tokenRow: ConnectTokenRow, at: Date): void {
   if (tokenRow.used_at !== null) throw flowError('token_used');
   if (tokenRow.expires_at.getTime() <= at.getTime()) throw flowError('token_expired');
 }

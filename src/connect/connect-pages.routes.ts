@@ -26,6 +26,7 @@ import {
   type ConnectSession,
 } from './connect-flow.service.ts';
 import { FieldValidationError } from './field-values.ts';
+import { completeOAuth1Authorization, oauth1ScopesOnPage, startOAuth1Authorization } from './oauth1-flow.service.ts';
 import { submitKeyForm } from './key-form.service.ts';
 import { checkFetchSite, checkFormToken, checkOrigin, type PageRequestEvidence } from './page-request-checks.ts';
 
@@ -62,6 +63,16 @@ const CallbackQuerySchema = Type.Object(
     iss: Type.Optional(Type.String({ maxLength: 2048 })),
     error: Type.Optional(Type.String({ maxLength: 200 })),
     error_description: Type.Optional(Param),
+  },
+  { additionalProperties: Param },
+);
+
+const OAuth1CallbackQuerySchema = Type.Object(
+  {
+    state: Type.Optional(Type.String({ maxLength: 200 })),
+    oauth_token: Type.Optional(Param),
+    oauth_verifier: Type.Optional(Param),
+    denied: Type.Optional(Param),
   },
   { additionalProperties: Param },
 );
@@ -151,7 +162,12 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         let session: ConnectSession | undefined;
         try {
           session = await openPostedSession(request, request.body);
-          const start = await startAuthorization(deps, session, request.body, request.cookies[binding.cookieName]);
+          const start = await (session.app.auth_type === 'oauth1' ? startOAuth1Authorization : startAuthorization)(
+            deps,
+            session,
+            request.body,
+            request.cookies[binding.cookieName],
+          );
           applyNoLeakHeaders(reply).header('set-cookie', serializeBindingCookie(binding, start.cookieNonce));
           return reply.redirect(start.authorizeUrl, 303);
         } catch (err) {
@@ -174,6 +190,26 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
       async (request, reply) => {
         try {
           const outcome = await completeAuthorization(deps, request.query, request.cookies[binding.cookieName]);
+          return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
+        } catch (err) {
+          return handleFlowError(deps.db, request, reply, err);
+        }
+      },
+    );
+
+    app.get(
+      '/connect/oauth1/callback',
+      {
+        schema: {
+          tags: ['connect-link'],
+          summary: 'OAuth 1.0a callback (RFC 5849 §2.2): check state, cookie and request token, obtain the token credentials once, store the account',
+          querystring: OAuth1CallbackQuerySchema,
+          response: { 303: redirect('to the result page or the backend’s redirect URI, without a query of ours'), ...PageResponses },
+        },
+      },
+      async (request, reply) => {
+        try {
+          const outcome = await completeOAuth1Authorization(deps, request.query, request.cookies[binding.cookieName]);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
           return handleFlowError(deps.db, request, reply, err);
@@ -243,7 +279,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     formError?: FieldValidationError,
   ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
-    const scopes = await scopesToRequestOnPage(deps, session);
+    const scopes = await (app.auth_type === 'oauth1' ? oauth1ScopesOnPage : scopesToRequestOnPage)(deps, session);
     const branding = await pageBrandingOf(deps.db, tokenRow.project_id);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
@@ -258,9 +294,10 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
-    if (app.auth_type === 'oauth') {
+    if (app.auth_type === 'oauth' || app.auth_type === 'oauth1') {
       const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state, branding);
-      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
+      const authorizeUrl = app.auth_type === 'oauth' ? app.oauth.authorize_url : app.oauth1.authorize_url;
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(authorizeUrl)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
     const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];

@@ -66,9 +66,15 @@ export function oauthCallbackUrl(publicUrl: string): string {
   return `${publicUrl}/connect/oauth/callback`;
 }
 
+/** OAuth 1.0a's oauth_callback (RFC 5849 §2.1): its own path, the flow's state in its query. */
+export function oauth1CallbackUrl(publicUrl: string): string {
+  return `${publicUrl}/connect/oauth1/callback`;
+}
+
 function oauthRegistryApp(registry: AppRegistry, slug: string) {
   const app = registry.get(slug);
-  if (app === undefined || app.auth_type !== 'oauth') throw badRequest('app must be the slug of an oauth app in the registry');
+  // OAuth 1.0a apps take their consumer key and secret as client_id and client_secret.
+  if (app === undefined || (app.auth_type !== 'oauth' && app.auth_type !== 'oauth1')) throw badRequest('app must be the slug of an oauth app in the registry');
   return app;
 }
 
@@ -85,7 +91,7 @@ function toView(deps: OAuthAppDeps, row: OAuthAppRow): OAuthAppView {
     client_secret_set: true,
     scopes: row.scopes,
     additional_scopes: row.additional_scopes,
-    redirect_uri: oauthCallbackUrl(deps.publicUrl),
+    redirect_uri: deps.registry.get(row.app_slug)?.auth_type === 'oauth1' ? oauth1CallbackUrl(deps.publicUrl) : oauthCallbackUrl(deps.publicUrl),
     owner_id: row.project_id,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),

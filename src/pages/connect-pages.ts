@@ -1,6 +1,6 @@
 // The Connect Link pages. Every registry and request value reaches the markup through `markup`,
 // which escapes it; secret fields are password inputs whose value is never written back.
-import type { RegistryApp, RegistryField, RegistryOAuthApp } from '../registry/registry.ts';
+import type { RegistryApp, RegistryField, RegistryOAuth1App, RegistryOAuthApp } from '../registry/registry.ts';
 import { markup, type SafeHtml } from './html.ts';
 import type { PageContent, PageMessage } from './layout.ts';
 
@@ -53,7 +53,7 @@ export function brandFooter(branding: PageBranding | undefined): SafeHtml {
 }
 
 export function oauthStartPage(
-  app: RegistryOAuthApp,
+  app: RegistryOAuthApp | RegistryOAuth1App,
   link: LinkParameters,
   origins: readonly string[],
   scopes: readonly string[],
@@ -77,10 +77,11 @@ ${app.fields.map((field) => fieldInput(field, state))}
 }
 
 /** What the authorization asks for, as readable lines (the registry's descriptions; else the scope itself). */
-function permissionList(app: RegistryOAuthApp, scopes: readonly string[]): SafeHtml | string {
+function permissionList(app: RegistryOAuthApp | RegistryOAuth1App, scopes: readonly string[]): SafeHtml | string {
   if (scopes.length === 0) return '';
+  const descriptions = app.auth_type === 'oauth' ? app.oauth.scope_descriptions : {};
   const lines = scopes.map((scope) => {
-    const description = app.oauth.scope_descriptions[scope];
+    const description = descriptions[scope];
     return description === undefined ? markup`<li><code>${scope}</code></li>` : markup`<li>${description}</li>`;
   });
   return markup`<h2>${app.name} will be asked to allow</h2>
