@@ -27,6 +27,7 @@ import { connectTokenRoutes, connectTokenUserKey } from './connect/connect-token
 import { connectPageRoutes } from './connect/connect-pages.routes.ts';
 import { accountsCreateRoutes } from './connect/accounts-create.routes.ts';
 import { oauthAppRoutes } from './oauth-apps/oauth-apps.routes.ts';
+import { RecentOAuthClients } from './oauth-apps/oauth-apps.service.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { createProxyMetrics } from './proxy/proxy-metrics.ts';
@@ -215,8 +216,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const housekeeping = createHousekeepingJob({ db, logger: server.log, now }, deps.tuning?.housekeeping);
   const reseal = createResealJob({ db, vault, logger: server.log }, deps.tuning?.reseal);
   const jobs: BackgroundJob[] = [tokenRefresher, webhookDeliveryJob({ db, vault, egress, logger: server.log }), housekeeping, reseal];
+  // OAuth 1.0a accounts: the proxy and the account checks sign with the OAuth app's consumer secret.
+  const oauthClients = new RecentOAuthClients(db, vault);
   const accountChecks = createAccountCheckJob(
-    { db, accounts, now, logger: server.log, egress },
+    { db, accounts, now, logger: server.log, egress, oauthClients },
     { intervalSeconds: config.accountCheckIntervalSeconds, ...deps.tuning?.accountChecks },
   );
   if (config.accountCheckIntervalSeconds > 0) jobs.push(accountChecks);
@@ -243,7 +246,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   await server.register(connectTokenRoutes({ ...connectTokens, auth, perUserLimit }));
   await server.register(userRoutes({ db, auth, auditLog, revokeUserAccounts: (_db, user) => revokeAccountsOfUser(accounts, user.id) }));
   await server.register(accountsRoutes({ ...accounts, auth, auditLog, usage: accountUsage }));
-  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, egress }));
+  await server.register(accountCheckRoutes({ db, accounts, now, auth, auditLog, egress, oauthClients }));
   await server.register(appsRoutes({ registry: deps.registry, auth, appViews, brandIcons: new BrandIcons() }));
   await server.register(secretsRoutes({ db, vault, auth, auditLog }));
   await server.register(codeTemplateRoutes({ db, registry: deps.registry, auth, publicUrl: config.publicUrl }));
@@ -258,6 +261,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     proxyRoutes({
       accounts,
       egress,
+      oauthClients,
       settings: { ...PROXY_DEFAULTS, ...deps.tuning?.proxy },
       auth,
       auditLog,

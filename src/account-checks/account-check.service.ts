@@ -14,6 +14,7 @@ import type { RefreshFailure } from '../accounts/refresh-outcome.ts';
 import type { Database } from '../db/types.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
+import { oauth1SigningOf, type OAuthClientLookup } from '../oauth-apps/oauth1-consumer.ts';
 import { enqueueAccountEvent } from '../refresh/account-events.ts';
 
 export interface AccountCheckDeps {
@@ -22,6 +23,8 @@ export interface AccountCheckDeps {
   /** The only way out for the test request, as at connect time. */
   readonly egress: Pick<EgressGuard, 'request'>;
   readonly now: () => Date;
+  /** OAuth 1.0a apps: the consumer secret the test request is signed with. */
+  readonly oauthClients?: OAuthClientLookup;
 }
 
 export type CheckResult =
@@ -39,7 +42,14 @@ export async function checkAccount(deps: AccountCheckDeps, row: AccountRow, opti
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(read.view.credentials ?? {})) if (typeof value === 'string') values[name] = value;
 
-  const outcome = await runTestRequest({ app: { ...app, test_request: testRequest }, values, keepResponse: true, egress: deps.egress });
+  const oauth1 = await oauth1SigningOf(deps.oauthClients, app, row);
+  const outcome = await runTestRequest({
+    app: { ...app, test_request: testRequest },
+    values,
+    keepResponse: true,
+    egress: deps.egress,
+    ...(oauth1 === undefined ? {} : { oauth1 }),
+  });
   const checkedAt = deps.now();
   await deps.db.transaction().execute(async (trx) => {
     const recorded = await recordAccountCheck(trx, row.id, {

@@ -4,6 +4,7 @@
 // endpoints, parameters and test requests stay inside latchkey (credential field names are
 // descriptive: they say what `credentials` holds, never a value).
 import { Type, type Static } from '@sinclair/typebox';
+import { OAUTH1_CREDENTIAL_NAMES } from '../registry/oauth1-entry.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 
 export const AppSchema = Type.Object(
@@ -45,7 +46,8 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     id: appId(app.slug),
     name_slug: app.slug,
     name: app.name,
-    auth_type: app.auth_type,
+    // Pipedream's values, so the SDK keeps parsing: an OAuth 1.0a app redirects to its provider like an OAuth 2.0 one.
+    auth_type: app.auth_type === 'oauth1' ? 'oauth' : app.auth_type,
     description: app.description ?? null,
     img_src: app.img_src ?? appIconUrl(publicUrl, app.slug),
     categories: [...app.categories],
@@ -128,5 +130,6 @@ export function credentialFieldsOf(app: RegistryApp): string[] {
   if (app.auth_type === 'oauth') {
     names.push(...OAUTH_CREDENTIAL_FIELDS, ...Object.keys(app.oauth.token_response.extra), ...Object.keys(app.oauth.callback_params));
   }
+  if (app.auth_type === 'oauth1') names.push(...OAUTH1_CREDENTIAL_NAMES, ...Object.keys(app.oauth1.token_response_extra));
   return [...new Set(names)];
 }

@@ -54,6 +54,16 @@ export interface CodeTemplateDeps {
 function templatableApp(app: RegistryApp | undefined): RegistryApp {
   if (app === undefined) throw notFound('app');
   if (app.auth_type === 'none') throw new ApiError('conflict', 'the app has no credentials (auth_type none): call its API directly');
+  // A program would need the consumer secret to sign each request, and that secret never leaves latchkey.
+  if (app.auth_type === 'oauth1') {
+    throw new ApiError(
+      'conflict',
+      'the app signs each request with OAuth 1.0a: send its requests through the Connect proxy (/v1/connect/{project_id}/proxy/{url_64})',
+      {
+        details: { reason: 'oauth1_requires_proxy' },
+      },
+    );
+  }
   return app;
 }
 

@@ -88,6 +88,9 @@ function injectionOf(auth: RegistryApiAuth | undefined): InjectionTemplates {
       return { headers, query: Object.entries(auth.params) };
     case 'basic':
       return { headers, query: [], basic: { username: auth.username, password: auth.password } };
+    case 'oauth1':
+      // Never planned: code-templates.routes.ts refuses OAuth 1.0a apps (each request needs a signature with the consumer secret).
+      return { headers, query: [] };
   }
 }
 

@@ -23,6 +23,10 @@ import type { EgressResponse, EgressTimeouts } from '../egress/egress-request.ts
 import { ApiError } from '../errors.ts';
 import { applyInjection, injectCredentials, type InjectionRefusal } from '../registry/credential-injection.ts';
 import { currentCredentialValues } from '../registry/credential-values.ts';
+import type { OAuth1Signing } from '../registry/oauth1-request-signing.ts';
+import { oauth1SigningOf, type OAuthClientLookup } from '../oauth-apps/oauth1-consumer.ts';
+import { formBodyParameters } from '../crypto/oauth1-signature.ts';
+import type { AccountRow } from '../accounts/account.repository.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import { countingLimit, type BodyLimits, type ByteCounter, type RequestBody } from './proxy-bodies.ts';
 import { forwardedHeaders, returnedHeaders } from './proxy-headers.ts';
@@ -52,6 +56,8 @@ export interface ProxyDeps {
   readonly accounts: AccountsDeps;
   readonly egress: EgressGuard;
   readonly settings: ProxySettings;
+  /** OAuth 1.0a apps: the consumer secret each request is signed with (the project's OAuth app). */
+  readonly oauthClients?: OAuthClientLookup;
 }
 
 /** What the audit entry and the metrics say about a call; filled in as the steps get there. */
@@ -86,7 +92,8 @@ export interface ProxyAnswer {
 
 export async function proxyRequest(deps: ProxyDeps, input: ProxyInput): Promise<ProxyAnswer> {
   const account = usable(await openAccountOfUser(deps.accounts, input.scope, input.externalUserId, input.accountId));
-  const first = await send(deps, account.app, account.values, input);
+  const signing = await oauth1Signing(deps, account.app, account.row, input);
+  const first = await send(deps, account.app, account.values, input, signing);
   if (first.statusCode !== 401 || !isOAuthApp(account.app) || input.body.kind === 'streamed' || !smallEnough(first, REJECTION_BODY_BYTES)) {
     return await answer(deps, first, input.trace);
   }
@@ -94,7 +101,25 @@ export async function proxyRequest(deps: ProxyDeps, input: ProxyInput): Promise<
   const reopened = await reopenAfterRejection(deps.accounts, account.row);
   if (!reopened.ok) return { status: first.statusCode, headers: returnedHeaders(first.headers), body: rejection };
   input.trace.retried = true;
-  return await answer(deps, await send(deps, account.app, reopened.values, input), input.trace);
+  return await answer(deps, await send(deps, account.app, reopened.values, input, signing), input.trace);
+}
+
+/**
+ * An OAuth 1.0a app's signature covers the method, the URL and a form body (RFC 5849
+ * §3.4.1.3.1), so such a body must be read before it is sent; one too large to buffer is refused.
+ */
+async function oauth1Signing(deps: ProxyDeps, app: RegistryApp, row: AccountRow, input: ProxyInput): Promise<OAuth1Signing | undefined> {
+  if (app.auth_type !== 'oauth1') return undefined;
+  const consumer = await oauth1SigningOf(deps.oauthClients, app, row);
+  if (consumer === undefined)
+    throw new ApiError('conflict', "the account's OAuth app is gone: its requests cannot be signed", { details: { reason: 'oauth_app_missing' } });
+  const contentType = input.headers['content-type'];
+  const form = typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/x-www-form-urlencoded');
+  if (form && input.body.kind === 'streamed') {
+    throw new ApiError('payload_too_large', 'a form body of an OAuth 1.0a app is signed, so it must declare a Content-Length within the replayable size');
+  }
+  const formParams = form && input.body.kind === 'buffered' ? formBodyParameters(input.body.bytes.toString('utf8')) : [];
+  return { ...consumer, method: input.method, formParams };
 }
 
 /** Step 1's refusals: the same errors the credential fetch gives (409 reconnect, 503 retry). */
@@ -105,14 +130,20 @@ function usable(account: UsableAccount): Extract<UsableAccount, { ok: true }> & 
 }
 
 /** Steps 2–4 with one set of credential values (the second time, the refreshed ones). */
-async function send(deps: ProxyDeps, app: RegistryApp, values: Readonly<Record<string, string>>, input: ProxyInput): Promise<EgressResponse> {
+async function send(
+  deps: ProxyDeps,
+  app: RegistryApp,
+  values: Readonly<Record<string, string>>,
+  input: ProxyInput,
+  signing: OAuth1Signing | undefined,
+): Promise<EgressResponse> {
   input.trace.app = app.slug;
   const target = resolveUpstreamUrl(app, currentCredentialValues(app, values), input.target);
   if (!target.ok) throw targetError(target);
   const url = target.url;
   input.trace.host = url.host;
   input.trace.path = target.callerPath;
-  const injected = injectCredentials({ app, credentials: values, url });
+  const injected = injectCredentials({ app, credentials: values, url, ...(signing === undefined ? {} : { signing }) });
   if (!injected.ok) throw injectionError(injected.refusal);
   const headers = forwardedHeaders(input.headers);
   headers['user-agent'] ??= USER_AGENT;
@@ -209,6 +240,8 @@ function injectionError(refusal: InjectionRefusal): ApiError {
       return new ApiError('host_not_allowed', "the url's host is not among the app's allowed hosts for this account", {
         details: { reason: 'not_in_allowed_hosts' },
       });
+    case 'signing_unavailable':
+      return new ApiError('conflict', 'the request cannot be signed as the app says', { details: { reason: 'signing_unavailable' } });
     case 'credential_missing':
     case 'credential_invalid':
       return new ApiError(
