@@ -113,7 +113,8 @@ async function oauth1Signing(deps: ProxyDeps, app: RegistryApp, row: AccountRow,
   const consumer = await oauth1SigningOf(deps.oauthClients, app, row);
   if (consumer === undefined)
     throw new ApiError('conflict', "the account's OAuth app is gone: its requests cannot be signed", { details: { reason: 'oauth_app_missing' } });
-  const contentType = input.headers['content-type'];
+  // The content type the upstream gets (the caller's x-pd-proxy-content-type wins), so the signature covers what is sent.
+  const contentType = forwardedHeaders(input.headers)['content-type'];
   const form = typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/x-www-form-urlencoded');
   if (form && input.body.kind === 'streamed') {
     throw new ApiError('payload_too_large', 'a form body of an OAuth 1.0a app is signed, so it must declare a Content-Length within the replayable size');
