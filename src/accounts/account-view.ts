@@ -4,6 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import { AppSchema, type AppView } from '../apps/app-view.ts';
 import { currentCredentialValues } from '../registry/credential-values.ts';
+import { withPipedreamOAuth1Names } from '../registry/oauth1-entry.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import type { AccountRow } from './account.repository.ts';
 import type { CredentialValues } from './account-secrets.ts';
@@ -93,6 +94,7 @@ export function credentialsView(
   app: RegistryApp | undefined,
 ): Record<string, string | null> {
   const current = app === undefined ? { ...values } : currentCredentialValues(app, values);
+  if (app?.auth_type === 'oauth1') return withPipedreamOAuth1Names(current);
   if (app !== undefined && app.auth_type !== 'oauth') return current;
   return { ...current, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
 }

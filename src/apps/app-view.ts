@@ -4,7 +4,7 @@
 // endpoints, parameters and test requests stay inside latchkey (credential field names are
 // descriptive: they say what `credentials` holds, never a value).
 import { Type, type Static } from '@sinclair/typebox';
-import { OAUTH1_CREDENTIAL_NAMES } from '../registry/oauth1-entry.ts';
+import { OAUTH1_CREDENTIAL_NAMES, OAUTH1_PIPEDREAM_NAMES } from '../registry/oauth1-entry.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 
 export const AppSchema = Type.Object(
@@ -130,6 +130,8 @@ export function credentialFieldsOf(app: RegistryApp): string[] {
   if (app.auth_type === 'oauth') {
     names.push(...OAUTH_CREDENTIAL_FIELDS, ...Object.keys(app.oauth.token_response.extra), ...Object.keys(app.oauth.callback_params));
   }
-  if (app.auth_type === 'oauth1') names.push(...OAUTH1_CREDENTIAL_NAMES, ...Object.keys(app.oauth1.token_response_extra));
+  if (app.auth_type === 'oauth1') {
+    names.push(...OAUTH1_CREDENTIAL_NAMES, ...Object.keys(OAUTH1_PIPEDREAM_NAMES), ...Object.keys(app.oauth1.token_response_extra));
+  }
   return [...new Set(names)];
 }

@@ -244,7 +244,7 @@ async function verifySignedCredentials(
     app: { ...app, test_request: testRequest },
     values,
     egress: deps.egress,
-    oauth1: { consumerSecret, signatureMethod: app.oauth1.signature_method },
+    oauth1: { consumerSecret, signatureMethod: app.oauth1.signature_method, ...(app.oauth1.realm === undefined ? {} : { realm: app.oauth1.realm }) },
   });
   if (!outcome.ok) throw new ConnectFlowError('test_request_failed', { cause: new Error(`test request failed: ${outcome.reason}`) });
   return { name: outcome.accountName, uid: outcome.accountUid };

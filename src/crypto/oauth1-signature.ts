@@ -29,6 +29,8 @@ export interface OAuth1Request {
   /** Protocol parameters of one step: oauth_callback (§2.1), oauth_verifier (§2.3). */
   readonly extraOAuthParams?: Readonly<Record<string, string>>;
   readonly signatureMethod: OAuth1SignatureMethod;
+  /** §3.5.1: sent first in the header, never part of the signature (NetSuite's account ID). */
+  readonly realm?: string;
   /** Tests pin these; otherwise now and 16 random bytes. */
   readonly timestamp?: number;
   readonly nonce?: string;
@@ -93,14 +95,14 @@ export function signRequest(credentials: OAuth1Credentials, request: OAuth1Reque
   const signed: (readonly [string, string])[] = [...Object.entries(oauthParams), ...request.url.searchParams, ...(request.formParams ?? [])];
   const base = signatureBaseString(request.method, request.url, signed);
   const signature = computeSignature(request.signatureMethod, base, credentials);
-  return authorizationHeader({ ...oauthParams, oauth_signature: signature });
+  return authorizationHeader({ ...oauthParams, oauth_signature: signature }, request.realm);
 }
 
 /** §3.5.1: `OAuth name="value", …`, names and values percent-encoded. */
-export function authorizationHeader(oauthParams: Readonly<Record<string, string>>): string {
-  return `OAuth ${Object.entries(oauthParams)
-    .map(([name, value]) => `${percentEncode(name)}="${percentEncode(value)}"`)
-    .join(', ')}`;
+export function authorizationHeader(oauthParams: Readonly<Record<string, string>>, realm?: string): string {
+  const params = Object.entries(oauthParams).map(([name, value]) => `${percentEncode(name)}="${percentEncode(value)}"`);
+  // The realm is a quoted-string of RFC 2617 §1.2, not percent-encoded (the registry refuses quotes in it).
+  return `OAuth ${[...(realm === undefined ? [] : [`realm="${realm}"`]), ...params].join(', ')}`;
 }
 
 /** The pairs of a form body as §3.4.1.3.1 reads them (`+` is a space, as in HTML forms). */

@@ -20,8 +20,10 @@ export async function oauth1SigningOf(
   clients: OAuthClientLookup | undefined,
   app: RegistryApp,
   account: OAuth1AccountRef,
-): Promise<Pick<OAuth1Signing, 'consumerSecret' | 'signatureMethod'> | undefined> {
+): Promise<Pick<OAuth1Signing, 'consumerSecret' | 'signatureMethod' | 'realm'> | undefined> {
   if (app.auth_type !== 'oauth1' || clients === undefined || account.oauth_app_id === null) return undefined;
   const client = await clients.resolve(account.project_id, account.app_slug, account.oauth_app_id);
-  return client === undefined ? undefined : { consumerSecret: client.clientSecret, signatureMethod: app.oauth1.signature_method };
+  if (client === undefined) return undefined;
+  const { signature_method: signatureMethod, realm } = app.oauth1;
+  return { consumerSecret: client.clientSecret, signatureMethod, ...(realm === undefined ? {} : { realm }) };
 }

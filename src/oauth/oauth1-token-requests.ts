@@ -12,6 +12,7 @@ import { findEgressError } from '../egress/egress-error.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import { ConnectFlowError } from '../errors.ts';
 import { signRequest, type OAuth1SignatureMethod } from '../crypto/oauth1-signature.ts';
+import { fillRealm } from '../registry/oauth1-entry.ts';
 import type { RegistryOAuth1 } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 
@@ -29,6 +30,9 @@ export interface TokenPair {
 }
 
 interface SignedPost {
+  readonly method: 'POST' | 'GET';
+  /** The Authorization header's realm, already filled (NetSuite's account ID). */
+  readonly realm: string | undefined;
   readonly url: URL;
   readonly consumer: OAuth1Consumer;
   readonly token?: TokenPair;
@@ -53,6 +57,7 @@ export async function obtainRequestToken(step: RequestTokenStep): Promise<TokenP
   const url = endpoint(step.oauth1.request_token_url, step.fields);
   for (const [name, value] of Object.entries(step.oauth1.request_token_params)) url.searchParams.set(name, fillTemplate(value, step.fields, 'query'));
   const answer = await signedPost({
+    ...transport(step.oauth1, step.fields),
     url,
     consumer: step.consumer,
     oauthParams: { oauth_callback: step.callbackUrl },
@@ -83,6 +88,7 @@ export interface TokenCredentials extends TokenPair {
 /** §2.3: the token credentials, in exchange for the authorized request token and its verifier. */
 export async function obtainTokenCredentials(step: AccessTokenStep): Promise<TokenCredentials> {
   const answer = await signedPost({
+    ...transport(step.oauth1, step.fields),
     url: endpoint(step.oauth1.access_token_url, step.fields),
     consumer: step.consumer,
     token: step.requestToken,
@@ -102,19 +108,38 @@ function endpoint(template: string, fields: Readonly<Record<string, string>>): U
   }
 }
 
-/** One signed POST with an empty body (every parameter in the Authorization header, §3.5.1) and its form-encoded answer. */
+function transport(oauth1: RegistryOAuth1, fields: Readonly<Record<string, string>>): Pick<SignedPost, 'method' | 'realm'> {
+  try {
+    return { method: oauth1.token_request_method, realm: fillRealm(oauth1.realm, fields) };
+  } catch {
+    throw providerError('the realm could not be built from the entered values');
+  }
+}
+
+/** One signed request with an empty body (every parameter in the Authorization header, §3.5.1) and its form-encoded answer. */
 async function signedPost(post: SignedPost): Promise<URLSearchParams> {
   const authorization = signRequest(
     { ...post.consumer, ...(post.token === undefined ? {} : { token: post.token.token, tokenSecret: post.token.tokenSecret }) },
-    { method: 'POST', url: post.url, extraOAuthParams: post.oauthParams, signatureMethod: post.signatureMethod },
+    {
+      method: post.method,
+      url: post.url,
+      extraOAuthParams: post.oauthParams,
+      signatureMethod: post.signatureMethod,
+      ...(post.realm === undefined ? {} : { realm: post.realm }),
+    },
   );
   const timeoutMs = post.timeoutMs ?? OAUTH1_REQUEST_TIMEOUT_MS;
   let status: number;
   let body: Buffer;
   try {
     const response = await post.egress.request(post.url, {
-      method: 'POST',
-      headers: { authorization, accept: 'application/x-www-form-urlencoded', 'content-length': '0', 'user-agent': 'latchkey' },
+      method: post.method,
+      headers: {
+        authorization,
+        accept: 'application/x-www-form-urlencoded',
+        'user-agent': 'latchkey',
+        ...(post.method === 'POST' ? { 'content-length': '0' } : {}),
+      },
       body: null,
       timeouts: { firstByteMs: timeoutMs, totalMs: timeoutMs },
       maxResponseBytes: OAUTH1_RESPONSE_MAX_BYTES,

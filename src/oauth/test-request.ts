@@ -42,7 +42,7 @@ export interface TestRequestInput {
   /** Overrides TEST_REQUEST_TIMEOUT_MS (tests of a hanging API). */
   readonly timeoutMs?: number;
   /** OAuth 1.0a apps: the consumer secret and signature method the request is signed with (api.auth type oauth1). */
-  readonly oauth1?: Pick<OAuth1Signing, 'consumerSecret' | 'signatureMethod'>;
+  readonly oauth1?: Pick<OAuth1Signing, 'consumerSecret' | 'signatureMethod' | 'realm'>;
 }
 
 export async function runTestRequest(input: TestRequestInput): Promise<TestRequestOutcome> {

@@ -99,7 +99,7 @@ function buildInjection(auth: RegistryApiAuth | undefined, values: TemplateValue
       // Signed last and over the URL as it will be sent: nothing may change the request afterwards.
       if (signing === undefined) throw new InjectionError('signing_unavailable', undefined);
       const signed = oauth1Authorization(values, url, signing);
-      if (!signed.ok) throw new InjectionError('credential_missing', signed.placeholder);
+      if (!signed.ok) throw new InjectionError(signed.code, signed.placeholder);
       headers['Authorization'] = signed.authorization;
       return { headers, query: [] };
     }

@@ -71,6 +71,9 @@ export interface RegistryOAuth1 {
   readonly authorize_url: string;
   readonly access_token_url: string;
   readonly signature_method: OAuth1SignatureMethod;
+  readonly token_request_method: 'POST' | 'GET';
+  /** Template of the Authorization header's realm, on every signed request. */
+  readonly realm?: string;
   readonly request_token_params: Readonly<Record<string, string>>;
   readonly authorize_params: Readonly<Record<string, string>>;
   readonly scopes: string[];

@@ -121,6 +121,10 @@ export const OAuth1Schema = Type.Object(
         { default: 'HMAC-SHA1' },
       ),
     ),
+    /** Method of the temporary-credential and token-credential requests (RFC 5849 §2 recommends POST; Evernote documents GET). */
+    token_request_method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('GET')], { default: 'POST' })),
+    /** The Authorization header's realm (§3.5.1, never signed), e.g. NetSuite's account ID; may hold {field} placeholders. */
+    realm: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** Extra parameters of the temporary-credential request (X's x_auth_access_type), signed with it. */
     request_token_params: Type.Optional(StringMap),
     /** Extra query parameters of the authorization URL (Trello's name and expiration). */

@@ -91,6 +91,7 @@ t.test('connect: request token, authorize, verifier, token credentials sealed; c
   const accessToken = accessTokenOf(provider);
   const accessSecret = provider.accessTokens.get(accessToken)!.secret;
   t.same(provider.refusals, [], 'every request latchkey signed verified at the provider');
+  t.same(provider.realms.slice(-3), ['latchkey-fixture', 'latchkey-fixture', 'latchkey-fixture'], 'the realm on each, outside the signature');
   const calls = provider.requests.slice(requestsBefore).map((r) => `${r.method} ${new URL(r.path, 'http://x').pathname}`);
   t.same(calls, ['POST /oauth/request_token', 'POST /oauth/access_token', 'GET /api/me'], 'request token, token credentials, signed test request');
 
@@ -102,6 +103,9 @@ t.test('connect: request token, authorize, verifier, token credentials sealed; c
     oauth_token: accessToken,
     oauth_token_secret: accessSecret,
     oauth_consumer_key: CONSUMER_KEY,
+    // Pipedream's names for the same two values (its OAuth 1.0a components read these); the SDK camel-cases the ones it knows.
+    oauthAccessToken: accessToken,
+    oauthRefreshToken: accessSecret,
     // The SDK reads Pipedream's known oauth_uid as oauthUid; the wire name is oauth_uid.
     oauthUid: '4242',
   });

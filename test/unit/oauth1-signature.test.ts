@@ -72,3 +72,17 @@ t.test('PLAINTEXT is the key itself; RSA-SHA1 verifies with the public key; a fr
   t.equal(nonces.length, 2);
   t.not(nonces[0], nonces[1]);
 });
+
+t.test('§3.5.1 realm: first in the header, not part of the signature', async (t) => {
+  const credentials = { consumerKey: 'k', consumerSecret: 's', token: 't', tokenSecret: 'ts' };
+  const request = {
+    method: 'GET',
+    url: new URL('https://1234567.suitetalk.api.netsuite.com/x'),
+    signatureMethod: 'HMAC-SHA256' as const,
+    nonce: 'n',
+    timestamp: 1,
+  };
+  const withRealm = signRequest(credentials, { ...request, realm: '1234567_SB1' });
+  const without = signRequest(credentials, request);
+  t.equal(withRealm, `OAuth realm="1234567_SB1", ${without.slice('OAuth '.length)}`);
+});
