@@ -46,8 +46,6 @@ function checkAuthorizeUrlRewrite(oauth: OAuthDefinition, problems: ProblemList)
     if (renames.some(([from]) => from === omitted))
       problems.add(`/oauth/authorize_url_rewrite/omit_params/${i}`, `${omitted} cannot be both renamed and omitted`);
   }
-  // The fragment holds the query; an authorize_url with a fragment of its own would be overwritten.
-  if (rewrite.query_in_fragment !== undefined && oauth.authorize_url.includes('#')) {
-    problems.add('/oauth/authorize_url', 'cannot have a fragment when authorize_url_rewrite.query_in_fragment is set');
-  }
+  // query_in_fragment needs no check of its own here: no registry URL may carry a fragment
+  // (ProblemList.url), so the route is never written over one.
 }
