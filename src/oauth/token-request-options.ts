@@ -1,6 +1,7 @@
 // How a token request is sent, from the registry entry: the one place the code exchange
 // (oauth/code-exchange.ts) and the refresh and revocation (refresh/token-endpoint.ts) read it, so
-// an entry's JSON body or client authentication can never apply to one path and not the other.
+// an entry's JSON body, client authentication or parameter names can never apply to one path
+// and not the other.
 import type { RegistryOAuth } from '../registry/registry.ts';
 
 /** simple-oauth2's `options` for the entry. */
@@ -12,6 +13,19 @@ export interface TokenRequestOptions {
    * one JSON object (Notion, Apollo), with Content-Type application/json.
    */
   readonly bodyFormat: 'form' | 'json';
+}
+
+/** simple-oauth2's `client` for the entry: the credentials, under the provider's names when it posts them. */
+export function tokenRequestClient(
+  oauth: Pick<RegistryOAuth, 'token_param_names'>,
+  client: { readonly clientId: string; readonly clientSecret: string },
+): { id: string; secret: string; idParamName: string; secretParamName: string } {
+  return {
+    id: client.clientId,
+    secret: client.clientSecret,
+    idParamName: oauth.token_param_names.client_id,
+    secretParamName: oauth.token_param_names.client_secret,
+  };
 }
 
 export function tokenRequestOptions(oauth: Pick<RegistryOAuth, 'token_auth_method' | 'token_request_format'>): TokenRequestOptions {

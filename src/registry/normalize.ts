@@ -52,6 +52,10 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     token_request_format: oauth.token_request_format ?? 'form',
     callback_code_param: oauth.callback_code_param ?? 'code',
     authorize_url_rewrite: normalizeAuthorizeUrlRewrite(oauth.authorize_url_rewrite),
+    token_param_names: {
+      client_id: oauth.token_param_names?.client_id ?? 'client_id',
+      client_secret: oauth.token_param_names?.client_secret ?? 'client_secret',
+    },
     pkce: oauth.pkce ?? true,
     authorize_params: oauth.authorize_params ?? {},
     token_params: oauth.token_params ?? {},

@@ -55,6 +55,8 @@ export interface RegistryOAuth {
   readonly callback_code_param: string;
   /** How the built authorization URL is respelled; empty for RFC 6749 providers (see oauth/authorize-url-rewrite.ts). */
   readonly authorize_url_rewrite: RegistryAuthorizeUrlRewrite;
+  /** Where client_secret_post puts the client's id and secret (`client_id`, `client_secret` unless the provider names them otherwise). */
+  readonly token_param_names: { readonly client_id: string; readonly client_secret: string };
   /** Always S256 when true. */
   readonly pkce: boolean;
   readonly authorize_params: Readonly<Record<string, string>>;

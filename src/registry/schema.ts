@@ -119,6 +119,13 @@ export const OAuthSchema = Type.Object(
     /** The callback query parameter the authorization code arrives in (Amazon SP-API: `spapi_oauth_code`). */
     callback_code_param: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$', default: 'code' })),
     authorize_url_rewrite: Type.Optional(AuthorizeUrlRewriteSchema),
+    /**
+     * The client's credentials under the provider's names in the token request body (TikTok:
+     * client_key), for the code exchange and the refresh; needs client_secret_post.
+     */
+    token_param_names: Type.Optional(
+      Type.Object({ client_id: Type.Optional(QueryParamName), client_secret: Type.Optional(QueryParamName) }, { additionalProperties: false }),
+    ),
     /** PKCE is always S256; `false` only for providers that reject the parameters. `plain` is never allowed. */
     pkce: Type.Optional(Type.Boolean({ default: true })),
     authorize_params: Type.Optional(StringMap),

@@ -1,6 +1,6 @@
 // The loader's checks of the token-endpoint variants (oauth.callback_code_param,
-// oauth.authorize_url_rewrite): names that would collide with a parameter the flow relies on,
-// or that would make a callback ambiguous, stop the start.
+// oauth.authorize_url_rewrite, oauth.token_param_names): names that would collide with a
+// parameter the flow relies on, or that would make a callback ambiguous, stop the start.
 import { escapePointer, type ProblemList } from './check-helpers.ts';
 import type { OAuthDefinition } from './schema.ts';
 
@@ -13,6 +13,30 @@ const FIXED_AUTHORIZE_PARAMS = ['state', 'code_challenge', 'code_challenge_metho
 export function checkTokenEndpointVariants(oauth: OAuthDefinition, problems: ProblemList): void {
   checkCallbackCodeParam(oauth, problems);
   checkAuthorizeUrlRewrite(oauth, problems);
+  checkTokenParamNames(oauth, problems);
+}
+
+/** What a token request carries besides the client's credentials (RFC 6749 §4.1.3, §6; RFC 7636 §4.5). */
+const TOKEN_REQUEST_PARAMS = ['grant_type', 'code', 'redirect_uri', 'code_verifier', 'refresh_token', 'scope'];
+
+function checkTokenParamNames(oauth: OAuthDefinition, problems: ProblemList): void {
+  const names = oauth.token_param_names;
+  if (names === undefined) return;
+  // With HTTP Basic the credentials travel in the Authorization header, under no name at all.
+  if ((oauth.token_auth_method ?? 'client_secret_basic') !== 'client_secret_post') {
+    problems.add('/oauth/token_param_names', 'needs token_auth_method client_secret_post (with Basic the credentials carry no parameter name)');
+  }
+  const taken = new Set([...TOKEN_REQUEST_PARAMS, ...Object.keys(oauth.token_params ?? {}), ...Object.keys(oauth.refresh_params ?? {})]);
+  const idName = names.client_id ?? 'client_id';
+  const secretName = names.client_secret ?? 'client_secret';
+  for (const [key, name] of [
+    ['client_id', names.client_id],
+    ['client_secret', names.client_secret],
+  ] as const) {
+    if (name === undefined) continue;
+    if (taken.has(name)) problems.add(`/oauth/token_param_names/${key}`, `${name} is already a parameter of the token request`);
+  }
+  if (idName === secretName) problems.add('/oauth/token_param_names', 'client_id and client_secret cannot travel under one name');
 }
 
 function checkCallbackCodeParam(oauth: OAuthDefinition, problems: ProblemList): void {

@@ -31,6 +31,14 @@ const rewriteProvider = await startVariantProvider(t, {
   firstExpiresIn: TOKEN_LIFETIME_SECONDS,
 });
 
+// TikTok-style: the client posts its id as client_key (authorize request and token body alike).
+const clientKeyProvider = await startVariantProvider(t, {
+  bodyFormat: 'form',
+  authorizeNames: { clientId: 'client_key' },
+  clientParamNames: { id: 'client_key', secret: 'client_secret' },
+  firstExpiresIn: TOKEN_LIFETIME_SECONDS,
+});
+
 const app = (slug: string, provider: VariantProvider, oauth: Record<string, unknown>, authorizePath = '/authorize') => ({
   slug,
   name: slug,
@@ -53,6 +61,11 @@ const services = await startConnectServices(t, {
     // The same JSON-only endpoint, declared as form: the provider refuses it.
     app('variant-json-as-form', jsonProvider, {}),
     app('variant-code-param', codeParamProvider, { callback_code_param: 'spapi_oauth_code', callback_params: { selling_partner_id: 'selling_partner_id' } }),
+    app('variant-client-key', clientKeyProvider, {
+      token_auth_method: 'client_secret_post',
+      token_param_names: { client_id: 'client_key' },
+      authorize_url_rewrite: { rename_params: { client_id: 'client_key' } },
+    }),
     app(
       'variant-rewrite',
       rewriteProvider,
@@ -290,4 +303,38 @@ t.test('the hosted page of a rewritten entry still sends the browser to the prov
   const page = await fetch(`${env.publicUrl}/connect?token=${token}&app=variant-rewrite`, { headers: { cookie: jar.header() } });
   t.equal(page.status, 200);
   t.match(page.headers.get('content-security-policy'), new RegExp(`form-action 'self' ${rewriteProvider.origin}(;|$)`));
+});
+
+t.test('token_param_names: the client id travels as client_key in the code exchange and the refresh', async (t) => {
+  const env = await projectWith({ 'variant-client-key': clientKeyProvider });
+  const before = clientKeyProvider.tokenRequests().length;
+  const token = await env.mint({ successRedirectUri: SUCCESS });
+  const { authorizeUrl, jar } = await startOAuth(env, token, { app: 'variant-client-key' });
+  t.same([...authorizeUrl.searchParams.keys()], ['response_type', 'client_key', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
+  const back = await authorizeAt(authorizeUrl);
+  const code = back.searchParams.get('code')!;
+  const accountId = connectedAccountId(t, await callback(back, jar));
+
+  const exchange = tokenRequest(clientKeyProvider, before, 'form');
+  t.equal(exchange.request.headers.authorization, undefined, 'no Basic credentials');
+  t.same(exchange.params, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: `${env.publicUrl}/connect/oauth/callback`,
+    code_verifier: exchange.params['code_verifier'],
+    client_key: clientKeyProvider.clientId,
+    client_secret: clientKeyProvider.clientSecret,
+  });
+  t.notOk('client_id' in exchange.params, 'no client_id beside client_key');
+
+  expireTokens();
+  const account = await env.pd.accounts.retrieve(accountId, { includeCredentials: true });
+  const refresh = tokenRequest(clientKeyProvider, before + 1, 'form');
+  t.same(refresh.params, {
+    grant_type: 'refresh_token',
+    refresh_token: clientKeyProvider.issued.refreshTokens.at(-2),
+    client_key: clientKeyProvider.clientId,
+    client_secret: clientKeyProvider.clientSecret,
+  });
+  t.equal(account.credentials?.oauthAccessToken, clientKeyProvider.issued.accessTokens.at(-1));
 });

@@ -104,3 +104,23 @@ t.test('token_request_format is form or json', async (t) => {
   t.equal(loaded({ token_request_format: 'json' }).oauth.token_request_format, 'json');
   t.same(problems({ token_request_format: 'xml' }), ['<x>: /oauth/token_request_format expected union value']);
 });
+
+t.test('token_param_names: client_secret_post only, never onto a parameter of the token request', async (t) => {
+  t.same(loaded({}).oauth.token_param_names, { client_id: 'client_id', client_secret: 'client_secret' });
+  t.same(loaded({ token_auth_method: 'client_secret_post', token_param_names: { client_id: 'client_key' } }).oauth.token_param_names, {
+    client_id: 'client_key',
+    client_secret: 'client_secret',
+  });
+  t.same(problems({ token_param_names: { client_id: 'client_key' } }), [
+    '<x>: /oauth/token_param_names needs token_auth_method client_secret_post (with Basic the credentials carry no parameter name)',
+  ]);
+  t.same(problems({ token_auth_method: 'client_secret_post', token_param_names: { client_id: 'code' } }), [
+    '<x>: /oauth/token_param_names/client_id code is already a parameter of the token request',
+  ]);
+  t.same(problems({ token_auth_method: 'client_secret_post', token_params: { app_id: 'x' }, token_param_names: { client_id: 'app_id' } }), [
+    '<x>: /oauth/token_param_names/client_id app_id is already a parameter of the token request',
+  ]);
+  t.same(problems({ token_auth_method: 'client_secret_post', token_param_names: { client_id: 'key', client_secret: 'key' } }), [
+    '<x>: /oauth/token_param_names client_id and client_secret cannot travel under one name',
+  ]);
+});
