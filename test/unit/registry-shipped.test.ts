@@ -99,6 +99,15 @@ t.test('token-endpoint variants where the provider documents them', async (t) =>
       pkce: false,
     },
   });
+  // TikTok: the app's id is client_key, in the authorization request and the token requests' bodies.
+  t.match(registry.get('tiktok'), {
+    oauth: {
+      authorize_url_rewrite: { rename_params: { client_id: 'client_key' } },
+      token_auth_method: 'client_secret_post',
+      token_param_names: { client_id: 'client_key', client_secret: 'client_secret' },
+      scope_separator: ',',
+    },
+  });
   // Everything else is RFC 6749 as written: form bodies, the code under code, no rewrite.
   const variants = apps.filter(
     (app) =>
@@ -107,11 +116,13 @@ t.test('token-endpoint variants where the provider documents them', async (t) =>
         app.oauth.callback_code_param !== 'code' ||
         app.oauth.authorize_url_rewrite.query_in_fragment !== undefined ||
         app.oauth.authorize_url_rewrite.omit_params.length > 0 ||
-        Object.keys(app.oauth.authorize_url_rewrite.rename_params).length > 0),
+        Object.keys(app.oauth.authorize_url_rewrite.rename_params).length > 0 ||
+        app.oauth.token_param_names.client_id !== 'client_id' ||
+        app.oauth.token_param_names.client_secret !== 'client_secret'),
   );
   t.same(
     variants.map((app) => app.slug),
-    ['apollo_io_oauth', 'notion'],
+    ['apollo_io_oauth', 'notion', 'tiktok'],
   );
 });
 
