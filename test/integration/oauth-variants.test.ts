@@ -57,7 +57,7 @@ const app = (slug: string, provider: VariantProvider, oauth: Record<string, unkn
 const services = await startConnectServices(t, {
   tuning: { now: () => new Date(Date.now() + clockOffsetMs) },
   extraApps: () => [
-    app('variant-json', jsonProvider, { token_request_format: 'json' }),
+    app('variant-json', jsonProvider, { token_request_format: 'json', revoke_url: `${jsonProvider.origin}/revoke` }),
     // The same JSON-only endpoint, declared as form: the provider refuses it.
     app('variant-json-as-form', jsonProvider, {}),
     app('variant-code-param', codeParamProvider, { callback_code_param: 'spapi_oauth_code', callback_params: { selling_partner_id: 'selling_partner_id' } }),
@@ -337,4 +337,21 @@ t.test('token_param_names: the client id travels as client_key in the code excha
     client_secret: clientKeyProvider.clientSecret,
   });
   t.equal(account.credentials?.oauthAccessToken, clientKeyProvider.issued.accessTokens.at(-1));
+});
+
+t.test('token_request_format json: deleting the account revokes its refresh token with a JSON body too (RFC 7009)', async (t) => {
+  const env = await projectWith({ 'variant-json': jsonProvider });
+  const token = await env.mint({ successRedirectUri: SUCCESS });
+  const { authorizeUrl, jar } = await startOAuth(env, token, { app: 'variant-json' });
+  const accountId = connectedAccountId(t, await callback(await authorizeAt(authorizeUrl), jar));
+  const refreshToken = jsonProvider.issued.refreshTokens.at(-1)!;
+  const before = jsonProvider.revocationRequests().length;
+  await env.pd.accounts.delete(accountId);
+  t.equal(jsonProvider.revocationRequests().length, before + 1);
+  const revocation = jsonProvider.revocationRequests()[before]!;
+  t.equal(revocation.headers['content-type'], 'application/json');
+  t.equal(revocation.headers.authorization, `Basic ${Buffer.from(`${jsonProvider.clientId}:${jsonProvider.clientSecret}`).toString('base64')}`);
+  t.same(JSON.parse(revocation.body), { token: refreshToken, token_type_hint: 'refresh_token' });
+  const res = await fetchAccount(env, accountId);
+  t.equal(res.status, 404);
 });
