@@ -5,6 +5,7 @@ import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.t
 import { OAUTH1_CREDENTIAL_NAMES, OAUTH1_SECRET_CREDENTIALS, checkOAuth1 } from './oauth1-entry.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
+import { checkTokenEndpointVariants } from './variant-checks.ts';
 
 export type { Problem } from './check-helpers.ts';
 
@@ -41,6 +42,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   const names = credentialNames(app);
   if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
   if (app.auth_type === 'oauth1') checkOAuth1(app.oauth1, names.fields, RESERVED_CREDENTIAL_NAMES, problems);
+  if (app.auth_type === 'oauth') checkTokenEndpointVariants(app.oauth, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;
