@@ -247,7 +247,7 @@ export async function validateConnectToken(deps: ConnectTokenDeps, token: string
     const owned = await oauthAppBelongsTo(deps.db, row.project_id, requestedOAuthApp, app?.slug);
     if (owned === undefined) return failed('oauth app not found');
     oauthAppId = owned.id;
-  } else if (oauthAppId === null && app?.auth_type === 'oauth') {
+  } else if (oauthAppId === null && (app?.auth_type === 'oauth' || app?.auth_type === 'oauth1')) {
     oauthAppId = (await findNewestOAuthAppForApp(deps.db, row.project_id, app.slug))?.id ?? null;
   }
 

@@ -151,7 +151,13 @@ t.test('connect: request token, authorize, verifier, token credentials sealed; c
 
   const events = await outbox(env);
   t.hasStrict(events.at(-1), { event: 'CONNECTION_SUCCESS', account: { id: accountId, app: { name_slug: APP, auth_type: 'oauth' } } });
-  for (const secret of [accessSecret, CONSUMER_SECRET, issued.secret]) t.notMatch(env.testApp.logs(), secret, 'no secret in the logs');
+  const verifier = issued.verifier!;
+  for (const secret of [accessSecret, CONSUMER_SECRET, issued.secret, verifier])
+    t.notMatch(env.testApp.logs(), secret, 'no secret (nor the verifier) in the logs');
+
+  // The token's validation names the OAuth app the page will use, as for OAuth 2.0 apps.
+  const validated = await fetch(`${env.publicUrl}/v1/connect/tokens/${encodeURIComponent(await env.mint({}))}/validate?app_id=${APP}`);
+  t.hasStrict(await validated.json(), { success: true, app: { name_slug: APP, auth_type: 'oauth' }, oauth_app_id: env.oauth1AppId });
   t.notMatch(JSON.stringify(events), accessSecret);
 });
 
