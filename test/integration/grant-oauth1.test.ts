@@ -31,15 +31,15 @@ async function oauth1Env(): Promise<Oauth1Env> {
 }
 
 /** Clicks Connect on the hosted page; the 303 to the provider's authorization URL. */
-async function start(env: Oauth1Env, token: string, jar = new CookieJar()): Promise<{ res: Response; jar: CookieJar }> {
-  const res = await postForm(env, '/connect/oauth/start', { token, app: APP }, jar);
+async function start(env: Oauth1Env, token: string, jar = new CookieJar(), extra: Record<string, string> = {}): Promise<{ res: Response; jar: CookieJar }> {
+  const res = await postForm(env, '/connect/oauth/start', { token, app: APP, ...extra }, jar);
   return { res, jar };
 }
 
 /** The whole flow, approved; the account id from the success redirect. */
-async function connect(env: Oauth1Env): Promise<string> {
+async function connect(env: Oauth1Env, extra: Record<string, string> = {}): Promise<string> {
   const token = await env.mint({ successRedirectUri: DONE, errorRedirectUri: FAILED });
-  const { res, jar } = await start(env, token);
+  const { res, jar } = await start(env, token, new CookieJar(), extra);
   const requestToken = new URL(res.headers.get('location')!).searchParams.get('oauth_token')!;
   const done = await callback(provider.authorize(requestToken, 'approve'), jar);
   const location = new URL(done.headers.get('location')!);
@@ -294,4 +294,16 @@ t.test('an OAuth app is required, and the OAuth app view names the OAuth 1.0a ca
   t.match(await page.text(), 'This app has no OAuth client set up for this project yet.');
   const created = await env.pd.oauthApps.create({ app: APP, clientId: CONSUMER_KEY, clientSecret: CONSUMER_SECRET });
   t.equal((created as { redirectUri?: string }).redirectUri, `${env.publicUrl}/connect/oauth1/callback`);
+});
+
+t.test('reconnect replaces the token credentials in place (same provider user)', async (t) => {
+  const env = await oauth1Env();
+  const accountId = await connect(env);
+  const first = accessTokenOf(provider);
+  t.equal(await connect(env, { accountId }), accountId, 'the same account');
+  const second = accessTokenOf(provider);
+  t.not(second, first);
+  const account = await env.pd.accounts.retrieve(accountId, { includeCredentials: true });
+  t.equal(account.credentials?.['oauth_token'], second, 'the new token credentials');
+  t.equal((await env.pd.accounts.list({})).data.length, 1);
 });
