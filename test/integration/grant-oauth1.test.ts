@@ -307,3 +307,27 @@ t.test('reconnect replaces the token credentials in place (same provider user)',
   t.equal(account.credentials?.['oauth_token'], second, 'the new token credentials');
   t.equal((await env.pd.accounts.list({})).data.length, 1);
 });
+
+t.test('a form body the proxy cannot read before sending (chunked) is refused: it could not be signed', async (t) => {
+  const env = await oauth1Env();
+  const accountId = await connect(env);
+  const before = provider.requests.length;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('name=chunked'));
+      controller.close();
+    },
+  });
+  const proxied = await fetch(
+    `${env.publicUrl}/v1/connect/${env.client.projectId}/proxy/${Buffer.from('/items').toString('base64url')}?external_user_id=user-1&account_id=${accountId}`,
+    {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.client.accessToken}`, 'x-pd-environment': 'development', 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+      duplex: 'half',
+    } as RequestInit,
+  );
+  t.equal(proxied.status, 413);
+  t.hasStrict(await proxied.json(), { error: { code: 'payload_too_large' } });
+  t.equal(provider.requests.length, before, 'nothing reached the provider');
+});
