@@ -89,13 +89,17 @@ export function protocolParameters(credentials: OAuth1Credentials, request: OAut
   };
 }
 
-/** The request's Authorization header value: `OAuth` and the signed protocol parameters (§3.5.1). */
-export function signRequest(credentials: OAuth1Credentials, request: OAuth1Request): string {
+/** The protocol parameters with their signature (for §3.5.3 query transport, or the header below). */
+export function signedProtocolParameters(credentials: OAuth1Credentials, request: OAuth1Request): Record<string, string> {
   const oauthParams = protocolParameters(credentials, request);
   const signed: (readonly [string, string])[] = [...Object.entries(oauthParams), ...request.url.searchParams, ...(request.formParams ?? [])];
   const base = signatureBaseString(request.method, request.url, signed);
-  const signature = computeSignature(request.signatureMethod, base, credentials);
-  return authorizationHeader({ ...oauthParams, oauth_signature: signature }, request.realm);
+  return { ...oauthParams, oauth_signature: computeSignature(request.signatureMethod, base, credentials) };
+}
+
+/** The request's Authorization header value: `OAuth` and the signed protocol parameters (§3.5.1). */
+export function signRequest(credentials: OAuth1Credentials, request: OAuth1Request): string {
+  return authorizationHeader(signedProtocolParameters(credentials, request), request.realm);
 }
 
 /** §3.5.1: `OAuth name="value", …`, names and values percent-encoded. */

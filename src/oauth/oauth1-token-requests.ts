@@ -11,7 +11,7 @@ import { readCappedBody } from '../egress/body-limit.ts';
 import { findEgressError } from '../egress/egress-error.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import { ConnectFlowError } from '../errors.ts';
-import { signRequest, type OAuth1SignatureMethod } from '../crypto/oauth1-signature.ts';
+import { authorizationHeader, signedProtocolParameters, type OAuth1SignatureMethod } from '../crypto/oauth1-signature.ts';
 import { fillRealm } from '../registry/oauth1-entry.ts';
 import type { RegistryOAuth1 } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
@@ -31,6 +31,7 @@ export interface TokenPair {
 
 interface SignedPost {
   readonly method: 'POST' | 'GET';
+  readonly paramsIn: 'header' | 'query';
   /** The Authorization header's realm, already filled (NetSuite's account ID). */
   readonly realm: string | undefined;
   readonly url: URL;
@@ -108,34 +109,32 @@ function endpoint(template: string, fields: Readonly<Record<string, string>>): U
   }
 }
 
-function transport(oauth1: RegistryOAuth1, fields: Readonly<Record<string, string>>): Pick<SignedPost, 'method' | 'realm'> {
+function transport(oauth1: RegistryOAuth1, fields: Readonly<Record<string, string>>): Pick<SignedPost, 'method' | 'paramsIn' | 'realm'> {
   try {
-    return { method: oauth1.token_request_method, realm: fillRealm(oauth1.realm, fields) };
+    return { method: oauth1.token_request_method, paramsIn: oauth1.token_params_in, realm: fillRealm(oauth1.realm, fields) };
   } catch {
     throw providerError('the realm could not be built from the entered values');
   }
 }
 
-/** One signed request with an empty body (every parameter in the Authorization header, §3.5.1) and its form-encoded answer. */
+/** One signed request with an empty body (the protocol parameters in the Authorization header, §3.5.1, or the query, §3.5.3) and its form-encoded answer. */
 async function signedPost(post: SignedPost): Promise<URLSearchParams> {
-  const authorization = signRequest(
+  const signed = signedProtocolParameters(
     { ...post.consumer, ...(post.token === undefined ? {} : { token: post.token.token, tokenSecret: post.token.tokenSecret }) },
-    {
-      method: post.method,
-      url: post.url,
-      extraOAuthParams: post.oauthParams,
-      signatureMethod: post.signatureMethod,
-      ...(post.realm === undefined ? {} : { realm: post.realm }),
-    },
+    { method: post.method, url: post.url, extraOAuthParams: post.oauthParams, signatureMethod: post.signatureMethod },
   );
+  // §3.5.3: the same signed parameters in the query instead of the header (signed over the URL without them).
+  const url = new URL(post.url);
+  if (post.paramsIn === 'query') for (const [name, value] of Object.entries(signed)) url.searchParams.append(name, value);
+  const authorization: Record<string, string> = post.paramsIn === 'header' ? { authorization: authorizationHeader(signed, post.realm) } : {};
   const timeoutMs = post.timeoutMs ?? OAUTH1_REQUEST_TIMEOUT_MS;
   let status: number;
   let body: Buffer;
   try {
-    const response = await post.egress.request(post.url, {
+    const response = await post.egress.request(url, {
       method: post.method,
       headers: {
-        authorization,
+        ...authorization,
         accept: 'application/x-www-form-urlencoded',
         'user-agent': 'latchkey',
         ...(post.method === 'POST' ? { 'content-length': '0' } : {}),

@@ -39,6 +39,7 @@ export function normalizeOAuth1(oauth1: OAuth1Definition): RegistryOAuth1 {
     access_token_url: oauth1.access_token_url,
     signature_method: oauth1.signature_method ?? 'HMAC-SHA1',
     token_request_method: oauth1.token_request_method ?? 'POST',
+    token_params_in: oauth1.token_params_in ?? 'header',
     ...(oauth1.realm === undefined ? {} : { realm: oauth1.realm }),
     request_token_params: oauth1.request_token_params ?? {},
     authorize_params: oauth1.authorize_params ?? {},
@@ -62,6 +63,8 @@ export function checkOAuth1(oauth1: OAuth1Definition, fields: ReadonlySet<string
       problems.placeholders(pointer, value, fields, 'a declared field');
     }
   }
+  if (oauth1.realm !== undefined && oauth1.token_params_in === 'query')
+    problems.add('/oauth1/realm', 'is sent in the Authorization header only (token_params_in is query)');
   if (oauth1.realm !== undefined) {
     problems.placeholders('/oauth1/realm', oauth1.realm, fields, 'a declared field');
     if (!realmTextAllowed(oauth1.realm)) problems.add('/oauth1/realm', 'must not contain a quote, a backslash or a control character');

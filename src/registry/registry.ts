@@ -79,6 +79,7 @@ export interface RegistryOAuth1 {
   readonly access_token_url: string;
   readonly signature_method: OAuth1SignatureMethod;
   readonly token_request_method: 'POST' | 'GET';
+  readonly token_params_in: 'header' | 'query';
   /** Template of the Authorization header's realm, on every signed request. */
   readonly realm?: string;
   readonly request_token_params: Readonly<Record<string, string>>;

@@ -165,6 +165,8 @@ export const OAuth1Schema = Type.Object(
     ),
     /** Method of the temporary-credential and token-credential requests (RFC 5849 §2 recommends POST; Evernote documents GET). */
     token_request_method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('GET')], { default: 'POST' })),
+    /** Where the temporary- and token-credential requests carry the protocol parameters: the Authorization header (§3.5.1) or the query (§3.5.3, Evernote's documented form). */
+    token_params_in: Type.Optional(Type.Union([Type.Literal('header'), Type.Literal('query')], { default: 'header' })),
     /** The Authorization header's realm (§3.5.1, never signed), e.g. NetSuite's account ID; may hold {field} placeholders. */
     realm: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** Extra parameters of the temporary-credential request (X's x_auth_access_type), signed with it. */

@@ -13,7 +13,13 @@ import { CookieJar, callback, connectProject, postForm, startConnectServices, ty
 import { CONSUMER_KEY, CONSUMER_SECRET, oauth1TestApp, startOauth1Provider, type Oauth1ProviderFixture } from '../fixtures/oauth1-provider.ts';
 
 const provider = await startOauth1Provider(t);
-const services = await startConnectServices(t, { extraApps: () => [oauth1TestApp(provider.origin)] });
+/** Evernote's documented form: GET requests with the protocol parameters in the query (§3.5.3). */
+const queryTransportApp = (() => {
+  const app = oauth1TestApp(provider.origin, 'oauth1-query') as { oauth1: Record<string, unknown> } & Record<string, unknown>;
+  const { realm: _realm, ...oauth1 } = app.oauth1;
+  return { ...app, oauth1: { ...oauth1, token_request_method: 'GET', token_params_in: 'query' } };
+})();
+const services = await startConnectServices(t, { extraApps: () => [oauth1TestApp(provider.origin), queryTransportApp] });
 
 const APP = 'oauth1-test';
 const FAILED = 'http://127.0.0.1:9/failed';
@@ -330,4 +336,23 @@ t.test('a form body the proxy cannot read before sending (chunked) is refused: i
   t.equal(proxied.status, 413);
   t.hasStrict(await proxied.json(), { error: { code: 'payload_too_large' } });
   t.equal(provider.requests.length, before, 'nothing reached the provider');
+});
+
+t.test('GET token requests with the protocol parameters in the query (§3.5.3), as Evernote documents them', async (t) => {
+  const env = await oauth1Env();
+  await env.pd.oauthApps.create({ app: 'oauth1-query', clientId: CONSUMER_KEY, clientSecret: CONSUMER_SECRET });
+  const before = provider.requests.length;
+  const transportsBefore = provider.transports.length;
+  const refusalsBefore = provider.refusals.length;
+  const token = await env.mint({ successRedirectUri: DONE, errorRedirectUri: FAILED });
+  const jar = new CookieJar();
+  const res = await postForm(env, '/connect/oauth/start', { token, app: 'oauth1-query' }, jar);
+  t.equal(res.status, 303);
+  const requestToken = new URL(res.headers.get('location')!).searchParams.get('oauth_token')!;
+  const done = await callback(provider.authorize(requestToken, 'approve'), jar);
+  t.match(done.headers.get('location'), /^http:\/\/127\.0\.0\.1:9\/done\?account_id=apn_/);
+  const calls = provider.requests.slice(before).map((r) => `${r.method} ${new URL(r.path, 'http://x').pathname}`);
+  t.same(calls, ['GET /oauth/request_token', 'GET /oauth/access_token', 'GET /api/me']);
+  t.same(provider.transports.slice(transportsBefore), ['query', 'query', 'header'], 'the token steps in the query; API calls keep the header');
+  t.same(provider.refusals.slice(refusalsBefore), []);
 });
