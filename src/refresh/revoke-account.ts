@@ -13,6 +13,8 @@ import type { AccountRow } from '../accounts/account.repository.ts';
 import { openAccountSecrets } from '../accounts/account-secrets.ts';
 import type { LogSink } from './refresher.ts';
 import { requestRevocation, type TokenEgress } from './token-endpoint.ts';
+import { revokeOAuth1Account } from './revoke-oauth1-account.ts';
+import type { EgressGuard } from '../egress/egress-guard.ts';
 
 export const REVOKE_TIMEOUT_MS = 5_000;
 const RETRY_DELAY_MS = 500;
@@ -21,8 +23,8 @@ export interface RevokeDeps {
   db: Kysely<Database>;
   vault: Vault;
   registry: AppRegistry;
-  /** The only way to the revocation endpoint. */
-  egress: TokenEgress;
+  /** The only way to the revocation endpoint (OAuth 1.0a revocations use its plain requests). */
+  egress: TokenEgress & Pick<EgressGuard, 'request'>;
   logger?: LogSink | undefined;
   revokeTimeoutMs?: number | undefined;
 }
@@ -31,6 +33,7 @@ export type RevokeResult = 'revoked' | 'not_supported' | 'failed';
 
 export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow): Promise<RevokeResult> {
   const app = deps.registry.get(row.app_slug);
+  if (app?.auth_type === 'oauth1') return revokeOAuth1Account(deps, row, app, deps.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS);
   if (app === undefined || app.auth_type !== 'oauth' || app.oauth.revoke_url === undefined) return 'not_supported';
   const warn = (reason: string): RevokeResult => {
     deps.logger?.warn({ accountId: row.id, app: app.slug, reason }, 'revocation at the provider failed; the account is deleted locally anyway');

@@ -37,6 +37,7 @@ export function normalizeOAuth1(oauth1: OAuth1Definition): RegistryOAuth1 {
     request_token_url: oauth1.request_token_url,
     authorize_url: oauth1.authorize_url,
     access_token_url: oauth1.access_token_url,
+    ...(oauth1.revoke_url === undefined ? {} : { revoke_url: oauth1.revoke_url }),
     signature_method: oauth1.signature_method ?? 'HMAC-SHA1',
     token_request_method: oauth1.token_request_method ?? 'POST',
     token_params_in: oauth1.token_params_in ?? 'header',
@@ -52,9 +53,11 @@ export function normalizeOAuth1(oauth1: OAuth1Definition): RegistryOAuth1 {
 }
 
 export function checkOAuth1(oauth1: OAuth1Definition, fields: ReadonlySet<string>, reserved: ReadonlySet<string>, problems: ProblemList): void {
-  for (const key of ['request_token_url', 'authorize_url', 'access_token_url'] as const) {
-    problems.placeholders(`/oauth1/${key}`, oauth1[key], fields, 'a declared field');
-    problems.url(`/oauth1/${key}`, oauth1[key]);
+  for (const key of ['request_token_url', 'authorize_url', 'access_token_url', 'revoke_url'] as const) {
+    const template = oauth1[key];
+    if (template === undefined) continue;
+    problems.placeholders(`/oauth1/${key}`, template, fields, 'a declared field');
+    problems.url(`/oauth1/${key}`, template);
   }
   for (const key of ['request_token_params', 'authorize_params'] as const) {
     for (const [name, value] of Object.entries(oauth1[key] ?? {})) {

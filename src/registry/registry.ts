@@ -77,6 +77,8 @@ export interface RegistryOAuth1 {
   readonly request_token_url: string;
   readonly authorize_url: string;
   readonly access_token_url: string;
+  /** Signed POST with the account's token credentials revokes them (account deletion). */
+  readonly revoke_url?: string;
   readonly signature_method: OAuth1SignatureMethod;
   readonly token_request_method: 'POST' | 'GET';
   readonly token_params_in: 'header' | 'query';

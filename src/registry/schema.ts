@@ -157,6 +157,8 @@ export const OAuth1Schema = Type.Object(
     request_token_url: TemplatedUrl,
     authorize_url: TemplatedUrl,
     access_token_url: TemplatedUrl,
+    /** A signed POST with the account's token revokes it when the account is deleted (X's oauth/invalidate_token). */
+    revoke_url: Type.Optional(TemplatedUrl),
     signature_method: Type.Optional(
       Type.Union(
         OAUTH1_SIGNATURE_METHODS.map((method) => Type.Literal(method)),

@@ -356,3 +356,14 @@ t.test('GET token requests with the protocol parameters in the query (§3.5.3), 
   t.same(provider.transports.slice(transportsBefore), ['query', 'query', 'header'], 'the token steps in the query; API calls keep the header');
   t.same(provider.refusals.slice(refusalsBefore), []);
 });
+
+t.test('deleting the account revokes its token credentials at the provider (a signed POST to revoke_url)', async (t) => {
+  const env = await oauth1Env();
+  const accountId = await connect(env);
+  const accessToken = accessTokenOf(provider);
+  const refusalsBefore = provider.refusals.length;
+  await env.pd.accounts.delete(accountId);
+  t.equal(provider.accessTokens.get(accessToken)!.revoked, true, 'revoked at the provider');
+  t.same(provider.refusals.slice(refusalsBefore), [], 'the revocation was signed with the token it revokes');
+  t.equal((await env.pd.accounts.list({})).data.length, 0);
+});
