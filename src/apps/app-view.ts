@@ -45,7 +45,7 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     id: appId(app.slug),
     name_slug: app.slug,
     name: app.name,
-    auth_type: app.auth_type,
+    auth_type: pipedreamAuthType(app),
     description: app.description ?? null,
     img_src: app.img_src ?? appIconUrl(publicUrl, app.slug),
     categories: [...app.categories],
@@ -96,6 +96,16 @@ function removedAppView(slug: string): AppView {
     scope_profiles: [],
     credential_fields: [],
   };
+}
+
+/**
+ * Pipedream's three values, which the SDK parses: `oauth` for flows that send the user to the
+ * provider, `keys` for flows where the user only types values on the hosted form — the machine
+ * grants (client credentials, JWT bearer) among them, though latchkey mints their tokens.
+ */
+function pipedreamAuthType(app: RegistryApp): AppView['auth_type'] {
+  if (app.auth_type === 'oauth' && app.oauth.grant !== 'authorization_code') return 'keys';
+  return app.auth_type;
 }
 
 /** Pipedream's custom field list, as the JSON string the SDK expects. */

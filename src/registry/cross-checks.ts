@@ -3,6 +3,7 @@
 // side (api, api.auth, test_request) is in api-checks.ts.
 import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
+import { checkGrant } from './machine-grant-checks.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
 
 export type { Problem } from './check-helpers.ts';
@@ -38,7 +39,10 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.docs !== undefined) problems.url('/docs', app.docs, { page: true });
   if (app.img_src !== undefined) problems.url('/img_src', app.img_src, { page: true });
   const names = credentialNames(app);
-  if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
+  if (app.auth_type === 'oauth') {
+    checkOAuth(app.oauth, names, problems);
+    checkGrant(app, problems);
+  }
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;
