@@ -15,7 +15,15 @@ import { isMachineGrant, mintMachineToken, type MintOutcome } from '../oauth/mac
 import { normaliseTokenResponse, type NormalisedTokens } from '../oauth/token-response.ts';
 import { CLIENT_ID_FIELD } from '../registry/machine-grant-checks.ts';
 import type { RegistryApp, RegistryOAuthApp } from '../registry/registry.ts';
-import { failConnection, finishConnection, verifyCredentials, type Attempt, type ConnectFlowDeps, type ConnectOutcome, type ConnectSession } from './connect-flow.service.ts';
+import {
+  failConnection,
+  finishConnection,
+  verifyCredentials,
+  type Attempt,
+  type ConnectFlowDeps,
+  type ConnectOutcome,
+  type ConnectSession,
+} from './connect-flow.service.ts';
 import { checkFieldValues } from './field-values.ts';
 import { claimAttempt, refuseAttempt } from './key-form.service.ts';
 

@@ -35,6 +35,7 @@ export async function mintClientCredentialsToken(request: MintRequest): Promise<
     oauth: request.app.oauth,
     url,
     params: { grant_type: 'client_credentials', ...scopeParam(request) },
+    values: request.values,
     client,
     egress: request.egress,
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),

@@ -27,6 +27,7 @@ export async function mintJwtBearerToken(request: MintRequest): Promise<MintOutc
     oauth: request.app.oauth,
     url,
     params: { grant_type: JWT_BEARER_GRANT_TYPE, assertion: signed, ...(assertion.scope_claim ? {} : scopeParam(request)) },
+    values: request.values,
     client: clientAuthentication(request),
     egress: request.egress,
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
@@ -43,7 +44,7 @@ export async function signAssertion(
   const values = templateValuesOf(assertion, withOperatorClientId(request));
   if (values === undefined) return { problem: 'invalid_key_file' };
   const key = signingKeyOf(assertion, values);
-  if (!(key instanceof Object) || 'problem' in key) return key;
+  if ('problem' in key) return key;
   const claims = claimsOf(app, assertion, values, request);
   if (claims === undefined) return { problem: 'claim_unfillable' };
   const header = { alg: assertion.algorithm, typ: 'JWT', ...keyIdOf(assertion, values) };
@@ -82,7 +83,8 @@ export function signingKeyOf(assertion: RegistryAssertion, values: Readonly<Reco
   if (pem === undefined || pem === '') return { problem: 'invalid_private_key' };
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: normalisePem(pem), format: 'pem' });
+    const passphrase = assertion.passphrase === undefined ? undefined : fillOptional(assertion.passphrase, values);
+    key = createPrivateKey({ key: normalisePem(pem), format: 'pem', ...(passphrase === undefined || passphrase === '' ? {} : { passphrase }) });
   } catch {
     return { problem: 'invalid_private_key' };
   }

@@ -11,6 +11,7 @@ import { findEgressError } from '../egress/egress-error.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import type { EgressResponse } from '../egress/egress-request.ts';
 import type { RegistryOAuth } from '../registry/registry.ts';
+import { fillTemplate } from '../registry/templates.ts';
 
 export const MINT_TIMEOUT_MS = 10_000;
 export const MINT_RESPONSE_MAX_BYTES = 256 * 1024;
@@ -20,8 +21,7 @@ export type MintEgress = Pick<EgressGuard, 'request'>;
 
 /** How the client authenticates at the token endpoint; none for a JWT bearer grant whose assertion is the authentication (Google). */
 export type ClientAuthentication =
-  | { readonly method: 'client_secret_basic' | 'client_secret_post'; readonly clientId: string; readonly clientSecret: string }
-  | { readonly method: 'none' };
+  { readonly method: 'client_secret_basic' | 'client_secret_post'; readonly clientId: string; readonly clientSecret: string } | { readonly method: 'none' };
 
 /** RFC 6749 §5.2 codes (and provider spellings of them) that say: these credentials or this key are not accepted. */
 const CREDENTIALS_REFUSED = new Set([
@@ -48,6 +48,8 @@ export interface MachineTokenRequest {
   readonly url: URL;
   /** grant_type, assertion, scope: the grant's own parameters (they win over token_params). */
   readonly params: Readonly<Record<string, string>>;
+  /** Fill the entry's token_params templates (Auth0's audience `https://{domain}/api/v2/`, Box's `{enterprise_id}`). */
+  readonly values: Readonly<Record<string, string>>;
   readonly client: ClientAuthentication;
   readonly egress: MintEgress;
   readonly timeoutMs?: number;
@@ -60,7 +62,14 @@ const PROTECTED_PARAMS = new Set(['grant_type', 'assertion', 'client_id', 'clien
 export async function requestMachineToken(request: MachineTokenRequest): Promise<MintOutcome> {
   const timeoutMs = request.timeoutMs ?? MINT_TIMEOUT_MS;
   const maxBytes = request.maxBytes ?? MINT_RESPONSE_MAX_BYTES;
-  const { headers, body } = encodeRequest(request);
+  let encoded: { headers: Record<string, string>; body: string };
+  try {
+    encoded = encodeRequest(request);
+  } catch {
+    // A token_params value the user's fields cannot fill: nothing was sent.
+    return { kind: 'refused', status: 0, code: 'token_params_unfillable' };
+  }
+  const { headers, body } = encoded;
   let response: EgressResponse;
   try {
     response = await request.egress.request(request.url, {
@@ -85,7 +94,10 @@ export async function requestMachineToken(request: MachineTokenRequest): Promise
 /** The form body and the headers: the grant's parameters, then the client's authentication (RFC 6749 §2.3.1). */
 function encodeRequest(request: MachineTokenRequest): { headers: Record<string, string>; body: string } {
   const form = new URLSearchParams();
-  for (const [name, value] of Object.entries(request.oauth.token_params)) if (!PROTECTED_PARAMS.has(name) && !(name in request.params)) form.set(name, value);
+  for (const [name, template] of Object.entries(request.oauth.token_params)) {
+    // Header rules (no control character); URLSearchParams does the form encoding.
+    if (!PROTECTED_PARAMS.has(name) && !(name in request.params)) form.set(name, fillTemplate(template, request.values, 'header'));
+  }
   for (const [name, value] of Object.entries(request.params)) form.set(name, value);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'latchkey' };
   const client = request.client;

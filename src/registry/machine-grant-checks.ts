@@ -16,7 +16,8 @@ export function checkGrant(app: AppDefinition & { auth_type: 'oauth' }, problems
   const fields = app.fields ?? [];
   if (grant === 'authorization_code') {
     if (oauth.authorize_url === undefined) problems.add('/oauth/authorize_url', 'is required for the authorization_code grant');
-    if (oauth.client !== undefined) problems.add('/oauth/client', 'applies to client_credentials and jwt_bearer only (authorization_code always uses the OAuth app)');
+    if (oauth.client !== undefined)
+      problems.add('/oauth/client', 'applies to client_credentials and jwt_bearer only (authorization_code always uses the OAuth app)');
     if (oauth.assertion !== undefined) problems.add('/oauth/assertion', 'applies to the jwt_bearer grant only');
     return;
   }
@@ -33,7 +34,7 @@ export function checkGrant(app: AppDefinition & { auth_type: 'oauth' }, problems
     problems.add('/oauth/assertion', 'is required for the jwt_bearer grant');
     return;
   }
-  checkAssertion(oauth.assertion, fields, problems);
+  checkAssertion(oauth.assertion, fields, oauth.client === 'oauth_app', problems);
 }
 
 /** Keys that only mean something when a browser comes back from the provider. */
@@ -50,8 +51,10 @@ function requireField(fields: readonly FieldDefinition[], name: string, secret: 
   else if (secret && field.secret !== true) problems.add(`/fields/${fields.indexOf(field)}/secret`, `${name} must be secret`);
 }
 
-function checkAssertion(assertion: AssertionDefinition, fields: readonly FieldDefinition[], problems: ProblemList): void {
+function checkAssertion(assertion: AssertionDefinition, fields: readonly FieldDefinition[], operatorClient: boolean, problems: ProblemList): void {
   const names = new Set(fields.map((field) => field.name));
+  // The project's OAuth app names its client id in claims (DocuSign's integration key as iss).
+  if (operatorClient) names.add('oauth_client_id');
   if (assertion.key_file !== undefined) {
     const keyFile = fields.find((field) => field.name === assertion.key_file);
     if (keyFile === undefined) problems.add('/oauth/assertion/key_file', `${assertion.key_file} is not a declared field`);
@@ -63,6 +66,7 @@ function checkAssertion(assertion: AssertionDefinition, fields: readonly FieldDe
   const what = 'a declared field or key file member';
   const templates: [string, string | undefined][] = [
     ['private_key', assertion.private_key],
+    ['passphrase', assertion.passphrase],
     ['key_id', assertion.key_id],
     ['iss', assertion.iss],
     ['sub', assertion.sub],
@@ -76,7 +80,8 @@ function checkAssertion(assertion: AssertionDefinition, fields: readonly FieldDe
     problems.add('/oauth/assertion/private_key', 'must be exactly one placeholder (the field or key file member holding the key)');
   } else {
     const source = fields.find((field) => field.name === keySources[0]);
-    if (source !== undefined && source.secret !== true) problems.add('/oauth/assertion/private_key', `${source.name} holds a private key and must be a secret field`);
+    if (source !== undefined && source.secret !== true)
+      problems.add('/oauth/assertion/private_key', `${source.name} holds a private key and must be a secret field`);
   }
   for (const reserved of ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti']) {
     if (assertion.claims?.[reserved] !== undefined) problems.add(`/oauth/assertion/claims/${reserved}`, `${reserved} is set by latchkey (or by its own key)`);

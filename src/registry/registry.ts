@@ -42,6 +42,7 @@ export interface RegistryAssertion {
   readonly key_file?: string;
   readonly key_file_members: string[];
   readonly private_key: string;
+  readonly passphrase?: string;
   readonly key_id?: string;
   readonly iss: string;
   readonly sub?: string;

@@ -82,6 +82,8 @@ export const AssertionSchema = Type.Object(
     key_file_members: Type.Optional(Type.Array(FieldName, { minItems: 1, maxItems: 20 })),
     /** Template of the PEM private key (PKCS#8, or PKCS#1 for RS256). */
     private_key: Type.String({ minLength: 1, maxLength: 256 }),
+    /** Template of the passphrase of an encrypted PKCS#8 key (Box's app settings file). */
+    passphrase: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** Template of the JWS `kid` header, when the provider wants one (DocuSign none, Box its public key id). */
     key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     iss: Type.String({ minLength: 1, maxLength: 512 }),
@@ -93,7 +95,9 @@ export const AssertionSchema = Type.Object(
     /** Put the scopes into a `scope` claim (Google) instead of the token request's scope parameter. */
     scope_claim: Type.Optional(Type.Boolean({ default: false })),
     /** Further claims, templated (Box: box_sub_type, DocuSign: scope is a claim too). */
-    claims: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }), Type.String({ maxLength: 1024 }), { additionalProperties: false })),
+    claims: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }), Type.String({ maxLength: 1024 }), { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -115,7 +119,8 @@ export const OAuthSchema = Type.Object(
     /** Machine grants: where the client id and secret come from (see machine-grant-checks.ts). */
     client: Type.Optional(
       Type.Union([Type.Literal('entered'), Type.Literal('oauth_app')], {
-        description: 'entered (default): the client_id/client_secret fields the user enters; oauth_app: the project’s OAuth app for this app, as with authorization_code',
+        description:
+          'entered (default): the client_id/client_secret fields the user enters; oauth_app: the project’s OAuth app for this app, as with authorization_code',
       }),
     ),
     /** jwt_bearer only: how the signed assertion is made. */

@@ -77,9 +77,13 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
   const row = await accountOf(env, id);
   t.ok(row.expires_at !== null && Math.abs(row.expires_at.getTime() - Date.now() - 600_000) < 60_000, 'expires_at from expires_in (600 s)');
   t.equal(row.refresh_token_enc, null);
-  t.same(Object.keys(await storedValues(env, id)).sort(), ['client_id', 'client_secret', 'oauth_access_token', 'oauth_client_id'], 'the inputs sealed with the token');
+  t.same(
+    Object.keys(await storedValues(env, id)).sort(),
+    ['client_id', 'client_secret', 'oauth_access_token', 'oauth_client_id'],
+    'the inputs sealed with the token',
+  );
 
-  t.test('a fresh token is returned without a token request', async (t) => {
+  await t.test('a fresh token is returned without a token request', async (t) => {
     const before = grantServer.tokenRequests.length;
     const res = await fetchCredentials(env, id);
     t.equal(res.status, 200);
@@ -89,7 +93,7 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.equal(grantServer.tokenRequests.length, before);
   });
 
-  t.test('a stale token is re-minted with the sealed client, through the SDK', async (t) => {
+  await t.test('a stale token is re-minted with the sealed client, through the SDK', async (t) => {
     await expireToken(env, id);
     const again = await env.pd.accounts.retrieve(id, { includeCredentials: true });
     const reminted = grantServer.issued.at(-1)!;
@@ -100,7 +104,7 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.ok((await accountOf(env, id)).last_refreshed_at !== null);
   });
 
-  t.test('the background refresher re-mints a due token', async (t) => {
+  await t.test('the background refresher re-mints a due token', async (t) => {
     await expireToken(env, id);
     const before = grantServer.issued.length;
     const report = await env.testApp.app.tokenRefresher.runRefreshRound();
@@ -109,7 +113,7 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.equal((await storedValues(env, id))['oauth_access_token'], grantServer.issued.at(-1));
   });
 
-  t.test('a provider 500 (an HTML page): unavailable, unhealthy with backoff, then recovers', async (t) => {
+  await t.test('a provider 500 (an HTML page): unavailable, unhealthy with backoff, then recovers', async (t) => {
     await expireToken(env, id);
     grantServer.fault.status = 500;
     const failed = await fetchCredentials(env, id);
@@ -128,7 +132,7 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.equal((await accountOf(env, id)).healthy, true);
   });
 
-  t.test('a rotated (revoked) secret: the re-mint is refused, the account is dead with a stable code', async (t) => {
+  await t.test('a rotated (revoked) secret: the re-mint is refused, the account is dead with a stable code', async (t) => {
     await grantServer.putClient({ ...client, client_secret: randomBytes(24).toString('base64url') });
     await expireToken(env, id);
     const res = await fetchCredentials(env, id);
@@ -144,7 +148,7 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.equal(grantServer.tokenRequests.length, before, 'and no further token request');
   });
 
-  t.test('no secret in the logs', async (t) => {
+  await t.test('no secret in the logs', async (t) => {
     const logs = env.testApp.logs();
     t.notOk(logs.includes(client.client_secret), 'client secret');
     for (const issued of grantServer.issued) t.notOk(logs.includes(issued), 'access token');
@@ -153,7 +157,11 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
 
 t.test('client credentials with the project’s OAuth app: the form asks nothing, the operator’s client mints', async (t) => {
   const env = await startMachineGrantEnv(t, ({ grantServer, api }) => [operatorApp(grantServer.tokenUrl, api)]);
-  const client = { client_id: `op-${randomBytes(4).toString('hex')}`, client_secret: randomBytes(24).toString('base64url'), token_endpoint_auth_method: 'client_secret_post' as const };
+  const client = {
+    client_id: `op-${randomBytes(4).toString('hex')}`,
+    client_secret: randomBytes(24).toString('base64url'),
+    token_endpoint_auth_method: 'client_secret_post' as const,
+  };
   await env.grantServer.putClient(client);
   const token = await env.mint({ externalUserId: 'operator-user' });
 
