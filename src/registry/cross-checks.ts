@@ -5,6 +5,7 @@ import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.t
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
 import { checkGrant } from './machine-grant-checks.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
+import { checkTokenEndpointVariants } from './variant-checks.ts';
 
 export type { Problem } from './check-helpers.ts';
 
@@ -42,6 +43,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.auth_type === 'oauth') {
     checkOAuth(app.oauth, names, problems);
     checkGrant(app, problems);
+    checkTokenEndpointVariants(app.oauth, problems);
   }
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
