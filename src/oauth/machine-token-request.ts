@@ -91,7 +91,7 @@ export async function requestMachineToken(request: MachineTokenRequest): Promise
   return classifyAnswer(response, text);
 }
 
-/** The form body and the headers: the grant's parameters, then the client's authentication (RFC 6749 §2.3.1). */
+/** The body and the headers: the grant's parameters, then the client's authentication (RFC 6749 §2.3.1). */
 function encodeRequest(request: MachineTokenRequest): { headers: Record<string, string>; body: string } {
   const form = new URLSearchParams();
   for (const [name, template] of Object.entries(request.oauth.token_params)) {
@@ -106,9 +106,13 @@ function encodeRequest(request: MachineTokenRequest): { headers: Record<string, 
     const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
     headers['authorization'] = `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString('base64')}`;
   } else if (client.method === 'client_secret_post') {
-    form.set('client_id', client.clientId);
-    form.set('client_secret', client.clientSecret);
+    // Under the provider's names where it renames them (token_param_names; TikTok's client_key).
+    form.set(request.oauth.token_param_names.client_id, client.clientId);
+    form.set(request.oauth.token_param_names.client_secret, client.clientSecret);
   }
+  // token_request_format: json, for token endpoints that take only a JSON body (the same parameters).
+  if (request.oauth.token_request_format === 'json')
+    return { headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(Object.fromEntries(form)) };
   return { headers, body: form.toString() };
 }
 

@@ -39,7 +39,15 @@ export function checkGrant(app: AppDefinition & { auth_type: 'oauth' }, problems
 
 /** Keys that only mean something when a browser comes back from the provider. */
 function checkNotAuthorizing(oauth: OAuthDefinition, problems: ProblemList): void {
-  const authorizingOnly = ['authorize_url', 'authorize_params', 'callback_params', 'issuer', 'scope_param'] as const;
+  const authorizingOnly = [
+    'authorize_url',
+    'authorize_params',
+    'callback_params',
+    'callback_code_param',
+    'authorize_url_rewrite',
+    'issuer',
+    'scope_param',
+  ] as const;
   for (const key of authorizingOnly) {
     if (oauth[key] !== undefined) problems.add(`/oauth/${key}`, `has no use in the ${oauth.grant} grant (there is no authorization step)`);
   }
