@@ -9,6 +9,7 @@ import t from 'tap';
 import { ACCOUNT_FAILURE_TEXTS } from '../../src/accounts/refresh-outcome.ts';
 import { CONNECT_FLOW_ERRORS } from '../../src/errors.ts';
 import { postForm } from '../fixtures/connect-env.ts';
+import { dumpDatabase } from '../fixtures/dump.ts';
 import { accountOf, endBackoff, expireToken, fetchCredentials, resultAccountId, startMachineGrantEnv, storedValues } from '../fixtures/machine-grant-env.ts';
 
 const ccApp = (tokenUrl: string, api: string) => ({
@@ -148,10 +149,17 @@ t.test('client credentials: hosted form, first mint, SDK fetch, re-mint, faults'
     t.equal(grantServer.tokenRequests.length, before, 'and no further token request');
   });
 
-  await t.test('no secret in the logs', async (t) => {
+  await t.test('no secret in the logs or in any database row', async (t) => {
     const logs = env.testApp.logs();
     t.notOk(logs.includes(client.client_secret), 'client secret');
     for (const issued of grantServer.issued) t.notOk(logs.includes(issued), 'access token');
+    const dump = await dumpDatabase(env.testApp.database.handle.db);
+    const secrets = [client.client_secret, ...grantServer.issued];
+    t.same(
+      secrets.filter((secret) => dump.includes(secret)),
+      [],
+      `sealed at rest (${secrets.length} checked)`,
+    );
   });
 });
 

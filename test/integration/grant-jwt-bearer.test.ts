@@ -13,6 +13,7 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, jwtVerify } from 'jose';
 import { CONNECT_FLOW_ERRORS } from '../../src/errors.ts';
 import { signAssertion } from '../../src/oauth/jwt-bearer-grant.ts';
 import { postForm } from '../fixtures/connect-env.ts';
+import { dumpDatabase } from '../fixtures/dump.ts';
 import { testRegistry } from '../fixtures/app.ts';
 import { accountOf, endBackoff, expireToken, fetchCredentials, resultAccountId, startMachineGrantEnv } from '../fixtures/machine-grant-env.ts';
 
@@ -181,12 +182,15 @@ t.test('JWT bearer with a PEM key: form, first mint, SDK fetch, re-mint, faults'
     t.match(await accountOf(env, id), { dead: true, error_code: 'credentials_rejected' });
   });
 
-  await t.test('no key in the logs', async (t) => {
+  await t.test('no key in the logs or in any database row', async (t) => {
     const logs = env.testApp.logs();
     const body = pem.split('\n')[1]!;
     t.notOk(logs.includes(body), 'private key');
     t.notOk(logs.includes(client.client_secret), 'client secret');
     t.notOk(logs.includes('eyJ'), 'no JWT (assertion or token) at all');
+    const dump = await dumpDatabase(env.testApp.database.handle.db);
+    t.notOk(dump.includes(body), 'the private key is sealed at rest');
+    t.notOk(dump.includes(client.client_secret), 'the client secret is sealed at rest');
   });
 });
 
