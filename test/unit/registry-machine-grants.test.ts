@@ -2,6 +2,7 @@
 // its exact pointer and message, and what a valid entry turns into. In-memory definitions go
 // through exactly the loader's checks (registryFromDefinitions).
 import t from 'tap';
+import { describeEntry } from '../../src/registry/describe-entry.ts';
 import { RegistryError, registryFromDefinitions } from '../../src/registry/loader.ts';
 
 const clientFields = [
@@ -45,6 +46,7 @@ t.test('a client credentials entry needs no authorize_url; defaults: an entered 
   if (app?.auth_type !== 'oauth') throw new Error('cc is not an oauth app');
   t.hasStrict(app.oauth, { grant: 'client_credentials', authorize_url: '', client: 'entered', token_auth_method: 'client_secret_basic' });
   t.equal(app.oauth.assertion, undefined);
+  t.match(describeEntry(app), { slug: 'cc', authType: 'oauth', grant: 'client_credentials' }, 'registry:check names the grant');
 });
 
 t.test('authorization_code still needs its authorize_url, and takes no client or assertion', async (t) => {
