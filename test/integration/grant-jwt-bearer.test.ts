@@ -160,6 +160,14 @@ t.test('JWT bearer with a PEM key: form, first mint, SDK fetch, re-mint, faults'
     t.not(decodeJwt(reminted).jti, claims.jti, 'with a new jti (the provider refuses a replay)');
   });
 
+  await t.test('the background refresher re-mints a due token with a new assertion', async (t) => {
+    await expireToken(env, id);
+    const before = grantServer.issued.length;
+    t.same(await env.testApp.app.tokenRefresher.runRefreshRound(), { claimed: 1, refreshed: 1, failed: 0 });
+    t.equal(grantServer.issued.length, before + 1);
+    t.equal(grantServer.tokenRequests.at(-1)?.params['grant_type'], 'urn:ietf:params:oauth:grant-type:jwt-bearer');
+  });
+
   await t.test('a provider 500: unavailable with backoff, not dead', async (t) => {
     await expireToken(env, id);
     grantServer.fault.status = 500;
