@@ -25,7 +25,10 @@ process.stdout.write(`${entries.length} entries valid (${types}); ${inspection.p
 process.exitCode = inspection.problems.length === 0 ? 0 : 1;
 
 function formatTable(rows: readonly EntryDescription[]): string {
-  const cells = rows.map((row) => [row.slug, row.authType, row.templated.length === 0 ? '-' : row.templated.join(', '), row.injection, row.testRequest]);
+  // A machine grant says so beside its auth type; authorization code stays plain `oauth`.
+  const auth = (row: EntryDescription): string =>
+    row.grant === undefined || row.grant === 'authorization_code' ? row.authType : `${row.authType} (${row.grant})`;
+  const cells = rows.map((row) => [row.slug, auth(row), row.templated.length === 0 ? '-' : row.templated.join(', '), row.injection, row.testRequest]);
   const header = ['entry', 'auth', 'templated', 'credential', 'test request'];
   const widths = header.map((title, i) => Math.min(48, Math.max(title.length, ...cells.map((cell) => cell[i]!.length))));
   const line = (cell: readonly string[]): string =>

@@ -178,6 +178,17 @@ export const CONNECT_FLOW_ERRORS = {
     message: 'You signed in to another account than the one being reconnected. Sign in with that account, or ask the app that sent you here for a new link.',
     retry: true,
   },
+  // Machine grants (client credentials, JWT bearer): the first token is minted on the form's submit.
+  credentials_rejected: {
+    code: 'validation_failed',
+    title: 'Connection failed',
+    message: 'The provider did not accept these credentials. Check the client ID, secret or key and try again.',
+  },
+  key_unusable: {
+    code: 'validation_failed',
+    title: 'Connection failed',
+    message: 'The key could not be used: paste the whole private key or key file (RS256: an RSA key of 2048 bits or more; ES256: a P-256 key) and try again.',
+  },
   // Forced account linking (security catalogue 56): a form post that no page of ours in this browser sent.
   request_cross_site: {
     code: 'forbidden',

@@ -42,4 +42,6 @@ export const ACCOUNT_FAILURE_TEXTS: Readonly<Record<AccountErrorCode, string>> =
   oauth_app_missing: "the account's oauth app no longer exists or does not match its app; an operator must restore it",
   provider_unavailable: 'the provider could not refresh the token; latchkey retries automatically',
   test_request_failed: "the app's test request failed with the stored key; check the key at the provider or reconnect the account",
+  credentials_rejected:
+    'the provider no longer accepts the client credentials or key this account mints its tokens with (invalid_client, unauthorized_client or invalid_grant); reconnect the account with valid ones',
 };

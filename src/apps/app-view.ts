@@ -46,8 +46,7 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     id: appId(app.slug),
     name_slug: app.slug,
     name: app.name,
-    // Pipedream's values, so the SDK keeps parsing: an OAuth 1.0a app redirects to its provider like an OAuth 2.0 one.
-    auth_type: app.auth_type === 'oauth1' ? 'oauth' : app.auth_type,
+    auth_type: pipedreamAuthType(app),
     description: app.description ?? null,
     img_src: app.img_src ?? appIconUrl(publicUrl, app.slug),
     categories: [...app.categories],
@@ -98,6 +97,19 @@ function removedAppView(slug: string): AppView {
     scope_profiles: [],
     credential_fields: [],
   };
+}
+
+/**
+ * Pipedream's three values, which the SDK parses: `oauth` for flows that send the user to the
+ * provider, `keys` for flows where the user only types values on the hosted form — the machine
+ * grants (client credentials, JWT bearer) among them, though latchkey mints their tokens.
+ */
+function pipedreamAuthType(app: RegistryApp): AppView['auth_type'] {
+  // Pipedream's values, so the SDK keeps parsing: an OAuth 1.0a app redirects to its provider
+  // like an OAuth 2.0 one; a machine grant's user only types values, like a keys app.
+  if (app.auth_type === 'oauth1') return 'oauth';
+  if (app.auth_type === 'oauth' && app.oauth.grant !== 'authorization_code') return 'keys';
+  return app.auth_type;
 }
 
 /** Pipedream's custom field list, as the JSON string the SDK expects. */

@@ -37,6 +37,7 @@ import { subjectOfIdToken } from '../oauth/id-token.ts';
 import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
 import { consumeOAuthState, insertOAuthState, type OAuthStateRow } from '../oauth/oauth-state.repository.ts';
 import { createPkcePair } from '../oauth/pkce.ts';
+import { isMachineGrant } from '../oauth/machine-grant.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
@@ -188,6 +189,8 @@ export function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
  */
 export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: ConnectSession): Promise<readonly string[]> {
   if (session.app.auth_type !== 'oauth') return [];
+  // A machine grant with a client the user enters needs no OAuth app of the project.
+  if (isMachineGrant(session.app.oauth) && session.app.oauth.client === 'entered') return session.app.oauth.scopes;
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
@@ -255,7 +258,8 @@ export async function startAuthorization(
 }
 
 function requireOAuthApp(app: RegistryApp): RegistryOAuthApp {
-  if (app.auth_type !== 'oauth') throw flowError('app_not_connectable');
+  // The machine grants have no authorization step: their form (grant-form.service.ts) mints instead.
+  if (app.auth_type !== 'oauth' || isMachineGrant(app.oauth)) throw flowError('app_not_connectable');
   return app;
 }
 

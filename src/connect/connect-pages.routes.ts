@@ -27,7 +27,10 @@ import {
 } from './connect-flow.service.ts';
 import { FieldValidationError } from './field-values.ts';
 import { completeOAuth1Authorization, oauth1ScopesOnPage, startOAuth1Authorization } from './oauth1-flow.service.ts';
+import { submitGrantForm } from './grant-form.service.ts';
 import { submitKeyForm } from './key-form.service.ts';
+import { isMachineGrant } from '../oauth/machine-grant.ts';
+import type { RegistryApp } from '../registry/registry.ts';
 import { checkFetchSite, checkFormToken, checkOrigin, type PageRequestEvidence } from './page-request-checks.ts';
 
 const Param = Type.String({ maxLength: 4096 });
@@ -232,7 +235,8 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
         let session: ConnectSession | undefined;
         try {
           session = await openPostedSession(request, request.body);
-          const outcome = await submitKeyForm(deps, session, request.body);
+          // The machine grants' form looks like a key form; submitting it mints the first token.
+          const outcome = usesGrantForm(session.app) ? await submitGrantForm(deps, session, request.body) : await submitKeyForm(deps, session, request.body);
           return applyNoLeakHeaders(reply).redirect(outcome.location, 303);
         } catch (err) {
           if (err instanceof FieldValidationError && session !== undefined) return await sendStartPage(request, reply, session, 400, err);
@@ -294,7 +298,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
-    if (app.auth_type === 'oauth' || app.auth_type === 'oauth1') {
+    if ((app.auth_type === 'oauth' && !usesGrantForm(app)) || app.auth_type === 'oauth1') {
       const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state, branding);
       const authorizeUrl = app.auth_type === 'oauth' ? app.oauth.authorize_url : app.oauth1.authorize_url;
       return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(authorizeUrl)]);
@@ -304,6 +308,11 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     const redirectOrigins = redirects.filter((uri): uri is string => uri !== null).map((uri) => new URL(uri).origin);
     return sendPage(reply, status, keysFormPage(app, link, tokenRow.allowed_origins, state, branding), tokenRow.allowed_origins, redirectOrigins);
   }
+}
+
+/** Client credentials and JWT bearer: the user only types values (no redirect to the provider). */
+function usesGrantForm(app: RegistryApp): boolean {
+  return app.auth_type === 'oauth' && isMachineGrant(app.oauth);
 }
 
 function singleHeader(request: FastifyRequest, name: string): string | undefined {

@@ -4,7 +4,7 @@
 // for KEY_FORM_MAX_ATTEMPTS attempts (security catalogue 62): each one sends a request to the
 // app's API with whatever the holder of the token typed, so a token is not an unlimited oracle
 // for trying keys. After the last failed attempt the token is burned.
-import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError } from '../errors.ts';
+import { ConnectFlowError, CONNECT_FLOW_ERRORS, flowError, type ConnectFlowErrorKind } from '../errors.ts';
 import type { RegistryApp } from '../registry/registry.ts';
 import {
   failConnection,
@@ -48,7 +48,7 @@ function requireKeysApp(app: RegistryApp): RegistryApp {
 }
 
 /** Takes one attempt: its number, 'token_used' when the token was used meanwhile; none left burns the token and ends the flow. */
-async function claimAttempt(deps: ConnectFlowDeps, session: ConnectSession): Promise<number | 'token_used'> {
+export async function claimAttempt(deps: ConnectFlowDeps, session: ConnectSession): Promise<number | 'token_used'> {
   const digest = session.tokenRow.digest;
   const claimed = await claimKeyFormAttempt(deps.db, digest, KEY_FORM_MAX_ATTEMPTS);
   if (claimed !== undefined) return claimed;
@@ -82,11 +82,24 @@ async function testKeys(
     return (await verifyCredentials(deps, app, values)).name;
   } catch (err) {
     if (!(err instanceof ConnectFlowError) || err.kind !== 'test_request_failed') throw err;
-    await recordConnectionError(deps, attempt, 'test_request_failed');
-    if (attemptNumber >= KEY_FORM_MAX_ATTEMPTS) {
-      await burnConnectToken(deps.db, attempt.tokenRow.digest);
-      throw attemptsExhausted(attempt.tokenRow.allowed_origins, err.cause);
-    }
-    throw new FieldValidationError({}, keepNonSecret(app.fields, values), CONNECT_FLOW_ERRORS.test_request_failed.message, err.cause);
+    return refuseAttempt(deps, attempt, app, values, attemptNumber, 'test_request_failed', err.cause);
   }
+}
+
+/** A well-formed submission the provider refused: tell the backend, burn the token after the last attempt, else show the form again. */
+export async function refuseAttempt(
+  deps: ConnectFlowDeps,
+  attempt: Attempt,
+  app: RegistryApp,
+  values: Record<string, string>,
+  attemptNumber: number,
+  kind: ConnectFlowErrorKind,
+  cause: unknown,
+): Promise<never> {
+  await recordConnectionError(deps, attempt, kind);
+  if (attemptNumber >= KEY_FORM_MAX_ATTEMPTS) {
+    await burnConnectToken(deps.db, attempt.tokenRow.digest);
+    throw attemptsExhausted(attempt.tokenRow.allowed_origins, cause);
+  }
+  throw new FieldValidationError({}, keepNonSecret(app.fields, values), CONNECT_FLOW_ERRORS[kind].message, cause);
 }

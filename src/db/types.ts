@@ -22,7 +22,9 @@ export type AccountErrorCode =
   | 'client_rejected'
   | 'oauth_app_missing'
   | 'provider_unavailable'
-  | 'test_request_failed';
+  | 'test_request_failed'
+  /** A machine grant's re-mint was refused (invalid_client, unauthorized_client, invalid_grant): the entered client or key no longer works. */
+  | 'credentials_rejected';
 
 export interface Database {
   projects: {

@@ -43,6 +43,8 @@ import { readPath } from '../oauth/json-path.ts';
 import type { AppRegistry, RegistryOAuthApp } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
+import { isMachineGrant } from '../oauth/machine-grant.ts';
+import { remint, type RemintResult } from './remint.ts';
 import {
   OAuthClientCache,
   PROVIDER_TIMEOUT_MS,
@@ -243,6 +245,12 @@ export class CredentialRefresher {
       }
 
       const opened = await openAccountSecrets(this.deps.vault, leased);
+      if (isMachineGrant(app.oauth)) {
+        // No refresh token in these grants: the sealed client or key mints a new token (remint.ts).
+        const minted = await remint({ ...this.deps, oauthClients: this.oauthClients, tuning: this.tuning, now: this.now() }, leased, app, opened.values);
+        settled = true;
+        return await this.settleMint(leased, app, fence, opened.values, minted, trigger);
+      }
       if (opened.refreshToken === null) return await this.withoutRefreshToken(leased, app, trigger, fence, release);
 
       const client = await this.oauthClients.resolve(leased.project_id, leased.app_slug, leased.oauth_app_id);
@@ -316,6 +324,27 @@ export class CredentialRefresher {
     return this.unavailable(leased, app, fence, answer, trigger);
   }
 
+  /** A machine grant's answer, settled like a refresh's: a refusal condemns the entered client or key, no answer backs off. */
+  private async settleMint(
+    leased: LeasedAccount,
+    app: RegistryOAuthApp,
+    fence: Fence,
+    values: Readonly<Record<string, string>>,
+    minted: RemintResult,
+    trigger: RefreshTrigger,
+  ): Promise<RefreshOutcome> {
+    if (minted.kind === 'oauth_app_missing') {
+      const retryAfterSeconds = await this.markFailed(leased, app, fence, failure('oauth_app_missing'), false);
+      return { kind: 'unavailable', code: 'oauth_app_missing', retryAfterSeconds };
+    }
+    if (minted.kind === 'refused') return this.grantInvalid(leased, app, fence, false, trigger, 'credentials_rejected');
+    if (minted.kind === 'unavailable') return this.unavailable(leased, app, fence, { ...minted, uncertain: false }, trigger);
+    const parsed = normaliseTokenResponse(app.oauth, minted.body, leased.authorized_scopes, this.now());
+    if (!parsed.ok) return this.unavailable(leased, app, fence, { reason: 'answered with a malformed token response', uncertain: false }, trigger);
+    // These grants issue no refresh token (RFC 6749 §4.4.3); one sent anyway is not kept.
+    return this.commit(leased, app, fence, values, { ...parsed.tokens, refreshToken: null }, trigger);
+  }
+
   private async commit(
     leased: LeasedAccount,
     app: RegistryOAuthApp,
@@ -355,6 +384,7 @@ export class CredentialRefresher {
     fence: Fence,
     interrupted: boolean,
     trigger: RefreshTrigger,
+    refusedCode?: AccountErrorCode,
   ): Promise<RefreshOutcome> {
     // Re-read before condemning the account: a reconnect (or a sibling) may have replaced the
     // refresh token while we used the old one.
@@ -365,7 +395,7 @@ export class CredentialRefresher {
       this.audit(leased, trigger, 'ok', 'superseded');
       return { kind: 'fresh', row: current };
     }
-    const code = interrupted ? 'grant_lost_in_interrupted_refresh' : 'grant_revoked';
+    const code = refusedCode ?? (interrupted ? 'grant_lost_in_interrupted_refresh' : 'grant_revoked');
     await this.markDead(leased, app, fence, failure(code));
     this.audit(leased, trigger, 'conflict', interrupted ? 'grant_invalid_after_interruption' : 'grant_invalid');
     return { kind: 'dead', code };

@@ -19,8 +19,8 @@ export interface ProviderClient {
   readonly clientSecret: string;
 }
 
-/** The only way out: its agents replace wreck's own. */
-export type TokenEgress = Pick<EgressGuard, 'wreck'>;
+/** The only way out: its agents replace wreck's own (refresh, revoke); its request() carries the machine grants' re-mints. */
+export type TokenEgress = Pick<EgressGuard, 'wreck' | 'request'>;
 
 /** RFC 6749 §5.2 codes (and provider spellings of them) that mean: this grant is gone. */
 const GRANT_GONE = new Set(['invalid_grant', 'invalid_refresh_token', 'token_revoked', 'token_expired', 'refresh_token_expired']);

@@ -4,6 +4,7 @@
 import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.ts';
 import { OAUTH1_CREDENTIAL_NAMES, OAUTH1_SECRET_CREDENTIALS, checkOAuth1 } from './oauth1-entry.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
+import { checkGrant } from './machine-grant-checks.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
 import { checkTokenEndpointVariants } from './variant-checks.ts';
 
@@ -40,9 +41,12 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.docs !== undefined) problems.url('/docs', app.docs, { page: true });
   if (app.img_src !== undefined) problems.url('/img_src', app.img_src, { page: true });
   const names = credentialNames(app);
-  if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
+  if (app.auth_type === 'oauth') {
+    checkOAuth(app.oauth, names, problems);
+    checkGrant(app, problems);
+    checkTokenEndpointVariants(app.oauth, problems);
+  }
   if (app.auth_type === 'oauth1') checkOAuth1(app.oauth1, names.fields, RESERVED_CREDENTIAL_NAMES, problems);
-  if (app.auth_type === 'oauth') checkTokenEndpointVariants(app.oauth, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;

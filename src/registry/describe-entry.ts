@@ -7,6 +7,8 @@ import { templatePlaceholders } from './templates.ts';
 export interface EntryDescription {
   readonly slug: string;
   readonly authType: RegistryApp['auth_type'];
+  /** OAuth entries: the grant (authorization_code, client_credentials, jwt_bearer). */
+  readonly grant?: string;
   /** Names filled into URLs (endpoints, base URL, allowed hosts, test URL), with where they come from. */
   readonly templated: readonly string[];
   readonly injection: string;
@@ -17,6 +19,7 @@ export function describeEntry(app: RegistryApp): EntryDescription {
   return {
     slug: app.slug,
     authType: app.auth_type,
+    ...(app.auth_type === 'oauth' ? { grant: app.oauth.grant } : {}),
     templated: templatedNames(app),
     injection: describeInjection(app.api?.auth, app.api !== undefined),
     testRequest: app.test_request === undefined ? '-' : `${app.test_request.method} ${app.test_request.url}`,

@@ -1,8 +1,17 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
 import { normalizeOAuth1 } from './oauth1-entry.ts';
-import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryAuthorizeUrlRewrite, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
-import type { ApiAuthDefinition, ApiDefinition, AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
+import type {
+  RegistryApi,
+  RegistryApiAuth,
+  RegistryApp,
+  RegistryAssertion,
+  RegistryAuthorizeUrlRewrite,
+  RegistryField,
+  RegistryOAuth,
+  RegistryTestRequest,
+} from './registry.ts';
+import type { ApiAuthDefinition, ApiDefinition, AppDefinition, AssertionDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
 
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
@@ -45,7 +54,9 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
   const optional = <K extends keyof OAuthDefinition>(key: K) => (oauth[key] === undefined ? {} : { [key]: oauth[key] });
   return {
     grant: oauth.grant ?? 'authorization_code',
-    authorize_url: oauth.authorize_url,
+    authorize_url: oauth.authorize_url ?? '',
+    client: (oauth.grant ?? 'authorization_code') === 'authorization_code' ? 'oauth_app' : (oauth.client ?? 'entered'),
+    ...(oauth.assertion === undefined ? {} : { assertion: normalizeAssertion(oauth.assertion) }),
     token_url: oauth.token_url,
     refresh_url: oauth.refresh_url ?? oauth.token_url,
     ...optional('revoke_url'),
@@ -81,6 +92,16 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     ...optional('refresh_token_idle_ttl_seconds'),
     ...optional('default_expires_in_seconds'),
   } as RegistryOAuth;
+}
+
+function normalizeAssertion(assertion: AssertionDefinition): RegistryAssertion {
+  return {
+    ...assertion,
+    key_file_members: assertion.key_file_members ?? [],
+    lifetime_seconds: assertion.lifetime_seconds ?? 300,
+    scope_claim: assertion.scope_claim ?? false,
+    claims: assertion.claims ?? {},
+  };
 }
 
 function normalizeAuthorizeUrlRewrite(rewrite: OAuthDefinition['authorize_url_rewrite']): RegistryAuthorizeUrlRewrite {

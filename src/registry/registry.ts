@@ -2,7 +2,7 @@
 // filled and the whole object deeply frozen, so no consumer re-derives a default or mutates an
 // entry. Arrays are typed mutable only so an entry stays assignable to AppDefinition (the file
 // format); at run time they are frozen too.
-import type { OAuth1SignatureMethod, ScopeProfile } from './schema.ts';
+import type { OAuth1SignatureMethod, OAuthGrant, ScopeProfile } from './schema.ts';
 
 export interface RegistryField {
   readonly name: string;
@@ -37,9 +37,29 @@ export interface RegistryTokenResponse {
   readonly account_name_path?: string;
 }
 
+export interface RegistryAssertion {
+  readonly algorithm: 'RS256' | 'ES256';
+  readonly key_file?: string;
+  readonly key_file_members: string[];
+  readonly private_key: string;
+  readonly passphrase?: string;
+  readonly key_id?: string;
+  readonly iss: string;
+  readonly sub?: string;
+  readonly aud: string;
+  readonly lifetime_seconds: number;
+  readonly scope_claim: boolean;
+  readonly claims: Readonly<Record<string, string>>;
+}
+
 export interface RegistryOAuth {
-  readonly grant: 'authorization_code';
+  readonly grant: OAuthGrant;
+  /** '' for the machine grants (client_credentials, jwt_bearer): they never send a user to the provider. */
   readonly authorize_url: string;
+  /** Machine grants: the user's client_id/client_secret fields (entered) or the project's OAuth app. authorization_code: always oauth_app. */
+  readonly client: 'entered' | 'oauth_app';
+  /** jwt_bearer only. */
+  readonly assertion?: RegistryAssertion;
   readonly token_url: string;
   /** Defaults to token_url. */
   readonly refresh_url: string;

@@ -65,6 +65,43 @@ export const TokenResponseSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The OAuth 2.0 grants an entry may use. */
+export const OAUTH_GRANTS = ['authorization_code', 'client_credentials', 'jwt_bearer'] as const;
+
+/**
+ * RFC 7523 §3: the JWT that a jwt_bearer entry signs per token request. Templates take the
+ * entry's fields and, with key_file, the string members of the JSON key file the user entered
+ * (a Google service-account key: client_email, private_key, private_key_id, token_uri).
+ */
+export const AssertionSchema = Type.Object(
+  {
+    algorithm: Type.Union([Type.Literal('RS256'), Type.Literal('ES256')], { description: 'JWS algorithm (RFC 7518 §3.1); never none or HMAC' }),
+    /** The field holding a JSON key file whose string members fill the templates below. */
+    key_file: Type.Optional(FieldName),
+    /** The members of the key file the templates may use (declared, so the loader can check placeholders). */
+    key_file_members: Type.Optional(Type.Array(FieldName, { minItems: 1, maxItems: 20 })),
+    /** Template of the PEM private key (PKCS#8, or PKCS#1 for RS256). */
+    private_key: Type.String({ minLength: 1, maxLength: 256 }),
+    /** Template of the passphrase of an encrypted PKCS#8 key (Box's app settings file). */
+    passphrase: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** Template of the JWS `kid` header, when the provider wants one (DocuSign none, Box its public key id). */
+    key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    iss: Type.String({ minLength: 1, maxLength: 512 }),
+    /** Omitted when it fills to an empty value (Google: only with domain-wide delegation). */
+    sub: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    aud: Type.String({ minLength: 1, maxLength: 2048 }),
+    /** exp - iat; most providers cap it (Google and Box: 3600 s and 60 s). */
+    lifetime_seconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 3600, default: 300 })),
+    /** Put the scopes into a `scope` claim (Google) instead of the token request's scope parameter. */
+    scope_claim: Type.Optional(Type.Boolean({ default: false })),
+    /** Further claims, templated (Box: box_sub_type, DocuSign: scope is a claim too). */
+    claims: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }), Type.String({ maxLength: 1024 }), { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** A query parameter name as a provider spells it (TikTok's `client_key`, Printful's `redirect_url`). */
 const QueryParamName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' });
 
@@ -98,12 +135,26 @@ export const AuthorizeUrlRewriteSchema = Type.Object(
 export const OAuthSchema = Type.Object(
   {
     grant: Type.Optional(
-      Type.Union([Type.Literal('authorization_code')], {
-        default: 'authorization_code',
-        description: 'OAuth 2.0 grant; client_credentials is reserved for later',
+      Type.Union(
+        OAUTH_GRANTS.map((grant) => Type.Literal(grant)),
+        {
+          default: 'authorization_code',
+          description:
+            'authorization_code: the user authorizes at the provider; client_credentials (RFC 6749 §4.4) and jwt_bearer (RFC 7523 §2.1): the user only enters values on the hosted form and latchkey mints (and re-mints) the tokens',
+        },
+      ),
+    ),
+    /** Required for authorization_code; the machine grants have no authorization step. */
+    authorize_url: Type.Optional(TemplatedUrl),
+    /** Machine grants: where the client id and secret come from (see machine-grant-checks.ts). */
+    client: Type.Optional(
+      Type.Union([Type.Literal('entered'), Type.Literal('oauth_app')], {
+        description:
+          'entered (default): the client_id/client_secret fields the user enters; oauth_app: the project’s OAuth app for this app, as with authorization_code',
       }),
     ),
-    authorize_url: TemplatedUrl,
+    /** jwt_bearer only: how the signed assertion is made. */
+    assertion: Type.Optional(AssertionSchema),
     token_url: TemplatedUrl,
     refresh_url: Type.Optional(TemplatedUrl),
     revoke_url: Type.Optional(TemplatedUrl),
@@ -312,4 +363,6 @@ export type AppDefinition = Static<typeof AppDefinitionSchema>;
 export type ApiDefinition = Static<typeof ApiSchema>;
 export type ApiAuthDefinition = Static<typeof ApiAuthSchema>;
 export type FieldChoice = Static<typeof FieldChoiceSchema>;
+export type AssertionDefinition = Static<typeof AssertionSchema>;
+export type OAuthGrant = (typeof OAUTH_GRANTS)[number];
 export type AuthorizeUrlRewriteDefinition = Static<typeof AuthorizeUrlRewriteSchema>;
