@@ -93,6 +93,6 @@ export function credentialsView(
   app: RegistryApp | undefined,
 ): Record<string, string | null> {
   const current = app === undefined ? { ...values } : currentCredentialValues(app, values);
-  if (app !== undefined && app.auth_type !== 'oauth') return current;
+  if (app !== undefined && app.auth_type !== 'oauth' && app.auth_type !== 'mcp') return current;
   return { ...current, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
 }

@@ -45,7 +45,8 @@ export function toAppView(app: RegistryApp, publicUrl: string): AppView {
     id: appId(app.slug),
     name_slug: app.slug,
     name: app.name,
-    auth_type: app.auth_type,
+    // Pipedream's auth types only, so the SDK keeps parsing: an MCP server redirects to its authorization server.
+    auth_type: app.auth_type === 'mcp' ? 'oauth' : app.auth_type,
     description: app.description ?? null,
     img_src: app.img_src ?? appIconUrl(publicUrl, app.slug),
     categories: [...app.categories],
@@ -128,5 +129,6 @@ export function credentialFieldsOf(app: RegistryApp): string[] {
   if (app.auth_type === 'oauth') {
     names.push(...OAUTH_CREDENTIAL_FIELDS, ...Object.keys(app.oauth.token_response.extra), ...Object.keys(app.oauth.callback_params));
   }
+  if (app.auth_type === 'mcp') names.push(...OAUTH_CREDENTIAL_FIELDS);
   return [...new Set(names)];
 }

@@ -3,7 +3,8 @@
 // side (api, api.auth, test_request) is in api-checks.ts.
 import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
-import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
+import type { AppDefinition, FieldDefinition, McpAppDefinition, OAuthDefinition } from './schema.ts';
+import { templatePlaceholders } from './templates.ts';
 
 export type { Problem } from './check-helpers.ts';
 
@@ -39,6 +40,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.img_src !== undefined) problems.url('/img_src', app.img_src, { page: true });
   const names = credentialNames(app);
   if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
+  if (app.auth_type === 'mcp') checkMcp(app, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;
@@ -112,11 +114,23 @@ function credentialNames(app: AppDefinition): CredentialNames {
   const kept = new Set<string>();
   if (app.auth_type === 'oauth') {
     for (const name of [...Object.keys(app.oauth.token_response?.extra ?? {}), ...Object.keys(app.oauth.callback_params ?? {})]) kept.add(name);
-    secrets.add('oauth_access_token');
   }
+  const tokens = app.auth_type === 'oauth' || app.auth_type === 'mcp';
+  if (tokens) secrets.add('oauth_access_token');
   // oauth_client_id is stored with every OAuth account: some APIs want the app's id beside the token (Twitch's Client-Id, Etsy's x-api-key).
-  const all = new Set([...fields, ...kept, ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : [])]);
+  const all = new Set([...fields, ...kept, ...(tokens ? ['oauth_access_token', 'oauth_client_id'] : [])]);
   return { fields, kept, secrets, all };
+}
+
+/**
+ * An MCP server is reached at its URL only: no fields (nothing is templated into a URL that is
+ * also the RFC 8707 resource), and the proxy's API is the server itself (normalize.ts).
+ */
+function checkMcp(app: McpAppDefinition, problems: ProblemList): void {
+  problems.url('/mcp/server_url', app.mcp.server_url);
+  if (templatePlaceholders(app.mcp.server_url).length > 0) problems.add('/mcp/server_url', 'cannot hold placeholders: it is the RFC 8707 resource');
+  if ((app.fields ?? []).length > 0) problems.add('/fields', 'is not used by mcp apps (the server URL is fixed)');
+  if (app.api !== undefined) problems.add('/api', 'is not used by mcp apps (the API is the server at mcp.server_url)');
 }
 
 function checkOAuth(oauth: OAuthDefinition, names: CredentialNames, problems: ProblemList): void {

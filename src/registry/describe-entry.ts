@@ -29,6 +29,7 @@ function templatedNames(app: RegistryApp): string[] {
     const { authorize_url, token_url, refresh_url, revoke_url } = app.oauth;
     urls.push(authorize_url, token_url, refresh_url, ...(revoke_url === undefined ? [] : [revoke_url]));
   }
+  if (app.auth_type === 'mcp') urls.push(app.mcp.server_url);
   if (app.api !== undefined) urls.push(app.api.base_url, ...app.api.allowed_hosts);
   if (app.test_request !== undefined) urls.push(app.test_request.url);
   const names = new Set(urls.flatMap((url) => templatePlaceholders(url)));

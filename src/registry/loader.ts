@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { crossCheck, type Problem } from './cross-checks.ts';
 import { normalizeApp } from './normalize.ts';
 import { registryOf, type AppRegistry, type RegistryApp } from './registry.ts';
-import { KeysAppSchema, NoneAppSchema, OAuthAppSchema, type AppDefinition } from './schema.ts';
+import { KeysAppSchema, McpAppSchema, NoneAppSchema, OAuthAppSchema, type AppDefinition } from './schema.ts';
 
 /** app-registry/ next to package.json, whether running from src/ (tsx) or dist/src/ (node). */
 export const BUILTIN_REGISTRY_DIR = path.join(packageRoot(fileURLToPath(import.meta.url)), 'app-registry');
@@ -31,10 +31,14 @@ export interface RegistryOptions {
   insecureLoopback: boolean;
 }
 
-const validators: Record<AppDefinition['auth_type'], TypeCheck<typeof OAuthAppSchema | typeof KeysAppSchema | typeof NoneAppSchema>> = {
+const validators: Record<
+  AppDefinition['auth_type'],
+  TypeCheck<typeof OAuthAppSchema | typeof KeysAppSchema | typeof NoneAppSchema | typeof McpAppSchema>
+> = {
   oauth: TypeCompiler.Compile(OAuthAppSchema),
   keys: TypeCompiler.Compile(KeysAppSchema),
   none: TypeCompiler.Compile(NoneAppSchema),
+  mcp: TypeCompiler.Compile(McpAppSchema),
 };
 
 interface Source {
@@ -142,9 +146,9 @@ function addDocument(loaded: RegistryInspection, doc: unknown, source: Source, i
 function checkSchema(doc: unknown): Problem[] {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return [{ pointer: '/', message: 'must be a mapping (key: value pairs)' }];
   const authType = (doc as { auth_type?: unknown }).auth_type;
-  if (authType === undefined) return [{ pointer: '/auth_type', message: 'is required (oauth, keys or none)' }];
-  if (authType !== 'oauth' && authType !== 'keys' && authType !== 'none') return [{ pointer: '/auth_type', message: 'must be oauth, keys or none' }];
-  const validator = validators[authType];
+  if (authType === undefined) return [{ pointer: '/auth_type', message: 'is required (oauth, keys, none or mcp)' }];
+  if (typeof authType !== 'string' || !Object.hasOwn(validators, authType)) return [{ pointer: '/auth_type', message: 'must be oauth, keys, none or mcp' }];
+  const validator = validators[authType as AppDefinition['auth_type']];
   if (validator.Check(doc)) return [];
   const errors = [...validator.Errors(doc)];
   // A missing property also fails its type check; report it once, as missing.

@@ -1,7 +1,7 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
-import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
-import type { ApiAuthDefinition, ApiDefinition, AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
+import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryMcp, RegistryOAuth, RegistryTestRequest } from './registry.ts';
+import type { ApiAuthDefinition, ApiDefinition, AppDefinition, McpDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
 
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
@@ -26,12 +26,16 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     featured_weight: app.featured_weight ?? 0,
     fields,
     scope_profiles: app.auth_type === 'oauth' ? (app.scope_profiles ?? []) : [],
-    ...(app.api === undefined ? {} : { api: normalizeApi(app.api, app.auth_type) }),
+    ...(app.api === undefined ? (app.auth_type === 'mcp' ? { api: mcpApi(app.mcp) } : {}) : { api: normalizeApi(app.api, app.auth_type) }),
     ...(app.test_request === undefined ? {} : { test_request: normalizeTestRequest(app.test_request) }),
     source,
   };
   const normalized: RegistryApp =
-    app.auth_type === 'oauth' ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) } : { ...base, auth_type: app.auth_type };
+    app.auth_type === 'oauth'
+      ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) }
+      : app.auth_type === 'mcp'
+        ? { ...base, auth_type: 'mcp', mcp: normalizeMcp(app.mcp) }
+        : { ...base, auth_type: app.auth_type };
   return deepFreeze(normalized);
 }
 
@@ -71,6 +75,20 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
   } as RegistryOAuth;
 }
 
+function normalizeMcp(mcp: McpDefinition): RegistryMcp {
+  return {
+    server_url: mcp.server_url,
+    scopes: mcp.scopes ?? [],
+    registration: mcp.registration ?? 'dynamic',
+    refresh_margin_seconds: mcp.refresh_margin_seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS,
+  };
+}
+
+/** An MCP server's API is the server itself: the bearer goes to its host only (the proxy's allowed host). */
+function mcpApi(mcp: McpDefinition): RegistryApi {
+  return { base_url: mcp.server_url, allowed_hosts: [new URL(mcp.server_url).host], auth: OAUTH_DEFAULT_AUTH };
+}
+
 function normalizeApi(api: ApiDefinition, authType: AppDefinition['auth_type']): RegistryApi {
   // Without a list, a credential may go to the base URL's host only. The host part of the
   // template is kept as written so `{subdomain}.zendesk.com` stays a pattern to fill.
@@ -84,7 +102,7 @@ export const OAUTH_DEFAULT_AUTH: RegistryApiAuth = { type: 'header', headers: { 
 function normalizeAuth(auth: ApiAuthDefinition | undefined, authType: AppDefinition['auth_type']): RegistryApiAuth | undefined {
   if (authType === 'none') return undefined;
   // A keys app without a declaration never loads (cross-checks); sending nothing is the safe fallback.
-  if (auth === undefined) return authType === 'oauth' ? OAUTH_DEFAULT_AUTH : undefined;
+  if (auth === undefined) return authType === 'oauth' || authType === 'mcp' ? OAUTH_DEFAULT_AUTH : undefined;
   const headers = auth.headers ?? {};
   switch (auth.type) {
     case 'header':
