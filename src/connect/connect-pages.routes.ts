@@ -20,7 +20,7 @@ import { findConnectResult } from './connect-flow.repository.ts';
 import {
   completeAuthorization,
   openConnectSession,
-  scopesToRequestOnPage,
+  oauthPageOf,
   startAuthorization,
   type ConnectFlowDeps,
   type ConnectSession,
@@ -243,7 +243,7 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     formError?: FieldValidationError,
   ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
-    const scopes = await scopesToRequestOnPage(deps, session);
+    const oauthPage = await oauthPageOf(deps, session);
     const branding = await pageBrandingOf(deps.db, tokenRow.project_id);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
@@ -258,9 +258,9 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
-    if (app.auth_type === 'oauth') {
-      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state, branding);
-      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth.authorize_url)]);
+    if (oauthPage !== undefined) {
+      const page = oauthStartPage(oauthPage.app, link, tokenRow.allowed_origins, oauthPage.scopes, state, branding);
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(oauthPage.app.oauth.authorize_url)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
     const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];

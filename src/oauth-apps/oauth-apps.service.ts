@@ -68,7 +68,8 @@ export function oauthCallbackUrl(publicUrl: string): string {
 
 function oauthRegistryApp(registry: AppRegistry, slug: string) {
   const app = registry.get(slug);
-  if (app === undefined || app.auth_type !== 'oauth') throw badRequest('app must be the slug of an oauth app in the registry');
+  // An MCP app with registration: preregistered uses the project's own client, like any OAuth app.
+  if (app === undefined || (app.auth_type !== 'oauth' && app.auth_type !== 'mcp')) throw badRequest('app must be the slug of an oauth app in the registry');
   return app;
 }
 

@@ -31,10 +31,7 @@ export interface RegistryOptions {
   insecureLoopback: boolean;
 }
 
-const validators: Record<
-  AppDefinition['auth_type'],
-  TypeCheck<typeof OAuthAppSchema | typeof KeysAppSchema | typeof NoneAppSchema | typeof McpAppSchema>
-> = {
+const validators: Record<AppDefinition['auth_type'], TypeCheck<typeof OAuthAppSchema | typeof KeysAppSchema | typeof NoneAppSchema | typeof McpAppSchema>> = {
   oauth: TypeCompiler.Compile(OAuthAppSchema),
   keys: TypeCompiler.Compile(KeysAppSchema),
   none: TypeCompiler.Compile(NoneAppSchema),
