@@ -70,7 +70,7 @@ export async function discoverMcpApp(deps: Pick<McpDeps, 'egress'>, app: Registr
 export async function prepareMcpAuthorization(deps: McpDeps, scope: McpScope, app: RegistryMcpApp, oauthAppId: string | null): Promise<McpAuthorizationTarget> {
   const metadata = await discover(deps, app);
   const scopes = mcpScopes(app, metadata.resource.scopesSupported);
-  const row = await ensureClient(deps, scope, app, metadata, scopes, oauthAppId);
+  const row = await ensureClient(deps, scope, app, metadata, oauthAppId);
   const client = await openClient(deps, scope, app, row);
   return { app: viewOf(app, row, scopes), client };
 }
@@ -89,7 +89,6 @@ async function ensureClient(
   scope: McpScope,
   app: RegistryMcpApp,
   metadata: McpServerMetadata,
-  scopes: readonly string[],
   oauthAppId: string | null,
 ): Promise<McpClientRow> {
   const as = metadata.authorizationServer;
@@ -114,7 +113,7 @@ async function ensureClient(
       token_auth_method: 'client_secret_basic',
     });
   } else {
-    const registered = await register(deps, metadata, scopes);
+    const registered = await register(deps, metadata);
     inserted = await insertMcpClient(deps.db, {
       ...common,
       registration: 'dynamic',
@@ -128,13 +127,12 @@ async function ensureClient(
   return inserted ?? (await findMcpClientByKey(deps.db, key)) ?? failRegistration('the client row vanished');
 }
 
-async function register(deps: McpDeps, metadata: McpServerMetadata, scopes: readonly string[]) {
+async function register(deps: McpDeps, metadata: McpServerMetadata) {
   try {
     return await registerClient(deps.egress, {
       server: metadata.authorizationServer,
       redirectUri: oauthCallbackUrl(deps.publicUrl),
       clientName: MCP_CLIENT_NAME,
-      scopes,
     });
   } catch (err) {
     if (err instanceof McpRegistrationError) throw flowError('mcp_registration_failed', err);

@@ -17,7 +17,6 @@ export interface RegistrationRequest {
   readonly server: AuthorizationServer;
   readonly redirectUri: string;
   readonly clientName: string;
-  readonly scopes: readonly string[];
 }
 
 export interface RegisteredClient {
@@ -47,7 +46,8 @@ export async function registerClient(egress: Pick<EgressGuard, 'request'>, reque
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: method,
-    ...(request.scopes.length === 0 ? {} : { scope: request.scopes.join(' ') }),
+    // No `scope` (RFC 7591 §2: optional): an authorization server may refuse scopes a client
+    // registers (oidc-provider does for a resource server's scopes), and it limits nothing we need.
   });
   return checkRegistration(answer, method);
 }
