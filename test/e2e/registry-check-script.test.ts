@@ -35,7 +35,7 @@ t.test('a valid extra folder: one line per entry, exit 0', async (t) => {
     lines.find((line) => line.startsWith('twilio ')),
     /^twilio +keys +AccountSid +basic \{AccountSid\}:\{AuthToken\} +GET https:\/\/api\.twilio\.com\//,
   );
-  t.match(result.stdout, /\n\d+ entries valid \(\d+ oauth, \d+ keys, \d+ none\); 0 problems\n$/);
+  t.match(result.stdout, /\n\d+ entries valid \(\d+ oauth, \d+ keys, \d+ none, \d+ mcp\); 0 problems\n$/);
 });
 
 t.test('a broken folder: every problem on stderr, exit 1', async (t) => {
