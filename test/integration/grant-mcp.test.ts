@@ -17,7 +17,13 @@ const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const DONE = 'http://127.0.0.1:9/done';
 
 function resetFaults(): void {
-  Object.assign(mcp.faults, { resourceMismatch: false, registrationRefused: false, tokenServerError: false, noChallengeParameter: false });
+  Object.assign(mcp.faults, {
+    resourceMismatch: false,
+    registrationRefused: false,
+    tokenServerError: false,
+    noChallengeParameter: false,
+    metadataServerError: false,
+  });
 }
 
 /** Page → start → consent at oidc-provider → callback; the account id from the success redirect. */
@@ -217,6 +223,23 @@ t.test('faults end in clear errors and states', async (t) => {
     t.notMatch(html, mcp.origin, 'no URL on the page');
     t.equal(registrations().length, regs);
     t.match(env.testApp.logs(), 'protected resource metadata is for another resource');
+  });
+
+  t.test('the authorization server’s metadata answers 500: the page refuses, no fallback to another document', async (t) => {
+    resetFaults();
+    mcp.faults.metadataServerError = true;
+    const before = mcp.asRequests.length;
+    const token = await env.mint();
+    const page = await fetch(`${env.publicUrl}/connect?token=${token}&app=test_mcp`);
+    t.equal(page.status, 502);
+    t.match(await page.text(), 'This server cannot be connected');
+    t.same(
+      mcp.asRequests.slice(before).map((r) => [r.method, r.path, r.status]),
+      [['GET', '/.well-known/oauth-authorization-server', 500]],
+      'a 500 stops discovery (only a 404 moves on to the next well-known URI)',
+    );
+    t.match(env.testApp.logs(), 'metadata answered with status 500');
+    resetFaults();
   });
 
   t.test('a 401 without resource_metadata: the well-known URI is found anyway', async (t) => {
