@@ -3,7 +3,7 @@
 // discovered (or as stored with the client); `resource` (RFC 8707 §2) is the server URL on the
 // authorization request, the token request and every refresh, so the tokens are audience-bound
 // to this one MCP server. PKCE is always S256 (discovery refused a server without it).
-import { DEFAULT_REFRESH_MARGIN_SECONDS } from '../registry/normalize.ts';
+import { normalizeOAuth } from '../registry/normalize.ts';
 import type { RegistryMcpApp, RegistryOAuth, RegistryOAuthApp } from '../registry/registry.ts';
 
 export interface McpEndpoints {
@@ -16,26 +16,19 @@ export interface McpEndpoints {
 export function mcpOAuthView(app: RegistryMcpApp, endpoints: McpEndpoints, scopes: readonly string[]): RegistryOAuthApp {
   const resource = { resource: app.mcp.server_url };
   const { mcp: _mcp, auth_type: _authType, ...base } = app;
-  const oauth: RegistryOAuth = {
-    grant: 'authorization_code',
+  // Through the registry's own normalisation: every default a file-declared OAuth app gets.
+  const oauth = normalizeOAuth({
     authorize_url: endpoints.authorizationEndpoint,
     token_url: endpoints.tokenEndpoint,
-    refresh_url: endpoints.tokenEndpoint,
     scopes: [...scopes],
-    scope_descriptions: {},
-    scope_separator: ' ',
-    scope_param: 'scope',
     token_auth_method: endpoints.tokenAuthMethod,
     pkce: true,
     authorize_params: resource,
     token_params: resource,
     refresh_params: resource,
-    token_response: { access_token_path: 'access_token', refresh_token_path: 'refresh_token', expires_in_path: 'expires_in', scope_path: 'scope', extra: {} },
-    callback_params: {},
     issuer: endpoints.issuer,
-    refresh_margin_seconds: app.mcp.refresh_margin_seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS,
-    rotates_refresh_token: false,
-  };
+    refresh_margin_seconds: app.mcp.refresh_margin_seconds,
+  });
   return Object.freeze({ ...base, auth_type: 'oauth', oauth });
 }
 

@@ -1,6 +1,15 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
-import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryMcp, RegistryOAuth, RegistryTestRequest } from './registry.ts';
+import type {
+  RegistryApi,
+  RegistryApiAuth,
+  RegistryApp,
+  RegistryAuthorizeUrlRewrite,
+  RegistryField,
+  RegistryMcp,
+  RegistryOAuth,
+  RegistryTestRequest,
+} from './registry.ts';
 import type { ApiAuthDefinition, ApiDefinition, AppDefinition, McpDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
 
@@ -39,7 +48,8 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
   return deepFreeze(normalized);
 }
 
-function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
+/** Also builds the OAuth view of a remote MCP server (src/mcp/mcp-oauth-view.ts), so it gets every default too. */
+export function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
   const response = oauth.token_response ?? {};
   const optional = <K extends keyof OAuthDefinition>(key: K) => (oauth[key] === undefined ? {} : { [key]: oauth[key] });
   return {
@@ -53,6 +63,13 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     scope_separator: oauth.scope_separator ?? ' ',
     scope_param: oauth.scope_param ?? 'scope',
     token_auth_method: oauth.token_auth_method ?? 'client_secret_basic',
+    token_request_format: oauth.token_request_format ?? 'form',
+    callback_code_param: oauth.callback_code_param ?? 'code',
+    authorize_url_rewrite: normalizeAuthorizeUrlRewrite(oauth.authorize_url_rewrite),
+    token_param_names: {
+      client_id: oauth.token_param_names?.client_id ?? 'client_id',
+      client_secret: oauth.token_param_names?.client_secret ?? 'client_secret',
+    },
     pkce: oauth.pkce ?? true,
     authorize_params: oauth.authorize_params ?? {},
     token_params: oauth.token_params ?? {},
@@ -87,6 +104,14 @@ function normalizeMcp(mcp: McpDefinition): RegistryMcp {
 /** An MCP server's API is the server itself: the bearer goes to its host only (the proxy's allowed host). */
 function mcpApi(mcp: McpDefinition): RegistryApi {
   return { base_url: mcp.server_url, allowed_hosts: [new URL(mcp.server_url).host], auth: OAUTH_DEFAULT_AUTH };
+}
+
+function normalizeAuthorizeUrlRewrite(rewrite: OAuthDefinition['authorize_url_rewrite']): RegistryAuthorizeUrlRewrite {
+  return {
+    rename_params: rewrite?.rename_params ?? {},
+    omit_params: rewrite?.omit_params ?? [],
+    ...(rewrite?.query_in_fragment === undefined ? {} : { query_in_fragment: rewrite.query_in_fragment }),
+  };
 }
 
 function normalizeApi(api: ApiDefinition, authType: AppDefinition['auth_type']): RegistryApi {
