@@ -189,13 +189,19 @@ function withOrigins(err: unknown, tokenRow: ConnectTokenRow): unknown {
  */
 export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: ConnectSession): Promise<readonly string[]> {
   if (session.app.auth_type !== 'oauth') return [];
+  const row = await requireOwnOAuthAppRow(deps, session);
+  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
+}
+
+/** The project's OAuth app this page would use (the named one, else its newest for the app), or app_not_configured. */
+async function requireOwnOAuthAppRow(deps: ConnectFlowDeps, session: ConnectSession) {
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
       ? await findNewestOAuthAppForApp(deps.db, projectId, session.app.slug)
       : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, session.app.slug);
   if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
-  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
+  return row;
 }
 
 /** What the page of an app that redirects shows: its OAuth view (an MCP server's, discovered now) and the scopes asked for. */
@@ -207,6 +213,8 @@ export interface OAuthPage {
 /** Undefined for an app whose page is a key form. */
 export async function oauthPageOf(deps: ConnectFlowDeps, session: ConnectSession): Promise<OAuthPage | undefined> {
   if (session.app.auth_type === 'mcp') {
+    // A server used with the project's own client says "not configured" before any discovery.
+    if (session.app.mcp.registration === 'preregistered') await requireOwnOAuthAppRow(deps, session);
     try {
       const app = await discoverMcpApp(deps, session.app);
       return { app, scopes: app.oauth.scopes };

@@ -185,11 +185,11 @@ t.test('preregistered: the project’s own OAuth app is the client, no registrat
   resetFaults();
   const env = await connectProject(services);
   const token = await env.mint();
-  const missing = await startOAuth(env, token, { app: 'test_mcp_own' }).then(
-    () => 'started',
-    (err: Error) => err.message,
-  );
-  t.match(missing, /^start answered 409/, 'without an OAuth app the app is not configured');
+  const probes = mcp.mcpRequests.length;
+  const missing = await fetch(`${env.publicUrl}/connect?token=${token}&app=test_mcp_own`);
+  t.equal(missing.status, 409, 'without an OAuth app the page says the app is not configured');
+  t.match(await missing.text(), 'This app is not configured');
+  t.equal(mcp.mcpRequests.length, probes, 'and discovers nothing');
 
   // The operator registers a client at the AS by hand (here: through its registration endpoint).
   const registered = await fetch(`${mcp.issuer}/reg`, {
