@@ -23,6 +23,7 @@ function resetFaults(): void {
     tokenServerError: false,
     noChallengeParameter: false,
     metadataServerError: false,
+    tokenInvalidGrant: false,
   });
 }
 
@@ -293,6 +294,34 @@ t.test('faults end in clear errors and states', async (t) => {
     t.equal(refreshed.json().error.code, 'provider_unavailable');
     const row = await env.testApp.database.handle.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirstOrThrow();
     t.hasStrict(row, { healthy: false, dead: false, error_code: 'provider_unavailable' });
+    resetFaults();
+  });
+
+  t.test('refresh answered invalid_grant: the account is dead and asks for a reconnect', async (t) => {
+    resetFaults();
+    await env.pd.projectEnvironment.updateWebhook({ url: `${env.webhooks.origin}/project` });
+    const { accountId } = await connectMcp(env, 'user-revoked');
+    mcp.faults.tokenInvalidGrant = true;
+    const refreshed = await env.testApp.app.server.inject({
+      method: 'POST',
+      url: `/v1/admin/projects/${env.client.projectId}/accounts/${accountId}/refresh`,
+      headers: admin,
+    });
+    t.equal(refreshed.statusCode, 409);
+    t.equal(refreshed.json().error.code, 'account_dead');
+    const row = await env.testApp.database.handle.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirstOrThrow();
+    t.hasStrict(row, { dead: true, error_code: 'grant_revoked' });
+    const events = await env.testApp.database.handle.db
+      .selectFrom('webhook_outbox')
+      .select(['event', 'payload'])
+      .where('project_id', '=', env.client.projectId)
+      .where('event', '=', 'ACCOUNT_DEAD')
+      .execute();
+    t.same(
+      events.map((e) => (e.payload['account'] as { id: string }).id),
+      [accountId],
+      'ACCOUNT_DEAD enqueued once, for this account',
+    );
     resetFaults();
   });
 });
