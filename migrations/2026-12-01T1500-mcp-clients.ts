@@ -21,6 +21,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('token_auth_method', 'text', (c) => c.notNull())
     .addColumn('authorization_endpoint', 'text', (c) => c.notNull())
     .addColumn('token_endpoint', 'text', (c) => c.notNull())
+    .addColumn('revocation_endpoint', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint('mcp_clients_registration_unique', ['project_id', 'environment', 'issuer', 'registration_key'])

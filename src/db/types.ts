@@ -132,6 +132,8 @@ export interface Database {
     token_auth_method: 'client_secret_basic' | 'client_secret_post' | 'none';
     authorization_endpoint: string;
     token_endpoint: string;
+    /** RFC 7009, when the authorization server offers it: used when an account is deleted. */
+    revocation_endpoint: string | null;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

@@ -54,7 +54,7 @@ export async function insertMcpClient(db: Db, row: NewMcpClient): Promise<McpCli
 export async function updateMcpClientEndpoints(
   db: Db,
   id: string,
-  endpoints: Pick<McpClientRow, 'authorization_endpoint' | 'token_endpoint'>,
+  endpoints: Pick<McpClientRow, 'authorization_endpoint' | 'token_endpoint' | 'revocation_endpoint'>,
 ): Promise<McpClientRow | undefined> {
   return db
     .updateTable('mcp_clients')

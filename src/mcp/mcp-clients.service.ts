@@ -60,7 +60,13 @@ export async function discoverMcpApp(deps: Pick<McpDeps, 'egress'>, app: Registr
   const as = metadata.authorizationServer;
   return mcpOAuthView(
     app,
-    { issuer: as.issuer, authorizationEndpoint: as.authorizationEndpoint, tokenEndpoint: as.tokenEndpoint, tokenAuthMethod: 'client_secret_basic' },
+    {
+      issuer: as.issuer,
+      authorizationEndpoint: as.authorizationEndpoint,
+      tokenEndpoint: as.tokenEndpoint,
+      revocationEndpoint: as.revocationEndpoint,
+      tokenAuthMethod: 'client_secret_basic',
+    },
     mcpScopes(app, metadata.resource.scopesSupported),
   );
 }
@@ -100,7 +106,7 @@ async function ensureClient(
   const existing = await findMcpClientByKey(deps.db, key);
   if (existing !== undefined) return withCurrentEndpoints(deps, existing, metadata);
   const id = mintId('mcpc_');
-  const endpoints = { authorization_endpoint: as.authorizationEndpoint, token_endpoint: as.tokenEndpoint };
+  const endpoints = endpointsOf(metadata);
   const common = { id, project_id: scope.projectId, environment: scope.environment, issuer: as.issuer, registration_key: key.registrationKey, ...endpoints };
   let inserted: McpClientRow | undefined;
   if (preregistered !== undefined) {
@@ -140,10 +146,20 @@ async function register(deps: McpDeps, metadata: McpServerMetadata) {
   }
 }
 
-async function withCurrentEndpoints(deps: McpDeps, row: McpClientRow, metadata: McpServerMetadata): Promise<McpClientRow> {
+/** The authorization server's endpoints as mcp_clients keeps them. */
+function endpointsOf(metadata: McpServerMetadata): Pick<McpClientRow, 'authorization_endpoint' | 'token_endpoint' | 'revocation_endpoint'> {
   const as = metadata.authorizationServer;
-  if (row.authorization_endpoint === as.authorizationEndpoint && row.token_endpoint === as.tokenEndpoint) return row;
-  return (await updateMcpClientEndpoints(deps.db, row.id, { authorization_endpoint: as.authorizationEndpoint, token_endpoint: as.tokenEndpoint })) ?? row;
+  return { authorization_endpoint: as.authorizationEndpoint, token_endpoint: as.tokenEndpoint, revocation_endpoint: as.revocationEndpoint };
+}
+
+async function withCurrentEndpoints(deps: McpDeps, row: McpClientRow, metadata: McpServerMetadata): Promise<McpClientRow> {
+  const endpoints = endpointsOf(metadata);
+  const unchanged =
+    row.authorization_endpoint === endpoints.authorization_endpoint &&
+    row.token_endpoint === endpoints.token_endpoint &&
+    row.revocation_endpoint === endpoints.revocation_endpoint;
+  if (unchanged) return row;
+  return (await updateMcpClientEndpoints(deps.db, row.id, endpoints)) ?? row;
 }
 
 async function requireOAuthApp(deps: McpDeps, scope: McpScope, app: RegistryMcpApp, oauthAppId: string | null): Promise<ResolvedOAuthClient> {
@@ -190,6 +206,7 @@ function viewOf(app: RegistryMcpApp, row: McpClientRow, scopes: readonly string[
       issuer: row.issuer,
       authorizationEndpoint: row.authorization_endpoint,
       tokenEndpoint: row.token_endpoint,
+      revocationEndpoint: row.revocation_endpoint,
       tokenAuthMethod: row.token_auth_method === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic',
     },
     scopes,

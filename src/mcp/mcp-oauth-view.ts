@@ -10,6 +10,7 @@ export interface McpEndpoints {
   readonly issuer: string;
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
+  readonly revocationEndpoint: string | null;
   readonly tokenAuthMethod: RegistryOAuth['token_auth_method'];
 }
 
@@ -26,6 +27,7 @@ export function mcpOAuthView(app: RegistryMcpApp, endpoints: McpEndpoints, scope
     authorize_params: resource,
     token_params: resource,
     refresh_params: resource,
+    ...(endpoints.revocationEndpoint === null ? {} : { revoke_url: endpoints.revocationEndpoint }),
     issuer: endpoints.issuer,
     refresh_margin_seconds: app.mcp.refresh_margin_seconds,
   });

@@ -178,6 +178,18 @@ t.test('discovery, registration, consent, callback, credential fetch, proxied MC
   t.equal(second.authorizeUrl.searchParams.get('client_id'), client.client_id);
   t.equal(registrations().filter((r) => r.status === 201).length, 1, 'one registration per authorization server and project environment');
 
+  // Deleting the account revokes its refresh token at the authorization server (RFC 7009).
+  t.equal(client.revocation_endpoint, `${mcp.issuer}/token/revocation`);
+  await env.pd.accounts.delete(accountId);
+  const revocation = mcp.asRequests.at(-1)!;
+  t.same([revocation.method, revocation.path, revocation.status], ['POST', '/token/revocation', 200]);
+  const afterRevoke = await fetch(mcp.serverUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${String(newToken)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' }),
+  });
+  t.equal(afterRevoke.status, 401, 'the grant is gone at the authorization server: its access token no longer works');
+
   t.notMatch(env.testApp.logs(), secret, 'the client secret is never logged');
   t.notMatch(env.testApp.logs(), String(newToken), 'no access token in the logs');
 });
