@@ -24,6 +24,7 @@ const LAYERS = [
   'webhooks',
   'accounts', // the one home of the account, below every feature that uses it
   'oauth-apps',
+  'mcp', // remote MCP servers: discovery (RFC 9728, RFC 8414), client registration (RFC 7591), their OAuth view
   'refresh', // the refresh engine: returns outcomes to the accounts
   'account-checks', // test an account now, and the scheduled health check of key-based accounts
   'secrets', // project secrets (the docs' environment variables)

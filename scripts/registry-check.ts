@@ -20,7 +20,9 @@ const inspection = await inspectRegistry({ dirs, insecureLoopback });
 const entries = [...inspection.apps].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0)).map(describeEntry);
 if (!quiet) process.stdout.write(formatTable(entries));
 for (const problem of inspection.problems) process.stderr.write(`${problem}\n`);
-const types = (['oauth', 'oauth1', 'keys', 'none'] as const).map((type) => `${entries.filter((entry) => entry.authType === type).length} ${type}`).join(', ');
+const types = (['oauth', 'oauth1', 'keys', 'none', 'mcp'] as const)
+  .map((type) => `${entries.filter((entry) => entry.authType === type).length} ${type}`)
+  .join(', ');
 process.stdout.write(`${entries.length} entries valid (${types}); ${inspection.problems.length} problem${inspection.problems.length === 1 ? '' : 's'}\n`);
 process.exitCode = inspection.problems.length === 0 ? 0 : 1;
 

@@ -198,6 +198,20 @@ export const CONNECT_FLOW_ERRORS = {
   },
   form_token_invalid: { code: 'forbidden', title: 'This page has expired', message: 'Reload the page and try again.', retry: true },
   // Security catalogue 62: a connect token allows a handful of key-form attempts, then it is burned.
+  // Remote MCP servers (src/mcp/): the server's or its authorization server's metadata is missing
+  // or fails a check (RFC 9728 resource, RFC 8414 issuer, S256), or registration was refused.
+  mcp_discovery_failed: {
+    code: 'provider_error',
+    title: 'This server cannot be connected',
+    message: 'The server did not describe how to sign in to it, or its description failed a security check. Please try again later.',
+    retry: true,
+  },
+  mcp_registration_failed: {
+    code: 'provider_error',
+    title: 'This server cannot be connected',
+    message: 'The server’s sign-in service did not accept this app. Please try again later.',
+    retry: true,
+  },
   attempts_exhausted: {
     code: 'too_many_requests',
     title: 'Too many attempts',

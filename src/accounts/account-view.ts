@@ -95,6 +95,6 @@ export function credentialsView(
 ): Record<string, string | null> {
   const current = app === undefined ? { ...values } : currentCredentialValues(app, values);
   if (app?.auth_type === 'oauth1') return withPipedreamOAuth1Names(current);
-  if (app !== undefined && app.auth_type !== 'oauth') return current;
+  if (app !== undefined && app.auth_type !== 'oauth' && app.auth_type !== 'mcp') return current;
   return { ...current, oauth_refresh_token: refreshToken, expires_at: iso(row.expires_at) };
 }

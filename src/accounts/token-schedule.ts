@@ -1,7 +1,7 @@
 // When an account's token counts as fresh, when the background refresher should renew it, and
 // how long to back off after a failure. Pure functions of the row, the registry entry and the
 // clock: the credential read decides with them whether to ask for a refresh at all.
-import type { RegistryApp, RegistryOAuthApp } from '../registry/registry.ts';
+import type { RegistryApp, RegistryMcpApp, RegistryOAuthApp } from '../registry/registry.ts';
 
 /** The default refresh margin: a token handed out is valid for at least this long. */
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
@@ -20,8 +20,12 @@ export interface TokenTimes {
   created_at: Date;
 }
 
-export function marginMs(app: RegistryOAuthApp | undefined): number {
-  return (app?.oauth.refresh_margin_seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS) * 1000;
+/** An app whose accounts hold OAuth tokens: an OAuth app, or a remote MCP server (src/mcp/). */
+export type TokenApp = RegistryOAuthApp | RegistryMcpApp;
+
+export function marginMs(app: TokenApp | undefined): number {
+  const seconds = app === undefined ? undefined : app.auth_type === 'mcp' ? app.mcp.refresh_margin_seconds : app.oauth.refresh_margin_seconds;
+  return (seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS) * 1000;
 }
 
 /**
@@ -29,7 +33,7 @@ export function marginMs(app: RegistryOAuthApp | undefined): number {
  * token's own lifetime. A provider issuing 60-second tokens against a 300-second margin would
  * otherwise make every token stale at birth, and every request a refresh.
  */
-export function effectiveMarginMs(row: TokenTimes, app: RegistryOAuthApp | undefined): number {
+export function effectiveMarginMs(row: TokenTimes, app: TokenApp | undefined): number {
   const margin = marginMs(app);
   if (row.expires_at === null) return margin;
   const issuedAt = (row.last_refreshed_at ?? row.created_at).getTime();
@@ -38,7 +42,7 @@ export function effectiveMarginMs(row: TokenTimes, app: RegistryOAuthApp | undef
 }
 
 /** Usable as is: unknown expiry (returned as is), or valid for at least the margin. */
-export function isFresh(row: TokenTimes, app: RegistryOAuthApp | undefined, nowMs: number): boolean {
+export function isFresh(row: TokenTimes, app: TokenApp | undefined, nowMs: number): boolean {
   return row.expires_at === null || row.expires_at.getTime() - nowMs >= effectiveMarginMs(row, app);
 }
 
@@ -74,8 +78,9 @@ export function backoffActive(row: { refresh_backoff_until: Date | null }, nowMs
   return row.refresh_backoff_until !== null && row.refresh_backoff_until.getTime() > nowMs;
 }
 
-export function isOAuthApp(app: RegistryApp | undefined): app is RegistryOAuthApp {
-  return app !== undefined && app.auth_type === 'oauth';
+/** Whether the app's accounts hold refreshable OAuth tokens (OAuth apps and remote MCP servers). */
+export function isOAuthApp(app: RegistryApp | undefined): app is TokenApp {
+  return app !== undefined && (app.auth_type === 'oauth' || app.auth_type === 'mcp');
 }
 
 export function secondsUntil(date: Date | null, nowMs: number, minimum = 1): number {

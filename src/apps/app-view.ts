@@ -105,9 +105,9 @@ function removedAppView(slug: string): AppView {
  * grants (client credentials, JWT bearer) among them, though latchkey mints their tokens.
  */
 function pipedreamAuthType(app: RegistryApp): AppView['auth_type'] {
-  // Pipedream's values, so the SDK keeps parsing: an OAuth 1.0a app redirects to its provider
-  // like an OAuth 2.0 one; a machine grant's user only types values, like a keys app.
-  if (app.auth_type === 'oauth1') return 'oauth';
+  // Pipedream's values, so the SDK keeps parsing: an OAuth 1.0a app and an MCP server redirect to
+  // their provider like an OAuth 2.0 app; a machine grant's user only types values, like a keys app.
+  if (app.auth_type === 'oauth1' || app.auth_type === 'mcp') return 'oauth';
   if (app.auth_type === 'oauth' && app.oauth.grant !== 'authorization_code') return 'keys';
   return app.auth_type;
 }
@@ -145,5 +145,6 @@ export function credentialFieldsOf(app: RegistryApp): string[] {
   if (app.auth_type === 'oauth1') {
     names.push(...OAUTH1_CREDENTIAL_NAMES, ...Object.keys(OAUTH1_PIPEDREAM_NAMES), ...Object.keys(app.oauth1.token_response_extra));
   }
+  if (app.auth_type === 'mcp') names.push(...OAUTH_CREDENTIAL_FIELDS);
   return [...new Set(names)];
 }

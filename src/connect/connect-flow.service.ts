@@ -43,6 +43,7 @@ import { runTestRequest } from '../oauth/test-request.ts';
 import { SLUG_REGEX, type AppRegistry, type RegistryApp, type RegistryOAuthApp } from '../registry/registry.ts';
 import { TemplateError, hasControlCharacter, replacePlaceholders } from '../registry/templates.ts';
 import { enqueueConnectionEvent } from '../webhooks/events.ts';
+import { discoverMcpApp, prepareMcpAuthorization, resumeMcpAuthorization, type McpAuthorizationTarget } from '../mcp/mcp-clients.service.ts';
 import { consumeConnectToken, findConnectTokenByDigest, type ConnectTokenRow } from './connect-token.repository.ts';
 import { resolveConnectToken } from './connect-tokens.service.ts';
 import { deleteExpiredConnectResults, insertConnectResult, type ConnectResultRow } from './connect-flow.repository.ts';
@@ -191,13 +192,41 @@ export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: Conn
   if (session.app.auth_type !== 'oauth') return [];
   // A machine grant with a client the user enters needs no OAuth app of the project.
   if (isMachineGrant(session.app.oauth) && session.app.oauth.client === 'entered') return session.app.oauth.scopes;
+  const row = await requireOwnOAuthAppRow(deps, session);
+  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
+}
+
+/** The project's OAuth app this page would use (the named one, else its newest for the app), or app_not_configured. */
+async function requireOwnOAuthAppRow(deps: ConnectFlowDeps, session: ConnectSession) {
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
       ? await findNewestOAuthAppForApp(deps.db, projectId, session.app.slug)
       : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, session.app.slug);
   if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
-  return requestedScopes(session.app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
+  return row;
+}
+
+/** What the page of an app that redirects shows: its OAuth view (an MCP server's, discovered now) and the scopes asked for. */
+export interface OAuthPage {
+  readonly app: RegistryOAuthApp;
+  readonly scopes: readonly string[];
+}
+
+/** Undefined for an app whose page is a key form. */
+export async function oauthPageOf(deps: ConnectFlowDeps, session: ConnectSession): Promise<OAuthPage | undefined> {
+  if (session.app.auth_type === 'mcp') {
+    // A server used with the project's own client says "not configured" before any discovery.
+    if (session.app.mcp.registration === 'preregistered') await requireOwnOAuthAppRow(deps, session);
+    try {
+      const app = await discoverMcpApp(deps, session.app);
+      return { app, scopes: app.oauth.scopes };
+    } catch (err) {
+      throw withOrigins(err, session.tokenRow);
+    }
+  }
+  if (session.app.auth_type !== 'oauth') return undefined;
+  return { app: session.app, scopes: await scopesToRequestOnPage(deps, session) };
 }
 
 // ─── start OAuth ─────────────────────────────────────────────────────────────────────────────
@@ -224,8 +253,7 @@ export async function startAuthorization(
   browserNonce: string | undefined,
 ): Promise<AuthorizationStart> {
   try {
-    const app = requireOAuthApp(session.app);
-    const client = await requireOAuthClient(deps, session.tokenRow.project_id, app, session.oauthAppId);
+    const { app, client } = await authorizationTarget(deps, session);
     const fields = checkFieldValues(app.fields, submitted);
     const scopes = requestedScopes(app, client);
     const { state, digest } = mintState();
@@ -255,6 +283,14 @@ export async function startAuthorization(
   } catch (err) {
     throw withOrigins(err, session.tokenRow);
   }
+}
+
+/** The registry's OAuth app and the project's client for it; for a remote MCP server, the discovered ones (src/mcp/). */
+async function authorizationTarget(deps: ConnectFlowDeps, session: ConnectSession): Promise<McpAuthorizationTarget> {
+  const scope = { projectId: session.tokenRow.project_id, environment: session.tokenRow.environment };
+  if (session.app.auth_type === 'mcp') return prepareMcpAuthorization(deps, scope, session.app, session.oauthAppId);
+  const app = requireOAuthApp(session.app);
+  return { app, client: await requireOAuthClient(deps, scope.projectId, app, session.oauthAppId) };
 }
 
 function requireOAuthApp(app: RegistryApp): RegistryOAuthApp {
@@ -335,10 +371,9 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
   const attempt: Attempt = { tokenRow, appSlug: entry.app_slug, embed: meta.embed };
   try {
     checkAuthorizationError(query);
-    const app = requireOAuthApp(deps.registry.get(entry.app_slug) ?? failWith('app_unknown'));
+    const { app, client } = await callbackTarget(deps, entry);
     const code = requireCode(query, app.oauth.callback_code_param);
     checkTokenStillUsable(tokenRow, now(deps));
-    const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
     const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(stateLocation), entry.code_verifier_enc);
     const response = await exchangeCode({
       oauth: app.oauth,
@@ -378,6 +413,15 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
     deps.logger?.error({ err }, 'connect callback failed after the state was consumed');
     return failConnection(deps, attempt, flowError('internal_error', err));
   }
+}
+
+/** The app and client the authorization started with (an MCP server's as stored with its client). */
+async function callbackTarget(deps: ConnectFlowDeps, entry: OAuthStateRow): Promise<McpAuthorizationTarget> {
+  const registered = deps.registry.get(entry.app_slug) ?? failWith('app_unknown');
+  const scope = { projectId: entry.project_id, environment: entry.environment };
+  if (registered.auth_type === 'mcp') return resumeMcpAuthorization(deps, scope, registered, entry.oauth_app_id);
+  const app = requireOAuthApp(registered);
+  return { app, client: await requireOAuthClient(deps, scope.projectId, app, entry.oauth_app_id) };
 }
 
 function failWith(kind: ConnectFlowErrorKind): never {

@@ -20,7 +20,7 @@ import { findConnectResult } from './connect-flow.repository.ts';
 import {
   completeAuthorization,
   openConnectSession,
-  scopesToRequestOnPage,
+  oauthPageOf,
   startAuthorization,
   type ConnectFlowDeps,
   type ConnectSession,
@@ -283,7 +283,9 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     formError?: FieldValidationError,
   ): Promise<FastifyReply> {
     const { app, tokenRow } = session;
-    const scopes = await (app.auth_type === 'oauth1' ? oauth1ScopesOnPage : scopesToRequestOnPage)(deps, session);
+    // OAuth 1.0a has its own page data; the others' come from oauthPageOf (an MCP server's is discovered now).
+    const oauth1Scopes = app.auth_type === 'oauth1' ? await oauth1ScopesOnPage(deps, session) : undefined;
+    const oauthPage = app.auth_type === 'oauth1' ? undefined : await oauthPageOf(deps, session);
     const branding = await pageBrandingOf(deps.db, tokenRow.project_id);
     // The page's form token is bound to this browser's binding cookie, set here if it has none yet.
     const bindingNonce = cookieNonceFor(request.cookies[binding.cookieName]);
@@ -298,10 +300,13 @@ export function connectPageRoutes(deps: ConnectFlowDeps): FastifyPluginAsyncType
     };
     const state: FormState =
       formError === undefined ? {} : { fieldErrors: formError.fieldErrors, keptValues: formError.keptValues, formMessage: formError.formMessage };
-    if ((app.auth_type === 'oauth' && !usesGrantForm(app)) || app.auth_type === 'oauth1') {
-      const page = oauthStartPage(app, link, tokenRow.allowed_origins, scopes, state, branding);
-      const authorizeUrl = app.auth_type === 'oauth' ? app.oauth.authorize_url : app.oauth1.authorize_url;
-      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(authorizeUrl)]);
+    if (app.auth_type === 'oauth1' && oauth1Scopes !== undefined) {
+      const page = oauthStartPage(app, link, tokenRow.allowed_origins, oauth1Scopes, state, branding);
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(app.oauth1.authorize_url)]);
+    }
+    if (oauthPage !== undefined && !usesGrantForm(app)) {
+      const page = oauthStartPage(oauthPage.app, link, tokenRow.allowed_origins, oauthPage.scopes, state, branding);
+      return sendPage(reply, status, page, tokenRow.allowed_origins, [formActionSourceFor(oauthPage.app.oauth.authorize_url)]);
     }
     // The key form's 303 may lead to the backend's redirect URIs: form-action must allow them (Chromium checks redirects).
     const redirects = session.embed === null ? [tokenRow.success_redirect_uri, tokenRow.error_redirect_uri] : [];

@@ -121,6 +121,24 @@ export interface Database {
     created_at: Timestamp;
     updated_at: Timestamp;
   };
+  mcp_clients: {
+    id: string;
+    project_id: string;
+    environment: EnvironmentName;
+    issuer: string;
+    registration: 'dynamic' | 'client_id_metadata_document' | 'preregistered';
+    registration_key: string;
+    oauth_app_id: string | null;
+    client_id: string | null;
+    client_secret_enc: Buffer | null;
+    token_auth_method: 'client_secret_basic' | 'client_secret_post' | 'none';
+    authorization_endpoint: string;
+    token_endpoint: string;
+    /** RFC 7009, when the authorization server offers it: used when an account is deleted. */
+    revocation_endpoint: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
   oauth_states: {
     digest: Buffer;
     cookie_digest: Buffer;

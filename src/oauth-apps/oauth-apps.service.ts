@@ -73,8 +73,10 @@ export function oauth1CallbackUrl(publicUrl: string): string {
 
 function oauthRegistryApp(registry: AppRegistry, slug: string) {
   const app = registry.get(slug);
-  // OAuth 1.0a apps take their consumer key and secret as client_id and client_secret.
-  if (app === undefined || (app.auth_type !== 'oauth' && app.auth_type !== 'oauth1')) throw badRequest('app must be the slug of an oauth app in the registry');
+  // OAuth 1.0a apps take their consumer key and secret as client_id and client_secret; an MCP app
+  // with registration: preregistered uses the project's own client, like any OAuth app.
+  if (app === undefined || (app.auth_type !== 'oauth' && app.auth_type !== 'oauth1' && app.auth_type !== 'mcp'))
+    throw badRequest('app must be the slug of an oauth app in the registry');
   return app;
 }
 

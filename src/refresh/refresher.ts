@@ -33,14 +33,15 @@ import {
 } from '../accounts/account-lease.repository.ts';
 import { locationOf, openAccountSecrets, sealCredentials, sealRefreshToken } from '../accounts/account-secrets.ts';
 import { ACCOUNT_FAILURE_TEXTS, OPERATOR_FAILURES, type RefreshOutcome } from '../accounts/refresh-outcome.ts';
-import { backoffActive, backoffMs, isExpired, isFresh, planNextRefresh, secondsUntil } from '../accounts/token-schedule.ts';
+import { backoffActive, backoffMs, isExpired, isFresh, isOAuthApp, planNextRefresh, secondsUntil } from '../accounts/token-schedule.ts';
 import type { AuditEntry } from '../audit/audit-log.ts';
 import type { AccountErrorCode, Database } from '../db/types.ts';
 import type { Vault } from '../keys/vault.ts';
-import { RecentOAuthClients } from '../oauth-apps/oauth-apps.service.ts';
+import { RecentOAuthClients, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import { storedTarget } from '../mcp/mcp-clients.service.ts';
 import { normaliseTokenResponse, type NormalisedTokens } from '../oauth/token-response.ts';
 import { readPath } from '../oauth/json-path.ts';
-import type { AppRegistry, RegistryOAuthApp } from '../registry/registry.ts';
+import type { AppRegistry, RegistryApp, RegistryMcpApp, RegistryOAuthApp } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { enqueueAccountEvent } from './account-events.ts';
 import { isMachineGrant } from '../oauth/machine-grant.ts';
@@ -104,6 +105,10 @@ export interface RefresherDeps {
   readonly now?: (() => Date) | undefined;
 }
 
+/** What a refresh runs with; an MCP account's client comes with its app's view. */
+type RefreshTarget =
+  { kind: 'oauth'; app: RegistryOAuthApp; client?: ResolvedOAuthClient } | { kind: 'client_missing'; app: RegistryMcpApp } | { kind: 'none' };
+
 const noopLogger: LogSink = { info: () => {}, warn: () => {}, error: () => {} };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -139,8 +144,7 @@ export class CredentialRefresher {
 
   /** Admin: refresh now, whatever the margin (same single-flight and lease path). */
   forceRefresh(row: AccountRow): Promise<RefreshOutcome> {
-    const app = this.deps.registry.get(row.app_slug);
-    if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
+    if (!isOAuthApp(this.deps.registry.get(row.app_slug))) return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
     return this.singleFlight(row, 'force');
   }
 
@@ -150,8 +154,7 @@ export class CredentialRefresher {
    * a token a sibling already replaced is returned as it is.
    */
   refreshRejected(row: AccountRow): Promise<RefreshOutcome> {
-    const app = this.deps.registry.get(row.app_slug);
-    if (app === undefined || app.auth_type !== 'oauth') return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
+    if (!isOAuthApp(this.deps.registry.get(row.app_slug))) return Promise.resolve({ kind: 'unrefreshable', reason: 'not_oauth' });
     return this.singleFlight(row, 'rejected');
   }
 
@@ -220,14 +223,14 @@ export class CredentialRefresher {
     };
     try {
       const nowMs = this.nowMs();
-      const app = this.deps.registry.get(leased.app_slug);
-      if (app === undefined || app.auth_type !== 'oauth') {
+      const target = await this.targetOf(leased);
+      if (target.kind === 'none') {
         // Nothing to refresh (an app removed from the registry, or a keys app): stop scheduling it.
         await release({ nextRefreshAt: null });
         return { kind: 'fresh', row: leased };
       }
       // The re-read: a sibling replica may have refreshed between our read and the lease.
-      if (trigger === 'request' && (versionOf(leased) !== versionOf(base) || isFresh(leased, app, nowMs))) {
+      if (trigger === 'request' && (versionOf(leased) !== versionOf(base) || isFresh(leased, target.app, nowMs))) {
         await release();
         return { kind: 'fresh', row: leased };
       }
@@ -243,6 +246,13 @@ export class CredentialRefresher {
         await release();
         return this.duringBackoff(leased);
       }
+      if (target.kind === 'client_missing') {
+        // An MCP account whose client registration (or preregistered OAuth app) is gone.
+        settled = true;
+        const retryAfterSeconds = await this.markFailed(leased, target.app, fence, failure('oauth_app_missing'), false);
+        return { kind: 'unavailable', code: 'oauth_app_missing', retryAfterSeconds };
+      }
+      const { app } = target;
 
       const opened = await openAccountSecrets(this.deps.vault, leased);
       if (isMachineGrant(app.oauth)) {
@@ -253,7 +263,7 @@ export class CredentialRefresher {
       }
       if (opened.refreshToken === null) return await this.withoutRefreshToken(leased, app, trigger, fence, release);
 
-      const client = await this.oauthClients.resolve(leased.project_id, leased.app_slug, leased.oauth_app_id);
+      const client = target.client ?? (await this.oauthClients.resolve(leased.project_id, leased.app_slug, leased.oauth_app_id));
       if (client === undefined || (leased.oauth_app_id !== null && client.id !== leased.oauth_app_id)) {
         settled = true;
         const retryAfterSeconds = await this.markFailed(leased, app, fence, failure('oauth_app_missing'), false);
@@ -283,6 +293,18 @@ export class CredentialRefresher {
         await releaseRefreshLease(this.deps.db, fence, restore).catch(() => {});
       }
     }
+  }
+
+  /**
+   * The account's app as the OAuth steps see it: the registry's OAuth app, or a remote MCP
+   * server's view with the client it was connected with (its token endpoint and `resource`).
+   */
+  private async targetOf(row: AccountRow): Promise<RefreshTarget> {
+    const app = this.deps.registry.get(row.app_slug);
+    if (app?.auth_type === 'oauth') return { kind: 'oauth', app };
+    if (app?.auth_type !== 'mcp') return { kind: 'none' };
+    const stored = await storedTarget(this.deps, { projectId: row.project_id, environment: row.environment }, app, row.oauth_app_id);
+    return stored === undefined ? { kind: 'client_missing', app } : { kind: 'oauth', app: stored.app, client: stored.client };
   }
 
   private async withoutRefreshToken(
@@ -442,7 +464,7 @@ export class CredentialRefresher {
   /** Records the failure and its backoff; returns the seconds until the next attempt. */
   private async markFailed(
     leased: LeasedAccount,
-    app: RegistryOAuthApp,
+    app: RegistryApp,
     fence: Fence,
     reason: { code: AccountErrorCode; text: string },
     keepAttempt: boolean,

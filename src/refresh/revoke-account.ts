@@ -15,6 +15,7 @@ import type { LogSink } from './refresher.ts';
 import { requestRevocation, type TokenEgress } from './token-endpoint.ts';
 import { revokeOAuth1Account } from './revoke-oauth1-account.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
+import { storedTarget } from '../mcp/mcp-clients.service.ts';
 
 export const REVOKE_TIMEOUT_MS = 5_000;
 const RETRY_DELAY_MS = 500;
@@ -32,8 +33,14 @@ export interface RevokeDeps {
 export type RevokeResult = 'revoked' | 'not_supported' | 'failed';
 
 export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow): Promise<RevokeResult> {
-  const app = deps.registry.get(row.app_slug);
-  if (app?.auth_type === 'oauth1') return revokeOAuth1Account(deps, row, app, deps.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS);
+  const registered = deps.registry.get(row.app_slug);
+  if (registered?.auth_type === 'oauth1') return revokeOAuth1Account(deps, row, registered, deps.revokeTimeoutMs ?? REVOKE_TIMEOUT_MS);
+  // A remote MCP server: its authorization server's revocation endpoint, with the client stored for it.
+  const mcp =
+    registered?.auth_type === 'mcp'
+      ? await storedTarget(deps, { projectId: row.project_id, environment: row.environment }, registered, row.oauth_app_id).catch(() => undefined)
+      : undefined;
+  const app = mcp?.app ?? registered;
   if (app === undefined || app.auth_type !== 'oauth' || app.oauth.revoke_url === undefined) return 'not_supported';
   const warn = (reason: string): RevokeResult => {
     deps.logger?.warn({ accountId: row.id, app: app.slug, reason }, 'revocation at the provider failed; the account is deleted locally anyway');
@@ -44,7 +51,7 @@ export async function revokeAccountAtProvider(deps: RevokeDeps, row: AccountRow)
     const accessToken = opened.values['oauth_access_token'];
     const token = opened.refreshToken ?? accessToken;
     if (token === undefined || token === '') return 'not_supported';
-    const client = await resolveOAuthClient(deps.db, deps.vault, row.project_id, row.app_slug, row.oauth_app_id);
+    const client = mcp?.client ?? (await resolveOAuthClient(deps.db, deps.vault, row.project_id, row.app_slug, row.oauth_app_id));
     if (client === undefined) return warn('the oauth app no longer exists');
     const request = {
       oauth: app.oauth,

@@ -5,7 +5,8 @@ import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.t
 import { OAUTH1_CREDENTIAL_NAMES, OAUTH1_SECRET_CREDENTIALS, checkOAuth1 } from './oauth1-entry.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
 import { checkGrant } from './machine-grant-checks.ts';
-import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
+import type { AppDefinition, FieldDefinition, McpAppDefinition, OAuthDefinition } from './schema.ts';
+import { templatePlaceholders } from './templates.ts';
 import { checkTokenEndpointVariants } from './variant-checks.ts';
 
 export type { Problem } from './check-helpers.ts';
@@ -47,6 +48,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
     checkTokenEndpointVariants(app.oauth, problems);
   }
   if (app.auth_type === 'oauth1') checkOAuth1(app.oauth1, names.fields, RESERVED_CREDENTIAL_NAMES, problems);
+  if (app.auth_type === 'mcp') checkMcp(app, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;
@@ -120,20 +122,32 @@ function credentialNames(app: AppDefinition): CredentialNames {
   const kept = new Set<string>();
   if (app.auth_type === 'oauth') {
     for (const name of [...Object.keys(app.oauth.token_response?.extra ?? {}), ...Object.keys(app.oauth.callback_params ?? {})]) kept.add(name);
-    secrets.add('oauth_access_token');
   }
   if (app.auth_type === 'oauth1') {
     for (const name of Object.keys(app.oauth1.token_response_extra ?? {})) kept.add(name);
     for (const name of OAUTH1_SECRET_CREDENTIALS) secrets.add(name);
   }
+  const tokens = app.auth_type === 'oauth' || app.auth_type === 'mcp';
+  if (tokens) secrets.add('oauth_access_token');
   // oauth_client_id is stored with every OAuth account: some APIs want the app's id beside the token (Twitch's Client-Id, Etsy's x-api-key).
   const all = new Set([
     ...fields,
     ...kept,
-    ...(app.auth_type === 'oauth' ? ['oauth_access_token', 'oauth_client_id'] : []),
+    ...(tokens ? ['oauth_access_token', 'oauth_client_id'] : []),
     ...(app.auth_type === 'oauth1' ? OAUTH1_CREDENTIAL_NAMES : []),
   ]);
   return { fields, kept, secrets, all };
+}
+
+/**
+ * An MCP server is reached at its URL only: no fields (nothing is templated into a URL that is
+ * also the RFC 8707 resource), and the proxy's API is the server itself (normalize.ts).
+ */
+function checkMcp(app: McpAppDefinition, problems: ProblemList): void {
+  problems.url('/mcp/server_url', app.mcp.server_url);
+  if (templatePlaceholders(app.mcp.server_url).length > 0) problems.add('/mcp/server_url', 'cannot hold placeholders: it is the RFC 8707 resource');
+  if ((app.fields ?? []).length > 0) problems.add('/fields', 'is not used by mcp apps (the server URL is fixed)');
+  if (app.api !== undefined) problems.add('/api', 'is not used by mcp apps (the API is the server at mcp.server_url)');
 }
 
 function checkOAuth(oauth: OAuthDefinition, names: CredentialNames, problems: ProblemList): void {

@@ -33,6 +33,7 @@ function templatedNames(app: RegistryApp): string[] {
     urls.push(authorize_url, token_url, refresh_url, ...(revoke_url === undefined ? [] : [revoke_url]));
   }
   if (app.auth_type === 'oauth1') urls.push(app.oauth1.request_token_url, app.oauth1.authorize_url, app.oauth1.access_token_url);
+  if (app.auth_type === 'mcp') urls.push(app.mcp.server_url);
   if (app.api !== undefined) urls.push(app.api.base_url, ...app.api.allowed_hosts);
   if (app.test_request !== undefined) urls.push(app.test_request.url);
   const names = new Set(urls.flatMap((url) => templatePlaceholders(url)));

@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { crossCheck, type Problem } from './cross-checks.ts';
 import { normalizeApp } from './normalize.ts';
 import { registryOf, type AppRegistry, type RegistryApp } from './registry.ts';
-import { KeysAppSchema, NoneAppSchema, OAuth1AppSchema, OAuthAppSchema, type AppDefinition } from './schema.ts';
+import { KeysAppSchema, McpAppSchema, NoneAppSchema, OAuth1AppSchema, OAuthAppSchema, type AppDefinition } from './schema.ts';
 
 /** app-registry/ next to package.json, whether running from src/ (tsx) or dist/src/ (node). */
 export const BUILTIN_REGISTRY_DIR = path.join(packageRoot(fileURLToPath(import.meta.url)), 'app-registry');
@@ -33,12 +33,13 @@ export interface RegistryOptions {
 
 const validators: Record<
   AppDefinition['auth_type'],
-  TypeCheck<typeof OAuthAppSchema | typeof OAuth1AppSchema | typeof KeysAppSchema | typeof NoneAppSchema>
+  TypeCheck<typeof OAuthAppSchema | typeof OAuth1AppSchema | typeof KeysAppSchema | typeof NoneAppSchema | typeof McpAppSchema>
 > = {
   oauth: TypeCompiler.Compile(OAuthAppSchema),
   oauth1: TypeCompiler.Compile(OAuth1AppSchema),
   keys: TypeCompiler.Compile(KeysAppSchema),
   none: TypeCompiler.Compile(NoneAppSchema),
+  mcp: TypeCompiler.Compile(McpAppSchema),
 };
 
 interface Source {
@@ -146,8 +147,9 @@ function addDocument(loaded: RegistryInspection, doc: unknown, source: Source, i
 function checkSchema(doc: unknown): Problem[] {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return [{ pointer: '/', message: 'must be a mapping (key: value pairs)' }];
   const authType = (doc as { auth_type?: unknown }).auth_type;
-  if (authType === undefined) return [{ pointer: '/auth_type', message: 'is required (oauth, oauth1, keys or none)' }];
-  if (typeof authType !== 'string' || !Object.hasOwn(validators, authType)) return [{ pointer: '/auth_type', message: 'must be oauth, oauth1, keys or none' }];
+  if (authType === undefined) return [{ pointer: '/auth_type', message: 'is required (oauth, oauth1, keys, none or mcp)' }];
+  if (typeof authType !== 'string' || !Object.hasOwn(validators, authType))
+    return [{ pointer: '/auth_type', message: 'must be oauth, oauth1, keys, none or mcp' }];
   const validator = validators[authType as AppDefinition['auth_type']];
   if (validator.Check(doc)) return [];
   const errors = [...validator.Errors(doc)];

@@ -8,10 +8,11 @@ import type {
   RegistryAssertion,
   RegistryAuthorizeUrlRewrite,
   RegistryField,
+  RegistryMcp,
   RegistryOAuth,
   RegistryTestRequest,
 } from './registry.ts';
-import type { ApiAuthDefinition, ApiDefinition, AppDefinition, AssertionDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
+import type { ApiAuthDefinition, ApiDefinition, AppDefinition, AssertionDefinition, McpDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
 
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
@@ -36,7 +37,7 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
     featured_weight: app.featured_weight ?? 0,
     fields,
     scope_profiles: app.auth_type === 'oauth' ? (app.scope_profiles ?? []) : [],
-    ...(app.api === undefined ? {} : { api: normalizeApi(app.api, app.auth_type) }),
+    ...(app.api === undefined ? (app.auth_type === 'mcp' ? { api: mcpApi(app.mcp) } : {}) : { api: normalizeApi(app.api, app.auth_type) }),
     ...(app.test_request === undefined ? {} : { test_request: normalizeTestRequest(app.test_request) }),
     source,
   };
@@ -45,11 +46,14 @@ export function normalizeApp(definition: AppDefinition, source: string): Registr
       ? { ...base, auth_type: 'oauth', oauth: normalizeOAuth(app.oauth) }
       : app.auth_type === 'oauth1'
         ? { ...base, auth_type: 'oauth1', oauth1: normalizeOAuth1(app.oauth1) }
-        : { ...base, auth_type: app.auth_type };
+        : app.auth_type === 'mcp'
+          ? { ...base, auth_type: 'mcp', mcp: normalizeMcp(app.mcp) }
+          : { ...base, auth_type: app.auth_type };
   return deepFreeze(normalized);
 }
 
-function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
+/** Also builds the OAuth view of a remote MCP server (src/mcp/mcp-oauth-view.ts), so it gets every default too. */
+export function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
   const response = oauth.token_response ?? {};
   const optional = <K extends keyof OAuthDefinition>(key: K) => (oauth[key] === undefined ? {} : { [key]: oauth[key] });
   return {
@@ -104,6 +108,20 @@ function normalizeAssertion(assertion: AssertionDefinition): RegistryAssertion {
   };
 }
 
+function normalizeMcp(mcp: McpDefinition): RegistryMcp {
+  return {
+    server_url: mcp.server_url,
+    scopes: mcp.scopes ?? [],
+    registration: mcp.registration ?? 'dynamic',
+    refresh_margin_seconds: mcp.refresh_margin_seconds ?? DEFAULT_REFRESH_MARGIN_SECONDS,
+  };
+}
+
+/** An MCP server's API is the server itself: the bearer goes to its host only (the proxy's allowed host). */
+function mcpApi(mcp: McpDefinition): RegistryApi {
+  return { base_url: mcp.server_url, allowed_hosts: [new URL(mcp.server_url).host], auth: OAUTH_DEFAULT_AUTH };
+}
+
 function normalizeAuthorizeUrlRewrite(rewrite: OAuthDefinition['authorize_url_rewrite']): RegistryAuthorizeUrlRewrite {
   return {
     rename_params: rewrite?.rename_params ?? {},
@@ -125,7 +143,7 @@ export const OAUTH_DEFAULT_AUTH: RegistryApiAuth = { type: 'header', headers: { 
 function normalizeAuth(auth: ApiAuthDefinition | undefined, authType: AppDefinition['auth_type']): RegistryApiAuth | undefined {
   if (authType === 'none') return undefined;
   // A keys app without a declaration never loads (cross-checks); sending nothing is the safe fallback.
-  if (auth === undefined) return authType === 'oauth' ? OAUTH_DEFAULT_AUTH : authType === 'oauth1' ? OAUTH1_DEFAULT_AUTH : undefined;
+  if (auth === undefined) return authType === 'oauth' || authType === 'mcp' ? OAUTH_DEFAULT_AUTH : authType === 'oauth1' ? OAUTH1_DEFAULT_AUTH : undefined;
   const headers = auth.headers ?? {};
   switch (auth.type) {
     case 'header':

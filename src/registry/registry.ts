@@ -191,7 +191,22 @@ export interface RegistryNoneApp extends RegistryAppBase {
   readonly auth_type: 'none';
 }
 
-export type RegistryApp = RegistryOAuthApp | RegistryOAuth1App | RegistryKeysApp | RegistryNoneApp;
+export interface RegistryMcp {
+  /** The MCP endpoint: the RFC 8707 resource, the protected resource metadata's `resource`, and api.base_url. */
+  readonly server_url: string;
+  /** Requested scopes; empty: the protected resource metadata's scopes_supported, if any. */
+  readonly scopes: string[];
+  readonly registration: 'dynamic' | 'client_id_metadata_document' | 'preregistered';
+  readonly refresh_margin_seconds: number;
+}
+
+/** A remote MCP server: an OAuth app whose endpoints and client are found when a user connects (src/mcp/). */
+export interface RegistryMcpApp extends RegistryAppBase {
+  readonly auth_type: 'mcp';
+  readonly mcp: RegistryMcp;
+}
+
+export type RegistryApp = RegistryOAuthApp | RegistryOAuth1App | RegistryKeysApp | RegistryNoneApp | RegistryMcpApp;
 
 export interface AppRegistry {
   /** Undefined for an unknown slug; callers check the slug's shape before asking. */

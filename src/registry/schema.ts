@@ -344,7 +344,33 @@ export const KeysAppSchema = Type.Object(
 
 export const NoneAppSchema = Type.Object({ ...common, auth_type: Type.Literal('none') }, { additionalProperties: false });
 
-export const AppDefinitionSchema = Type.Union([OAuthAppSchema, OAuth1AppSchema, KeysAppSchema, NoneAppSchema], {
+/**
+ * A remote MCP server (MCP authorization, 2025-11-25): its authorization server is discovered
+ * from the server's protected resource metadata (RFC 9728) when a user connects, the client is
+ * registered there (RFC 7591), or named by a client id metadata document, or is the operator's
+ * own OAuth app; then authorization code + PKCE with `resource` = server_url (RFC 8707).
+ */
+export const McpSchema = Type.Object(
+  {
+    /** The Streamable HTTP endpoint; also the RFC 8707 resource and the proxy's allowed host. */
+    server_url: Type.String({ minLength: 1, maxLength: 2048, description: 'the MCP server endpoint (https), also the RFC 8707 resource' }),
+    /** Scopes to request; without them, the protected resource metadata's scopes_supported. */
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 200 })),
+    registration: Type.Optional(
+      Type.Union([Type.Literal('dynamic'), Type.Literal('client_id_metadata_document'), Type.Literal('preregistered')], {
+        default: 'dynamic',
+        description:
+          'dynamic: RFC 7591 registration once per authorization server and project environment; client_id_metadata_document: latchkey serves its client metadata at a public URL; preregistered: the project’s own OAuth app (oauth_apps)',
+      }),
+    ),
+    refresh_margin_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
+  },
+  { additionalProperties: false },
+);
+
+export const McpAppSchema = Type.Object({ ...common, auth_type: Type.Literal('mcp'), mcp: McpSchema }, { additionalProperties: false });
+
+export const AppDefinitionSchema = Type.Union([OAuthAppSchema, OAuth1AppSchema, KeysAppSchema, NoneAppSchema, McpAppSchema], {
   $id: 'https://latchkey.dev/schemas/app-registry.json',
   title: 'latchkey app registry entry',
 });
@@ -360,6 +386,8 @@ export type OAuth1SignatureMethod = (typeof OAUTH1_SIGNATURE_METHODS)[number];
 export type KeysAppDefinition = Static<typeof KeysAppSchema>;
 export type NoneAppDefinition = Static<typeof NoneAppSchema>;
 export type AppDefinition = Static<typeof AppDefinitionSchema>;
+export type McpDefinition = Static<typeof McpSchema>;
+export type McpAppDefinition = Static<typeof McpAppSchema>;
 export type ApiDefinition = Static<typeof ApiSchema>;
 export type ApiAuthDefinition = Static<typeof ApiAuthSchema>;
 export type FieldChoice = Static<typeof FieldChoiceSchema>;

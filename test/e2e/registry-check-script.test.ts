@@ -35,7 +35,7 @@ t.test('a valid extra folder: one line per entry, exit 0', async (t) => {
     lines.find((line) => line.startsWith('twilio ')),
     /^twilio +keys +AccountSid +basic \{AccountSid\}:\{AuthToken\} +GET https:\/\/api\.twilio\.com\//,
   );
-  t.match(result.stdout, /\n\d+ entries valid \(\d+ oauth, \d+ oauth1, \d+ keys, \d+ none\); 0 problems\n$/);
+  t.match(result.stdout, /\n\d+ entries valid \(\d+ oauth, \d+ oauth1, \d+ keys, \d+ none, \d+ mcp\); 0 problems\n$/);
 });
 
 t.test('a broken folder: every problem on stderr, exit 1', async (t) => {
@@ -46,7 +46,7 @@ t.test('a broken folder: every problem on stderr, exit 1', async (t) => {
     `${folder}/alpha.yaml: /oauth/pkce must be true or false (PKCE is always S256; plain is never allowed)`,
     `${folder}/beta.yaml: /api/auth/headers/Authorization placeholder {api_key} is not a declared field`,
     `${folder}/beta.yaml: /test_request/url must be an https: URL (http: only for 127.0.0.1, localhost or [::1])`,
-    `${folder}/gamma.yaml: /auth_type must be oauth, oauth1, keys or none`,
+    `${folder}/gamma.yaml: /auth_type must be oauth, oauth1, keys, none or mcp`,
   ]);
   t.match(result.stdout, /^\d+ entries valid \(.*\); 4 problems\n$/, '--quiet: the summary only');
   t.equal((await check('--bogus')).code, 2, 'an unknown option');

@@ -60,7 +60,7 @@ t.test('the server process exits non-zero and prints every problem', async (t) =
   const relative = (file: string): string => path.relative(ROOT, path.join(BROKEN, file));
   t.match(stderr, `${relative('alpha.yaml')}: /oauth/pkce must be true or false (PKCE is always S256; plain is never allowed)`);
   t.match(stderr, `${relative('beta.yaml')}: /api/auth/headers/Authorization placeholder {api_key} is not a declared field`);
-  t.match(stderr, `${relative('gamma.yaml')}: /auth_type must be oauth, oauth1, keys or none`);
+  t.match(stderr, `${relative('gamma.yaml')}: /auth_type must be oauth, oauth1, keys, none or mcp`);
   t.notMatch(stderr, /\n\s+at /, 'no stack trace');
   t.notMatch(stdout, /listening/);
   t.same(await readdir(dataDir), [], 'nothing was created');

@@ -144,7 +144,7 @@ t.test('schema errors name the JSON pointer', async (t) => {
     `${label('schema-error', 'acme.yaml')}: /oauth/scopes expected array`,
   ]);
   t.same(definitionProblems([{ slug: 'x', name: 'X', auth_type: 'none', surprise: true }]), ['<x>: /surprise unexpected property']);
-  t.same(definitionProblems([{ slug: 'x', name: 'X' }]), ['<x>: /auth_type is required (oauth, oauth1, keys or none)']);
+  t.same(definitionProblems([{ slug: 'x', name: 'X' }]), ['<x>: /auth_type is required (oauth, oauth1, keys, none or mcp)']);
   t.same(definitionProblems([['a list']]), ['<definition 0>: / must be a mapping (key: value pairs)']);
   t.same(definitionProblems([{ slug: 'Bad Slug', name: 'X', auth_type: 'none' }]), ['<Bad Slug>: /slug must match ^[a-z0-9_-]{1,64}$']);
 });
@@ -245,7 +245,7 @@ t.test('every problem of several files is reported at once', async (t) => {
     `${label('several-broken', 'alpha.yaml')}: /oauth/pkce must be true or false (PKCE is always S256; plain is never allowed)`,
     `${label('several-broken', 'beta.yaml')}: /api/auth/headers/Authorization placeholder {api_key} is not a declared field`,
     `${label('several-broken', 'beta.yaml')}: /test_request/url must be an https: URL (http: only for 127.0.0.1, localhost or [::1])`,
-    `${label('several-broken', 'gamma.yaml')}: /auth_type must be oauth, oauth1, keys or none`,
+    `${label('several-broken', 'gamma.yaml')}: /auth_type must be oauth, oauth1, keys, none or mcp`,
     `${label('slug-mismatch', 'wrong_name.yaml')}: /slug must equal the file name (wrong_name), found acme`,
     `${path.relative(process.cwd(), dir('missing-folder'))}: / folder cannot be read (ENOENT)`,
   ]);

@@ -15,10 +15,10 @@ t.test('the whole registry loads: at least 200 apps, 80 of them OAuth, every one
   const files = (await readdir(BUILTIN_REGISTRY_DIR)).filter((name) => name.endsWith('.yaml'));
   t.equal(apps.length, files.length, 'every file became an app');
   t.ok(apps.length >= 200, `${apps.length} apps`);
-  const byType = { oauth: 0, oauth1: 0, keys: 0, none: 0 };
+  const byType = { oauth: 0, oauth1: 0, keys: 0, none: 0, mcp: 0 };
   for (const app of apps) byType[app.auth_type]++;
   t.ok(byType.oauth >= 80, `${byType.oauth} oauth apps`);
-  t.comment(`apps: ${apps.length} (oauth ${byType.oauth}, keys ${byType.keys}, none ${byType.none})`);
+  t.comment(`apps: ${apps.length} (oauth ${byType.oauth}, keys ${byType.keys}, none ${byType.none}, mcp ${byType.mcp}, oauth1 ${byType.oauth1})`);
   for (const app of apps) {
     t.match(app.docs, /^https:\/\/\S+$/, `${app.slug} has docs`);
   }
