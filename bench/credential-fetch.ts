@@ -22,9 +22,10 @@ import { NEVER_CONTACTED_TOKEN_URL, writeBenchRegistry } from './lib/bench-regis
 import { createApiClient, issueBearer } from './lib/api-client.ts';
 import { startBaseline } from './lib/baseline-process.ts';
 import { buildLatchkey, migrateLatchkey, startLatchkey } from './lib/latchkey-server.ts';
-import { measureLoad, type LoadSpec, type MeasuredRun } from './lib/load.ts';
+import { measureLoad, type LoadSpec } from './lib/load.ts';
 import { failedRequests, printRuns } from './lib/report.ts';
 import { formatMegabytes, median } from './lib/stats.ts';
+import { medianOf, runRotatingRounds, throughputRatios } from './lib/rounds.ts';
 import { rssBytes } from './lib/proc-stats.ts';
 import { readMemoryBreakdown } from './lib/process-metrics.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
@@ -114,18 +115,10 @@ try {
   await measureLoad('warm-up', spec(latchkey.origin, fetchPath, headers, 3), latchkey.pid);
   await measureLoad('warm-up', spec(baseline.origin, baselinePath, {}, 3), baseline.pid);
 
-  const fetchRuns: MeasuredRun[] = [];
-  const baselineRuns: MeasuredRun[] = [];
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const [first, second] = round % 2 === 0 ? [runFetch, runBaseline] : [runBaseline, runFetch];
-    const a = await first();
-    const b = await second();
-    const [fetchRun, baselineRun] = round % 2 === 0 ? [a, b] : [b, a];
-    fetchRuns.push(fetchRun);
-    baselineRuns.push(baselineRun);
-    ratios.push(fetchRun.reqPerSec / baselineRun.reqPerSec);
-  }
+  const measured = await runRotatingRounds({ fetch: runFetch, baseline: runBaseline }, ['fetch', 'baseline'], rounds);
+  const fetchRuns = measured.fetch;
+  const baselineRuns = measured.baseline;
+  const ratios = throughputRatios(fetchRuns, baselineRuns);
   const authRun = await measureLoad(
     'latchkey: authenticated registry read (bearer check)',
     spec(latchkey.origin, `/v1/connect/apps/${BENCH_APP_SLUG}`, headers),
@@ -137,7 +130,6 @@ try {
   const runs = [...fetchRuns, ...baselineRuns, authRun, healthRun];
   printRuns(runs);
   const ratio = median(ratios);
-  const medianOf = (list: MeasuredRun[], pick: (run: MeasuredRun) => number) => median(list.map(pick));
   const fetchP99 = medianOf(fetchRuns, (run) => run.p99);
   const baselineP99 = medianOf(baselineRuns, (run) => run.p99);
   const fetchCpu = medianOf(fetchRuns, (run) => run.cpuMicrosPerRequest);

@@ -24,6 +24,7 @@ import { buildLatchkey, migrateLatchkey, startLatchkey } from './lib/latchkey-se
 import { measureLoad, type LoadSpec, type MeasuredRun } from './lib/load.ts';
 import { failedRequests, printRuns } from './lib/report.ts';
 import { median } from './lib/stats.ts';
+import { medianOf, runRotatingRounds, throughputRatios } from './lib/rounds.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { createWorkspace } from './lib/workspace.ts';
 import { createBenchProject, openSeedSession, seedAccounts, type SeedTarget } from './seed-accounts.ts';
@@ -111,17 +112,9 @@ try {
   await measureLoad('warm-up', spec(latchkey.origin, proxyPath, clientHeaders, 3), latchkey.pid);
   await measureLoad('warm-up', spec(latchkey.origin, fetchPath, clientHeaders, 2), latchkey.pid);
 
-  const runs: Record<(typeof order)[number], MeasuredRun[]> = { proxy: [], direct: [], fetch: [] };
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
-    const measured: Partial<Record<(typeof order)[number], MeasuredRun>> = {};
-    for (const name of rotated) measured[name] = await scenarios[name]();
-    for (const name of order) runs[name].push(measured[name]!);
-    ratios.push(measured.proxy!.reqPerSec / measured.fetch!.reqPerSec);
-  }
+  const runs = await runRotatingRounds(scenarios, order, rounds);
+  const ratios = throughputRatios(runs.proxy, runs.fetch);
   printRuns([...runs.proxy, ...runs.direct, ...runs.fetch]);
-  const medianOf = (list: MeasuredRun[], pick: (run: MeasuredRun) => number) => median(list.map(pick));
   const throughput = (name: (typeof order)[number]) => medianOf(runs[name], (run) => run.reqPerSec);
   const ratio = median(ratios);
   console.log(

@@ -331,9 +331,9 @@ export async function completeAuthorization(deps: ConnectFlowDeps, query: Callba
   const attempt: Attempt = { tokenRow, appSlug: entry.app_slug, embed: meta.embed };
   try {
     checkAuthorizationError(query);
-    const code = requireCode(query);
-    checkTokenStillUsable(tokenRow, now(deps));
     const app = requireOAuthApp(deps.registry.get(entry.app_slug) ?? failWith('app_unknown'));
+    const code = requireCode(query, app.oauth.callback_code_param);
+    checkTokenStillUsable(tokenRow, now(deps));
     const client = await requireOAuthClient(deps, entry.project_id, app, entry.oauth_app_id);
     const codeVerifier = entry.code_verifier_enc === null ? undefined : await deps.vault.openString(verifierContext(stateLocation), entry.code_verifier_enc);
     const response = await exchangeCode({

@@ -2,6 +2,7 @@
 // so they can never override the parameters the security of the flow rests on.
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
+import { rewriteAuthorizeUrl } from './authorize-url-rewrite.ts';
 import type { PkcePair } from './pkce.ts';
 
 export interface AuthorizationRequest {
@@ -32,5 +33,5 @@ export function buildAuthorizationUrl(request: AuthorizationRequest): URL {
     url.searchParams.set('code_challenge', request.pkce.challenge);
     url.searchParams.set('code_challenge_method', request.pkce.method);
   }
-  return url;
+  return rewriteAuthorizeUrl(url, oauth.authorize_url_rewrite);
 }

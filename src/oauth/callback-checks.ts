@@ -56,9 +56,11 @@ export function checkAuthorizationError(query: CallbackQuery): void {
   throw new ConnectFlowError('provider_error', { cause: new Error(`authorization error ${code}`) });
 }
 
-export function requireCode(query: CallbackQuery): string {
-  if (query.code === undefined || query.code === '' || query.code.length > 4096) {
-    throw new ConnectFlowError('provider_error', { cause: new Error('authorization response without a code') });
+/** The code, under `code` or the parameter the registry entry names (Amazon SP-API's `spapi_oauth_code`). */
+export function requireCode(query: CallbackQuery, param = 'code'): string {
+  const code = query[param];
+  if (code === undefined || code === '' || code.length > 4096) {
+    throw new ConnectFlowError('provider_error', { cause: new Error(`authorization response without a code in ${param}`) });
   }
-  return query.code;
+  return code;
 }

@@ -11,6 +11,7 @@ import type { RegistryOAuth } from '../registry/registry.ts';
 import { fillTemplate } from '../registry/templates.ts';
 import { ConnectFlowError } from '../errors.ts';
 import { decodeTokenBody } from './token-body.ts';
+import { tokenRequestClient, tokenRequestOptions } from './token-request-options.ts';
 import { normaliseTokenResponse, type NormalisedTokens } from './token-response.ts';
 
 export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
@@ -43,9 +44,9 @@ export async function exchangeCode(exchange: CodeExchange): Promise<Record<strin
   try {
     const tokenUrl = new URL(fillTemplate(exchange.oauth.token_url, exchange.fields, 'url'));
     client = new AuthorizationCode({
-      client: { id: exchange.client.clientId, secret: exchange.client.clientSecret },
+      client: tokenRequestClient(exchange.oauth, exchange.client),
       auth: { tokenHost: tokenUrl.origin, tokenPath: `${tokenUrl.pathname}${tokenUrl.search}` },
-      options: { authorizationMethod: exchange.oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
+      options: tokenRequestOptions(exchange.oauth),
       // json: true (neither 'strict' nor 'force'): a form-encoded body (GitHub) reaches us as bytes
       // for decodeTokenBody, instead of a 406 ('strict') or a JSON parse error ('force').
       http: { ...exchange.egress.wreck, timeout: exchange.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_MAX_BYTES, redirects: 0, json: true },

@@ -9,6 +9,7 @@ import { findEgressError } from '../egress/egress-error.ts';
 import type { EgressGuard } from '../egress/egress-guard.ts';
 import type { RegistryOAuth } from '../registry/registry.ts';
 import { decodeTokenBody } from '../oauth/token-body.ts';
+import { tokenRequestClient, tokenRequestOptions } from '../oauth/token-request-options.ts';
 
 export const PROVIDER_TIMEOUT_MS = 10_000;
 export const TOKEN_RESPONSE_MAX_BYTES = 256 * 1024;
@@ -51,10 +52,10 @@ const PROTECTED_PARAMS = new Set(['grant_type', 'refresh_token', 'client_id', 'c
 
 function oauthClient(oauth: RegistryOAuth, url: URL, client: ProviderClient, egress: TokenEgress, timeoutMs: number, maxBytes: number): AuthorizationCode {
   return new AuthorizationCode({
-    client: { id: client.clientId, secret: client.clientSecret },
+    client: tokenRequestClient(oauth, client),
     // Absolute paths: wreck resolves them against tokenHost, so revoke may live on another host.
     auth: { tokenHost: url.origin, tokenPath: url.href, refreshPath: url.href, revokePath: url.href },
-    options: { authorizationMethod: oauth.token_auth_method === 'client_secret_post' ? 'body' : 'header' },
+    options: tokenRequestOptions(oauth),
     // json: true (neither 'strict' nor 'force'): a form-encoded body reaches decodeTokenBody as bytes.
     http: { ...egress.wreck, timeout: timeoutMs, maxBytes, redirects: 0, json: true, headers: { accept: 'application/json' } },
   });
@@ -80,7 +81,7 @@ export class OAuthClientCache {
     }
     // The registry entry is fixed for the process's life; what varies per account is the URL
     // (a templated subdomain) and the deadlines a caller sets; the egress guard is the app's one.
-    const key = `${oauth.token_auth_method} ${timeoutMs} ${maxBytes} ${url.href}`;
+    const key = `${oauth.token_auth_method} ${oauth.token_request_format} ${oauth.token_param_names.client_id} ${oauth.token_param_names.client_secret} ${timeoutMs} ${maxBytes} ${url.href}`;
     let built = byTarget.get(key);
     if (built === undefined) {
       built = oauthClient(oauth, url, client, egress, timeoutMs, maxBytes);

@@ -4,6 +4,7 @@
 import { checkApi, checkTestRequest, type CredentialNames } from './api-checks.ts';
 import { ProblemList, escapePointer, type Problem } from './check-helpers.ts';
 import type { AppDefinition, FieldDefinition, OAuthDefinition } from './schema.ts';
+import { checkTokenEndpointVariants } from './variant-checks.ts';
 
 export type { Problem } from './check-helpers.ts';
 
@@ -39,6 +40,7 @@ export function crossCheck(app: AppDefinition, options: CrossCheckOptions): Prob
   if (app.img_src !== undefined) problems.url('/img_src', app.img_src, { page: true });
   const names = credentialNames(app);
   if (app.auth_type === 'oauth') checkOAuth(app.oauth, names, problems);
+  if (app.auth_type === 'oauth') checkTokenEndpointVariants(app.oauth, problems);
   checkApi(app, names, problems);
   checkTestRequest(app, names, problems);
   return problems.problems;

@@ -1,6 +1,6 @@
 // Turns a validated file into the registry's view of an app: every default filled in one place
 // (the schema's `default`s, the README's documented behaviour) and the result deeply frozen.
-import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
+import type { RegistryApi, RegistryApiAuth, RegistryApp, RegistryAuthorizeUrlRewrite, RegistryField, RegistryOAuth, RegistryTestRequest } from './registry.ts';
 import type { ApiAuthDefinition, ApiDefinition, AppDefinition, OAuthDefinition, TestRequestDefinition } from './schema.ts';
 import { templateHost } from './templates.ts';
 
@@ -49,6 +49,13 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     scope_separator: oauth.scope_separator ?? ' ',
     scope_param: oauth.scope_param ?? 'scope',
     token_auth_method: oauth.token_auth_method ?? 'client_secret_basic',
+    token_request_format: oauth.token_request_format ?? 'form',
+    callback_code_param: oauth.callback_code_param ?? 'code',
+    authorize_url_rewrite: normalizeAuthorizeUrlRewrite(oauth.authorize_url_rewrite),
+    token_param_names: {
+      client_id: oauth.token_param_names?.client_id ?? 'client_id',
+      client_secret: oauth.token_param_names?.client_secret ?? 'client_secret',
+    },
     pkce: oauth.pkce ?? true,
     authorize_params: oauth.authorize_params ?? {},
     token_params: oauth.token_params ?? {},
@@ -69,6 +76,14 @@ function normalizeOAuth(oauth: OAuthDefinition): RegistryOAuth {
     ...optional('refresh_token_idle_ttl_seconds'),
     ...optional('default_expires_in_seconds'),
   } as RegistryOAuth;
+}
+
+function normalizeAuthorizeUrlRewrite(rewrite: OAuthDefinition['authorize_url_rewrite']): RegistryAuthorizeUrlRewrite {
+  return {
+    rename_params: rewrite?.rename_params ?? {},
+    omit_params: rewrite?.omit_params ?? [],
+    ...(rewrite?.query_in_fragment === undefined ? {} : { query_in_fragment: rewrite.query_in_fragment }),
+  };
 }
 
 function normalizeApi(api: ApiDefinition, authType: AppDefinition['auth_type']): RegistryApi {

@@ -50,6 +50,13 @@ export interface RegistryOAuth {
   readonly scope_separator: string;
   readonly scope_param: string;
   readonly token_auth_method: 'client_secret_basic' | 'client_secret_post';
+  readonly token_request_format: 'form' | 'json';
+  /** The callback parameter holding the code (`code` unless the provider uses another). */
+  readonly callback_code_param: string;
+  /** How the built authorization URL is respelled; empty for RFC 6749 providers (see oauth/authorize-url-rewrite.ts). */
+  readonly authorize_url_rewrite: RegistryAuthorizeUrlRewrite;
+  /** Where client_secret_post puts the client's id and secret (`client_id`, `client_secret` unless the provider names them otherwise). */
+  readonly token_param_names: { readonly client_id: string; readonly client_secret: string };
   /** Always S256 when true. */
   readonly pkce: boolean;
   readonly authorize_params: Readonly<Record<string, string>>;
@@ -63,6 +70,13 @@ export interface RegistryOAuth {
   readonly rotates_refresh_token: boolean;
   readonly refresh_token_idle_ttl_seconds?: number;
   readonly default_expires_in_seconds?: number;
+}
+
+export interface RegistryAuthorizeUrlRewrite {
+  /** latchkey's parameter name → the provider's. */
+  readonly rename_params: Readonly<Partial<Record<'client_id' | 'redirect_uri' | 'response_type', string>>>;
+  readonly omit_params: readonly 'response_type'[];
+  readonly query_in_fragment?: string;
 }
 
 export interface RegistryTestRequest {

@@ -65,6 +65,36 @@ export const TokenResponseSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A query parameter name as a provider spells it (TikTok's `client_key`, Printful's `redirect_url`). */
+const QueryParamName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' });
+
+/**
+ * Declarative changes to the authorization request for providers that do not take RFC 6749's
+ * spelling of it (what Nango's authorization_url_replacements and _fragment do with string
+ * replacement on the whole URL): applied to latchkey's own parameters only, after the URL is
+ * built, so nothing here can touch `state`, PKCE or a value a user typed. See
+ * src/oauth/authorize-url-rewrite.ts; the loader checks names do not collide.
+ */
+export const AuthorizeUrlRewriteSchema = Type.Object(
+  {
+    /** The standard parameter under the provider's name (TikTok: client_id → client_key). */
+    rename_params: Type.Optional(
+      Type.Object(
+        { client_id: Type.Optional(QueryParamName), redirect_uri: Type.Optional(QueryParamName), response_type: Type.Optional(QueryParamName) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Standard parameters the provider refuses (monday's legacy flow: no response_type). */
+    omit_params: Type.Optional(Type.Array(Type.Literal('response_type'), { minItems: 1, maxItems: 1 })),
+    /**
+     * For authorize pages that are single-page apps routing on the fragment (Apollo:
+     * `https://app.apollo.io/#/oauth/authorize?client_id=…`): the query moves behind `#<this>`.
+     */
+    query_in_fragment: Type.Optional(Type.String({ pattern: '^/?[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
 export const OAuthSchema = Type.Object(
   {
     grant: Type.Optional(
@@ -84,6 +114,18 @@ export const OAuthSchema = Type.Object(
     /** Authorization query parameter the scopes travel in (Slack user tokens: `user_scope`). */
     scope_param: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$', default: 'scope' })),
     token_auth_method: Type.Optional(Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post')], { default: 'client_secret_basic' })),
+    /** How the token request's parameters travel (RFC 6749 §4.1.3 says form; Notion and others document JSON). Refreshes use the same. */
+    token_request_format: Type.Optional(Type.Union([Type.Literal('form'), Type.Literal('json')], { default: 'form' })),
+    /** The callback query parameter the authorization code arrives in (Amazon SP-API: `spapi_oauth_code`). */
+    callback_code_param: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$', default: 'code' })),
+    authorize_url_rewrite: Type.Optional(AuthorizeUrlRewriteSchema),
+    /**
+     * The client's credentials under the provider's names in the token request body (TikTok:
+     * client_key), for the code exchange and the refresh; needs client_secret_post.
+     */
+    token_param_names: Type.Optional(
+      Type.Object({ client_id: Type.Optional(QueryParamName), client_secret: Type.Optional(QueryParamName) }, { additionalProperties: false }),
+    ),
     /** PKCE is always S256; `false` only for providers that reject the parameters. `plain` is never allowed. */
     pkce: Type.Optional(Type.Boolean({ default: true })),
     authorize_params: Type.Optional(StringMap),
@@ -226,3 +268,4 @@ export type AppDefinition = Static<typeof AppDefinitionSchema>;
 export type ApiDefinition = Static<typeof ApiSchema>;
 export type ApiAuthDefinition = Static<typeof ApiAuthSchema>;
 export type FieldChoice = Static<typeof FieldChoiceSchema>;
+export type AuthorizeUrlRewriteDefinition = Static<typeof AuthorizeUrlRewriteSchema>;

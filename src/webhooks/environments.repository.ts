@@ -13,42 +13,41 @@ export interface EnvironmentKey {
   environment: EnvironmentName;
 }
 
+/** The one environment's row, for a SELECT. */
+function selectEnvironment(db: Db, key: EnvironmentKey) {
+  return db.selectFrom('environments').where('project_id', '=', key.projectId).where('name', '=', key.environment);
+}
+
 export function findEnvironment(db: Db, key: EnvironmentKey): Promise<EnvironmentRow | undefined> {
-  return db.selectFrom('environments').selectAll().where('project_id', '=', key.projectId).where('name', '=', key.environment).executeTakeFirst();
+  return selectEnvironment(db, key).selectAll().executeTakeFirst();
+}
+
+/** The one environment's row, for an UPDATE: every write below names its row this way. */
+function updateEnvironment(db: Db, key: EnvironmentKey) {
+  return db.updateTable('environments').where('project_id', '=', key.projectId).where('name', '=', key.environment);
 }
 
 /** Where the environment's own events go; undefined when none is set (or no such environment). */
 export async function findWebhookUrl(db: Db, key: EnvironmentKey): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('environments')
-    .select('webhook_url')
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
-    .executeTakeFirst();
+  const row = await selectEnvironment(db, key).select('webhook_url').executeTakeFirst();
   return row?.webhook_url ?? undefined;
 }
 
 /** Sets the URL; stores `signingKeyIfAbsent` only when the environment has no key yet. */
 export async function setWebhookUrl(db: Db, key: EnvironmentKey, url: string, signingKeyIfAbsent: Buffer): Promise<EnvironmentRow | undefined> {
-  return db
-    .updateTable('environments')
+  return updateEnvironment(db, key)
     .set({
       webhook_url: url,
       webhook_signing_key_enc: sql<Buffer>`coalesce(webhook_signing_key_enc, ${signingKeyIfAbsent})`,
       updated_at: sql`now()`,
     })
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
     .returningAll()
     .executeTakeFirst();
 }
 
 export async function clearWebhookUrl(db: Db, key: EnvironmentKey): Promise<boolean> {
-  const result = await db
-    .updateTable('environments')
+  const result = await updateEnvironment(db, key)
     .set({ webhook_url: null, updated_at: sql`now()` })
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
     .where('webhook_url', 'is not', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
@@ -56,11 +55,8 @@ export async function clearWebhookUrl(db: Db, key: EnvironmentKey): Promise<bool
 
 /** Stores the key only if none exists (a concurrent replica may have won); returns the row that stands. */
 export async function setSigningKeyIfAbsent(db: Db, key: EnvironmentKey, sealed: Buffer): Promise<EnvironmentRow | undefined> {
-  await db
-    .updateTable('environments')
+  await updateEnvironment(db, key)
     .set({ webhook_signing_key_enc: sealed, updated_at: sql`now()` })
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
     .where('webhook_signing_key_enc', 'is', null)
     .execute();
   return findEnvironment(db, key);
@@ -71,11 +67,8 @@ export async function setSigningKeyIfAbsent(db: Db, key: EnvironmentKey, sealed:
  * update is conditional), false when it was shown already or there is none.
  */
 export async function claimSigningKeyReveal(db: Db, key: EnvironmentKey): Promise<boolean> {
-  const result = await db
-    .updateTable('environments')
+  const result = await updateEnvironment(db, key)
     .set({ webhook_signing_key_revealed_at: sql`now()` })
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
     .where('webhook_signing_key_enc', 'is not', null)
     .where('webhook_signing_key_revealed_at', 'is', null)
     .executeTakeFirst();
@@ -84,11 +77,8 @@ export async function claimSigningKeyReveal(db: Db, key: EnvironmentKey): Promis
 
 /** Stores a rotated key, shown in the rotation's response (so marked as revealed). */
 export async function replaceSigningKey(db: Db, key: EnvironmentKey, sealed: Buffer): Promise<EnvironmentRow | undefined> {
-  return db
-    .updateTable('environments')
+  return updateEnvironment(db, key)
     .set({ webhook_signing_key_enc: sealed, webhook_signing_key_revealed_at: sql`now()`, updated_at: sql`now()` })
-    .where('project_id', '=', key.projectId)
-    .where('name', '=', key.environment)
     .returningAll()
     .executeTakeFirst();
 }

@@ -86,6 +86,46 @@ t.test('PKCE where the provider takes it, and not where it rejects or does not d
   );
 });
 
+t.test('token-endpoint variants where the provider documents them', async (t) => {
+  // Notion: "Body application/json" for the code and the refresh, client authenticated by Basic.
+  t.match(registry.get('notion'), { oauth: { token_request_format: 'json', token_auth_method: 'client_secret_basic', rotates_refresh_token: true } });
+  // Apollo's consent page routes on the fragment: https://app.apollo.io/#/oauth/authorize?client_id=…
+  t.match(registry.get('apollo_io_oauth'), {
+    oauth: {
+      authorize_url: 'https://app.apollo.io/',
+      authorize_url_rewrite: { rename_params: {}, omit_params: [], query_in_fragment: '/oauth/authorize' },
+      token_request_format: 'form',
+      callback_code_param: 'code',
+      pkce: false,
+    },
+  });
+  // TikTok: the app's id is client_key, in the authorization request and the token requests' bodies.
+  t.match(registry.get('tiktok'), {
+    oauth: {
+      authorize_url_rewrite: { rename_params: { client_id: 'client_key' } },
+      token_auth_method: 'client_secret_post',
+      token_param_names: { client_id: 'client_key', client_secret: 'client_secret' },
+      scope_separator: ',',
+    },
+  });
+  // Everything else is RFC 6749 as written: form bodies, the code under code, no rewrite.
+  const variants = apps.filter(
+    (app) =>
+      app.auth_type === 'oauth' &&
+      (app.oauth.token_request_format !== 'form' ||
+        app.oauth.callback_code_param !== 'code' ||
+        app.oauth.authorize_url_rewrite.query_in_fragment !== undefined ||
+        app.oauth.authorize_url_rewrite.omit_params.length > 0 ||
+        Object.keys(app.oauth.authorize_url_rewrite.rename_params).length > 0 ||
+        app.oauth.token_param_names.client_id !== 'client_id' ||
+        app.oauth.token_param_names.client_secret !== 'client_secret'),
+  );
+  t.same(
+    variants.map((app) => app.slug),
+    ['apollo_io_oauth', 'notion', 'tiktok'],
+  );
+});
+
 t.test('regions and sandboxes: a closed choice where one app serves all, a variant where each needs its own', async (t) => {
   const choices = (slug: string, name: string) => {
     const field = registry.get(slug)?.fields.find((candidate) => candidate.name === name);
