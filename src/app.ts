@@ -43,6 +43,7 @@ import { registerHome } from './http/home.ts';
 import { OneLinePerRequest } from './http/logger.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
+import { createSchemaCompilers, type SchemaCompilers } from './http/schema-compilers.ts';
 import { registerStringSafety } from './http/string-safety.ts';
 import { Vault } from './keys/vault.ts';
 import { sdkFrontendRoutes } from './sdk-frontend/sdk.routes.ts';
@@ -88,6 +89,8 @@ export interface AppDependencies {
   readonly tuning?: AppTuning;
   /** How the egress guard resolves names (default: the system resolver); tests inject one. */
   readonly resolveHost?: HostResolver;
+  /** Route schema compilers shared by several apps in one process (tests); default: this app's own. */
+  readonly schemaCompilers?: SchemaCompilers;
 }
 
 /** What buildApp hands back: each member a handle its caller needs, not the domain's internals. */
@@ -135,6 +138,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     frameworkErrors: sendFrameworkError,
     clientErrorHandler: sendClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: deps.schemaCompilers ?? createSchemaCompilers() },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   server.decorateRequest('principal', null);

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/http/logger.ts';
 import { BUILTIN_REGISTRY_DIR, RegistryError, loadRegistry } from '../../src/registry/loader.ts';
 import { prepareRuntime } from '../../src/runtime.ts';
+import { entryArgs } from '../fixtures/latchkey-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BROKEN = path.join(ROOT, 'test', 'fixtures', 'registry', 'several-broken');
@@ -45,7 +46,7 @@ t.test('the server process exits non-zero and prints every problem', async (t) =
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'development', LATCHKEY_APP_REGISTRY_DIRS: BROKEN, LATCHKEY_DATA_DIR: dataDir, PORT: '0' };
   delete env['DATABASE_URL'];
   delete env['LATCHKEY_KEYS'];
-  const child = spawn('npx', ['tsx', 'src/server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, entryArgs('src/server.ts'), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
