@@ -49,7 +49,7 @@ t.test('each type takes its own keys and must place a credential', async (t) => 
   ]);
   t.same(problems(keys({ auth: { type: 'url' } })), ['<k>: /api/auth/type url needs a secret field in api.base_url (that is where the credential goes)']);
   t.same(problems(keys({ auth: { type: 'header', headers: { A: '{token}' } } })), ['<k>: /api/auth/headers/A placeholder {token} is not a declared field']);
-  t.same(problems(keys({ auth: { type: 'oauth1' } })), ['<k>: /api/auth/type expected union value']);
+  t.same(problems(keys({ auth: { type: 'oauth1' } })), ['<k>: /api/auth/type oauth1 is for auth_type oauth1 apps only']);
   t.same(problems(keys({ auth: { type: 'header', headers: { 'Bad Name': '{api_key}' } } })), [
     "<k>: /api/auth/headers/Bad Name is not a valid name (must match ^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$)",
   ]);
