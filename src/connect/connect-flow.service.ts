@@ -197,7 +197,7 @@ export async function scopesToRequestOnPage(deps: ConnectFlowDeps, session: Conn
 }
 
 /** The project's OAuth app this page would use (the named one, else its newest for the app), or app_not_configured. */
-async function requireOwnOAuthAppRow(deps: ConnectFlowDeps, session: ConnectSession) {
+export async function requireOwnOAuthAppRow(deps: ConnectFlowDeps, session: ConnectSession) {
   const projectId = session.tokenRow.project_id;
   const row =
     session.oauthAppId === null
@@ -348,6 +348,26 @@ const metaContext = (at: StateLocation): SealContext => stateContext('fields_enc
 
 // ─── complete OAuth ──────────────────────────────────────────────────────────────────────────
 
+/** A callback's state entry once proven ours, with the sealed request details it must carry. */
+export type ProvenState = OAuthStateRow & { readonly fields_enc: Buffer };
+
+/**
+ * The first steps of every callback, OAuth 2.0 and OAuth 1.0a alike: the binding cookie, the
+ * state spent once, set in this browser, not expired, with its sealed request details. Each
+ * failure throws state_invalid: a 400 page, nothing sent anywhere.
+ */
+export async function proveCallbackState(deps: ConnectFlowDeps, query: CallbackQuery, cookie: string | undefined): Promise<ProvenState> {
+  const cookieNonce = requireBindingCookie(cookie);
+  const state = requireState(query);
+  const entry = await consumeOAuthState(deps.db, digestToken(state));
+  if (entry === undefined) throw flowError('state_invalid', new Error('state unknown or already used'));
+  checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
+  checkStateNotExpired(entry.expires_at, now(deps));
+  const fieldsEnc = entry.fields_enc;
+  if (fieldsEnc === null) throw flowError('state_invalid', new Error('state entry without its sealed request details'));
+  return { ...entry, fields_enc: fieldsEnc };
+}
+
 /**
  * The provider's redirect back to us. Failures before the state is proven ours (no cookie,
  * unknown or replayed state, another browser's state, expired, wrong issuer) throw: no token
@@ -355,13 +375,7 @@ const metaContext = (at: StateLocation): SealContext => stateContext('fields_enc
  * reported to the backend and end on the result page or error_redirect_uri.
  */
 export async function completeAuthorization(deps: ConnectFlowDeps, query: CallbackQuery, cookie: string | undefined): Promise<ConnectOutcome> {
-  const cookieNonce = requireBindingCookie(cookie);
-  const state = requireState(query);
-  const entry = await consumeOAuthState(deps.db, digestToken(state));
-  if (entry === undefined) throw flowError('state_invalid', new Error('state unknown or already used'));
-  checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
-  checkStateNotExpired(entry.expires_at, now(deps));
-  if (entry.fields_enc === null) throw flowError('state_invalid', new Error('state entry without its sealed request details'));
+  const entry = await proveCallbackState(deps, query, cookie);
   const stateLocation: StateLocation = { rowId: entry.digest.toString('hex'), project_id: entry.project_id, environment: entry.environment };
   const meta = JSON.parse(await deps.vault.openString(metaContext(stateLocation), entry.fields_enc)) as StateMeta;
   checkIssuer(query, { declared: entry.issuer, fallback: meta.authorizeOrigin });

@@ -16,13 +16,12 @@ import { digestToken } from '../crypto/tokens.ts';
 import type { Database } from '../db/types.ts';
 import { ConnectFlowError, flowError } from '../errors.ts';
 import type { SealContext } from '../keys/vault.ts';
-import { findNewestOAuthAppForApp } from '../oauth-apps/oauth-apps.repository.ts';
-import { oauth1CallbackUrl, oauthAppBelongsTo, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
-import { checkBrowserBinding, checkStateNotExpired, requireBindingCookie, requireState, type CallbackQuery } from '../oauth/callback-checks.ts';
+import { oauth1CallbackUrl, resolveOAuthClient, type ResolvedOAuthClient } from '../oauth-apps/oauth-apps.service.ts';
+import type { CallbackQuery } from '../oauth/callback-checks.ts';
 import { buildOAuth1AuthorizationUrl } from '../oauth/oauth1-authorization-url.ts';
 import { checkNotDenied, checkRequestToken, requireVerifier } from '../oauth/oauth1-callback-checks.ts';
 import { obtainRequestToken, obtainTokenCredentials, type TokenCredentials } from '../oauth/oauth1-token-requests.ts';
-import { consumeOAuthState, insertOAuthState } from '../oauth/oauth-state.repository.ts';
+import { insertOAuthState } from '../oauth/oauth-state.repository.ts';
 import { STATE_TTL_SECONDS, cookieNonceFor, mintState } from '../oauth/state.ts';
 import { runTestRequest } from '../oauth/test-request.ts';
 import { providerDisplayText } from '../oauth/provider-text.ts';
@@ -31,6 +30,8 @@ import { hasControlCharacter } from '../registry/templates.ts';
 import { findConnectTokenByDigest } from './connect-token.repository.ts';
 import {
   checkTokenStillUsable,
+  proveCallbackState,
+  requireOwnOAuthAppRow,
   failConnection,
   finishConnection,
   recordConnectionError,
@@ -146,12 +147,7 @@ function requestedScopes(app: RegistryOAuth1App, client: Pick<ResolvedOAuthClien
 /** For the hosted page: "not configured" before the user clicks (no secret opened), and the scopes to show. */
 export async function oauth1ScopesOnPage(deps: ConnectFlowDeps, session: ConnectSession): Promise<readonly string[]> {
   const app = requireOAuth1App(session.app);
-  const projectId = session.tokenRow.project_id;
-  const row =
-    session.oauthAppId === null
-      ? await findNewestOAuthAppForApp(deps.db, projectId, app.slug)
-      : await oauthAppBelongsTo(deps.db, projectId, session.oauthAppId, app.slug);
-  if (row === undefined) throw withOrigins(flowError('app_not_configured'), session.tokenRow);
+  const row = await requireOwnOAuthAppRow(deps, session);
   return requestedScopes(app, { scopes: row.scopes, additionalScopes: row.additional_scopes });
 }
 
@@ -162,14 +158,8 @@ export async function oauth1ScopesOnPage(deps: ConnectFlowDeps, session: Connect
  * proven ours throw (a 400 page, nothing sent anywhere); later ones end the attempt, reported.
  */
 export async function completeOAuth1Authorization(deps: ConnectFlowDeps, query: CallbackQuery, cookie: string | undefined): Promise<ConnectOutcome> {
-  const cookieNonce = requireBindingCookie(cookie);
-  const state = requireState(query);
-  const entry = await consumeOAuthState(deps.db, digestToken(state));
-  if (entry === undefined) throw flowError('state_invalid', new Error('state unknown or already used'));
-  checkBrowserBinding(entry.cookie_digest, digestToken(cookieNonce));
+  const entry = await proveCallbackState(deps, query, cookie);
   const now = deps.now?.() ?? new Date();
-  checkStateNotExpired(entry.expires_at, now);
-  if (entry.fields_enc === null) throw flowError('state_invalid', new Error('state entry without its sealed request details'));
   const meta = JSON.parse(await deps.vault.openString(metaContext(entry.digest, entry), entry.fields_enc)) as OAuth1StateMeta;
 
   const tokenRow = await findConnectTokenByDigest(deps.db, entry.connect_token_digest);
