@@ -148,6 +148,9 @@ function checkMcp(app: McpAppDefinition, problems: ProblemList): void {
   if (templatePlaceholders(app.mcp.server_url).length > 0) problems.add('/mcp/server_url', 'cannot hold placeholders: it is the RFC 8707 resource');
   if ((app.fields ?? []).length > 0) problems.add('/fields', 'is not used by mcp apps (the server URL is fixed)');
   if (app.api !== undefined) problems.add('/api', 'is not used by mcp apps (the API is the server at mcp.server_url)');
+  // Reserved in the format, not offered yet: its token requests are a public client's, which the token endpoint code cannot send.
+  if (app.mcp.registration === 'client_id_metadata_document')
+    problems.add('/mcp/registration', 'client_id_metadata_document is not supported yet: use dynamic or preregistered');
 }
 
 function checkOAuth(oauth: OAuthDefinition, names: CredentialNames, problems: ProblemList): void {

@@ -57,6 +57,9 @@ t.test('an mcp entry that cannot work is refused with its pointer', async (t) =>
     '<acme_mcp>: /fields is not used by mcp apps (the server URL is fixed)',
   ]);
   t.same(problems(entry({ server_url: 'https://mcp.acme.example/mcp', registration: 'manual' })), ['<acme_mcp>: /mcp/registration expected union value']);
+  t.same(problems(entry({ server_url: 'https://mcp.acme.example/mcp', registration: 'client_id_metadata_document' })), [
+    '<acme_mcp>: /mcp/registration client_id_metadata_document is not supported yet: use dynamic or preregistered',
+  ]);
 });
 
 t.test('RFC 9728 and RFC 8414 well-known URIs, in the order the MCP specification gives', async (t) => {
