@@ -1,18 +1,39 @@
 // The only SQL on audit_log. The table is append-only (a trigger refuses UPDATE and DELETE), so
 // there is an insert and a query and nothing else.
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../db/types.ts';
 
 export type AuditRow = Selectable<Database['audit_log']>;
-export type NewAuditRow = Insertable<Database['audit_log']>;
+/** An entry is stamped with the app's clock when it is recorded, not when its batch is written. */
+export type NewAuditRow = Insertable<Database['audit_log']> & { at: Date };
 
-/** One multi-row INSERT for the whole batch. */
+/**
+ * One INSERT for the whole batch, its columns passed as eight arrays: the statement text is the
+ * same for every batch (a multi-row VALUES list would be a new text of 8 × n parameters, built
+ * node by node and parsed by the server on every flush, at one flush per 250 ms under load).
+ */
 export async function insertAuditRows(db: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await db
-    .insertInto('audit_log')
-    .values([...rows])
-    .execute();
+  const column = <T>(pick: (row: NewAuditRow) => T): T[] => rows.map(pick);
+  await sql`
+    insert into audit_log (at, project_id, environment, actor, action, account_id, result, details)
+    select * from unnest(
+      ${column((row) => row.at.toISOString())}::timestamptz[],
+      ${column((row) => row.project_id ?? null)}::text[],
+      ${column((row) => row.environment ?? null)}::text[],
+      ${column((row) => row.actor)}::text[],
+      ${column((row) => row.action)}::text[],
+      ${column((row) => row.account_id ?? null)}::text[],
+      ${column((row) => row.result)}::text[],
+      ${column((row) => jsonText(row.details))}::jsonb[]
+    )`.execute(db);
+}
+
+// Both drivers serialise an array parameter element by element; the elements go as text so that
+// pg and PGlite read them alike.
+function jsonText(details: NewAuditRow['details']): string | null {
+  if (details === null || details === undefined) return null;
+  return typeof details === 'string' ? details : JSON.stringify(details);
 }
 
 export interface AuditQuery {

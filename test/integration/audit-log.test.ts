@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
-import { InsertQueryNode, sql } from 'kysely';
+import { InsertQueryNode, RawNode, sql } from 'kysely';
 import { Registry } from 'prom-client';
 import t from 'tap';
 import { AuditLog } from '../../src/audit/audit-log.ts';
@@ -9,11 +9,16 @@ import { sanitizeDetails } from '../../src/audit/sanitize.ts';
 import { mintToken } from '../../src/crypto/tokens.ts';
 import { createTestDatabase } from '../fixtures/database.ts';
 
-/** Counts the INSERT statements that reach the database (a real database, just observed). */
+/**
+ * Counts the INSERT statements that reach the database (a real database, just observed): built
+ * ones, and SQL written out (the batch insert is one fixed statement over arrays).
+ */
 class InsertCounter implements KyselyPlugin {
   inserts = 0;
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    if (InsertQueryNode.is(args.node)) this.inserts += 1;
+    const node = args.node;
+    const writtenInsert = RawNode.is(node) && /^\s*insert\b/i.test(node.sqlFragments[0] ?? '');
+    if (InsertQueryNode.is(node) || writtenInsert) this.inserts += 1;
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
