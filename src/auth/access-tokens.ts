@@ -1,7 +1,9 @@
 // API access tokens: minted at /v1/oauth/token, stored as SHA-256 digests, checked on every
 // API request. The check runs no argon2 and writes nothing; it reads the grant at most once
 // per CACHE_TTL_MS per token per process, which bounds how long a revoked client's token
-// keeps working on any replica.
+// keeps working on any replica. Requests that find the entry stale while its read is under way
+// wait for that read instead of each starting one (under load, a read takes as long as a request
+// waits for a connection, and every request of that window would otherwise read the grant).
 import type { Kysely } from 'kysely';
 import { TOKEN_PREFIXES, digestToken, hasValidTokenShape, mintToken } from '../crypto/tokens.ts';
 import type { Database, EnvironmentName } from '../db/types.ts';
@@ -45,6 +47,7 @@ interface CacheEntry {
 
 export class AccessTokenVerifier {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly reading = new Map<string, Promise<ClientPrincipal | null>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -60,6 +63,14 @@ export class AccessTokenVerifier {
       return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
     }
     if (!hasValidTokenShape(token, TOKEN_PREFIXES.apiAccessToken)) return null;
+    const pending = this.reading.get(token);
+    if (pending !== undefined) return pending;
+    const read = this.read(token, nowMs).finally(() => this.reading.delete(token));
+    this.reading.set(token, read);
+    return read;
+  }
+
+  private async read(token: string, nowMs: number): Promise<ClientPrincipal | null> {
     const grant = await findLiveGrantByDigest(this.db, digestToken(token));
     const principal: ClientPrincipal | null =
       grant === undefined

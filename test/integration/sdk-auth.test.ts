@@ -147,6 +147,10 @@ t.test('the token check on a request: no query for a bad checksum, one read per 
   now += 600;
   t.ok(await verifier.verify(accessToken));
   t.same(queries, ['SelectQueryNode', 'SelectQueryNode'], 're-read after the cache window: revocation is seen');
+  now += 600;
+  const concurrent = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(accessToken)));
+  t.equal(concurrent.filter((principal) => principal?.kind === 'client').length, 20, 'twenty requests at once are all accepted');
+  t.same(queries, ['SelectQueryNode', 'SelectQueryNode', 'SelectQueryNode'], 'with one read between them');
 
   const unknown = `lka_${'A'.repeat(30)}`;
   const wellFormedUnknown = mintToken(TOKEN_PREFIXES.apiAccessToken);
