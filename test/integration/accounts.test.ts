@@ -317,7 +317,11 @@ t.test('the credential hot path: one primary-key SELECT, no write', async (t) =>
 /** `select accounts`, `insert audit_log`, … from a Kysely operation node. */
 function describeStatement(node: RootOperationNode): string {
   const json = JSON.stringify(node);
-  if (node.kind === 'RawNode') return (node.sqlFragments.join(' ').trim().split(/\s+/)[0] ?? 'raw').toLowerCase();
+  if (node.kind === 'RawNode') {
+    // SQL written out: its verb, and the table of an `insert into <table>` (the audit batch).
+    const words = node.sqlFragments.join(' ').trim().toLowerCase().split(/\s+/);
+    return words[0] === 'insert' && words[1] === 'into' ? `insert ${words[2]}` : (words[0] ?? 'raw');
+  }
   const table = /"kind":"TableNode","table":\{"kind":"SchemableIdentifierNode","identifier":\{"kind":"IdentifierNode","name":"(\w+)"/.exec(json)?.[1] ?? '?';
   const verb = { SelectQueryNode: 'select', InsertQueryNode: 'insert', UpdateQueryNode: 'update', DeleteQueryNode: 'delete' }[node.kind as string] ?? node.kind;
   return `${verb} ${table}`;
