@@ -43,15 +43,11 @@ export const HEALTHY_ACCOUNT = {
  * project and environment (a foreign account is a 404, like an unknown one).
  */
 const accountById = (db: Db, id: string) => db.selectFrom('accounts').selectAll().where('id', '=', id);
-// The credential fetch's one query: prepared once per connection (see db/prepared-statements.ts),
-// and compiled once here, since building and compiling it per request cost more than the lookup's
-// own driver work (the benchmark's CPU profile).
-const ACCOUNT_BY_ID = accountById(compileOnly, '').compile();
-declarePreparedStatement('account_by_id', ACCOUNT_BY_ID);
+// The credential fetch's one query: prepared once per connection (see db/prepared-statements.ts).
+declarePreparedStatement('account_by_id', accountById(compileOnly, ''));
 
-export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
-  const result = await db.executeQuery<AccountRow>({ ...ACCOUNT_BY_ID, parameters: [id] });
-  return result.rows[0];
+export function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
+  return accountById(db, id).executeTakeFirst();
 }
 
 export function accountInScope(row: AccountRow | undefined, scope: AccountScope): row is AccountRow {

@@ -8,7 +8,7 @@
 // and sends the matching ones by name. Only statements declared here are named, never every
 // query: a text that varies (an IN list of n ids) would otherwise leave a prepared statement per
 // variant on every connection. PGlite runs in-process and has no use for them.
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type Compilable, type CompiledQuery } from 'kysely';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type Compilable } from 'kysely';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import type { Database } from './types.ts';
 
@@ -28,8 +28,8 @@ const namesByText = new Map<string, string>();
 const CACHED_PLAN_INVALID = '0A000';
 
 /** Declares `query`'s text as the named statement `name` (call once, at module load). */
-export function declarePreparedStatement(name: string, query: Compilable | CompiledQuery): void {
-  const text = 'compile' in query ? query.compile().sql : query.sql;
+export function declarePreparedStatement(name: string, query: Compilable): void {
+  const text = query.compile().sql;
   const existing = namesByText.get(text);
   if (existing !== undefined && existing !== name) throw new Error(`statement text already declared as ${existing}`);
   namesByText.set(text, name);
