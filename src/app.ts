@@ -40,7 +40,7 @@ import type { DatabaseHandle } from './db/connect.ts';
 import { registerErrorHandling, sendClientError, sendFrameworkError } from './http/error-handler.ts';
 import { registerHealth } from './http/health.ts';
 import { registerHome } from './http/home.ts';
-import { OneLinePerRequest } from './http/logger.ts';
+import { OneLinePerRequest, lazyRequestLogger } from './http/logger.ts';
 import { createMetricsRegistry, registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { createSchemaCompilers, type SchemaCompilers } from './http/schema-compilers.ts';
@@ -128,7 +128,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   let shuttingDown = false;
 
   const server = Fastify({
-    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger, logController: new OneLinePerRequest(deps.logger) }),
+    ...(deps.logger === undefined
+      ? { logger: false }
+      : { loggerInstance: deps.logger, logController: new OneLinePerRequest(deps.logger), childLoggerFactory: lazyRequestLogger }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,

@@ -54,14 +54,23 @@ export class AccessTokenVerifier {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async verify(token: string): Promise<ClientPrincipal | null> {
+  /**
+   * The answer when the cache holds it (a principal, or null for a refused token), undefined when
+   * only `verify` can tell: lets a hook answer most requests without a promise.
+   */
+  cachedAnswer(token: string): ClientPrincipal | null | undefined {
     const nowMs = this.now();
     // Only well-formed tokens are ever cached, so a hit needs no shape check (its CRC is the
     // most expensive step of a cached verification).
     const cached = this.cache.get(token);
-    if (cached !== undefined && nowMs - cached.checkedAtMs < CACHE_TTL_MS) {
-      return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
-    }
+    if (cached === undefined || nowMs - cached.checkedAtMs >= CACHE_TTL_MS) return undefined;
+    return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
+  }
+
+  async verify(token: string): Promise<ClientPrincipal | null> {
+    const cached = this.cachedAnswer(token);
+    if (cached !== undefined) return cached;
+    const nowMs = this.now();
     if (!hasValidTokenShape(token, TOKEN_PREFIXES.apiAccessToken)) return null;
     const pending = this.reading.get(token);
     if (pending !== undefined) return pending;

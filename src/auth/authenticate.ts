@@ -4,7 +4,7 @@
 // (and never makes the server parse a 1 MB body). A bearer for project A asking about project B
 // gets the same 404 as an unknown project, so project ids cannot be probed.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify';
 import type { EnvironmentName } from '../db/types.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
 import { bearerOf } from '../http/bearer.ts';
@@ -28,7 +28,7 @@ declare module 'fastify' {
 export interface Authenticator {
   requireAdmin: onRequestAsyncHookHandler;
   requireClient(scope?: string): onRequestAsyncHookHandler;
-  requireProjectScope(scope: string): onRequestAsyncHookHandler;
+  requireProjectScope(scope: string): onRequestHookHandler;
 }
 
 export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: string | undefined): Authenticator {
@@ -67,9 +67,13 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
     };
   }
 
-  function requireProjectScope(scope: string): onRequestAsyncHookHandler {
-    return async (request) => {
-      const principal = await clientPrincipal(request);
+  /**
+   * A callback hook, the credential fetch's: a bearer the verifier has cached (nearly every
+   * request of a busy client) is admitted without a promise; any other is verified first.
+   */
+  function requireProjectScope(scope: string): onRequestHookHandler {
+    const admit = (request: FastifyRequest, principal: ClientPrincipal | null): void => {
+      if (principal === null) throw unauthorized('invalid or expired bearer token');
       const projectId = (request.params as { project_id?: string }).project_id;
       if (projectId === undefined || projectId !== principal.projectId) throw notFound('project');
       if (!scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
@@ -77,9 +81,36 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
       request.environment = requestEnvironment(request);
       refuseOtherEnvironment(principal, request.environment);
     };
+    return (request, _reply, done) => {
+      const token = bearerOf(request);
+      if (token === undefined) {
+        done(unauthorized('missing bearer token'));
+        return;
+      }
+      const cached = verifier.cachedAnswer(token);
+      if (cached === undefined) {
+        verifier.verify(token).then(
+          (principal) => admitThen(done, () => admit(request, principal)),
+          (err: unknown) => done(err as Error),
+        );
+        return;
+      }
+      admitThen(done, () => admit(request, cached));
+    };
   }
 
   return { requireAdmin, requireClient, requireProjectScope };
+}
+
+/** Runs `admit` and tells Fastify how it went (a refusal is the error it threw). */
+function admitThen(done: (err?: Error) => void, admit: () => void): void {
+  try {
+    admit();
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  done();
 }
 
 /**

@@ -59,7 +59,7 @@ export function namingPreparedStatements<C extends PgClient>(pool: PgPool<C>): P
     const query = (textOrCursor: unknown, values?: readonly unknown[]): unknown => {
       const name = typeof textOrCursor === 'string' ? namesByText.get(textOrCursor) : undefined;
       if (name === undefined || withoutNames.has(client)) return client.query(textOrCursor, values);
-      return client.query({ name, text: textOrCursor as string, values: values === undefined ? [] : [...values] }).catch((err: unknown) => {
+      return client.query({ name, text: textOrCursor as string, values: (values ?? []) as unknown[] }).catch((err: unknown) => {
         // A migration changed the table under a statement this connection prepared before it
         // ("cached plan must not change result type", while replicas run across a deploy): the
         // connection goes on without names rather than failing every call until it is closed.

@@ -12,7 +12,7 @@
 // path-based redaction; its URL still goes through redactUrl (every minted token format), and
 // every other line (handlers, errors, jobs) keeps both.
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
-import pino, { type LoggerOptions } from 'pino';
+import pino, { type Bindings, type ChildLoggerOptions, type LoggerOptions } from 'pino';
 import { redactLogFields, redactSecrets, redactUrl } from './log-redaction.ts';
 
 export const REDACTED_PATHS = [
@@ -100,4 +100,64 @@ export class OneLinePerRequest extends LogController {
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     else this.lines.info({ reqId: request.id, req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
+}
+
+type AnyLogFn = (...args: unknown[]) => void;
+
+/**
+ * Fastify gives every request a child logger bound to its id. Most requests write only their one
+ * line (OneLinePerRequest, which needs no child), so the child is made the first time the request
+ * logs anything else (making one is a pino child: bindings serialised, a prototype chain).
+ */
+class LazyRequestLogger {
+  private made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get logger(): FastifyBaseLogger {
+    this.made ??= this.parent.child(this.bindings, this.options);
+    return this.made;
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    (this.logger.fatal as AnyLogFn)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.logger.error as AnyLogFn)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.logger.warn as AnyLogFn)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.logger.info as AnyLogFn)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.logger.debug as AnyLogFn)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.logger.trace as AnyLogFn)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (this.logger.silent as AnyLogFn)(...args);
+  }
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+}
+
+/** Fastify's childLoggerFactory: each request's logger, made on first use. */
+export function lazyRequestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyRequestLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
 }

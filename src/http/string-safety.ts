@@ -30,6 +30,7 @@ const NAMEABLE_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
  * not overflow the stack.
  */
 export function findUnstorableString(value: unknown): string | undefined {
+  if (isFlatStringRecord(value)) return findInFlatRecord(value);
   const pending: { value: unknown; name: string }[] = [{ value, name: '' }];
   const seen = new Set<object>();
   while (pending.length > 0) {
@@ -49,6 +50,23 @@ export function findUnstorableString(value: unknown): string | undefined {
         pending.push({ value: child, name });
       }
     }
+  }
+  return undefined;
+}
+
+/**
+ * Most of what a request carries (path parameters, the query, the headers) is one level of
+ * strings: checked in place, without the general walk's bookkeeping.
+ */
+function isFlatStringRecord(value: unknown): value is Record<string, string> {
+  if (!isDataObject(value) || Array.isArray(value)) return false;
+  for (const key of Object.keys(value)) if (typeof value[key] !== 'string') return false;
+  return true;
+}
+
+function findInFlatRecord(record: Record<string, string>): string | undefined {
+  for (const key of Object.keys(record)) {
+    if (!isStorableString(key) || !isStorableString(record[key]!)) return NAMEABLE_KEY.test(key) ? key : '';
   }
   return undefined;
 }
@@ -84,5 +102,14 @@ function checkRequestStrings(request: FastifyRequest): void {
 
 /** Registers the check for every route of `app` (call before any route is registered). */
 export function registerStringSafety(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => checkRequestStrings(request));
+  // A callback hook: no promise per request.
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      checkRequestStrings(request);
+    } catch (err) {
+      done(err as ApiError);
+      return;
+    }
+    done();
+  });
 }
