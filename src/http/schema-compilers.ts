@@ -8,6 +8,7 @@
 import AjvCompiler from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { FastifyServerOptions } from 'fastify';
+import { serializerSchema } from './serializer-schema.ts';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 
@@ -30,8 +31,16 @@ export function createSchemaCompilers(): SchemaCompilers {
   const buildValidator = rememberingFactory(AjvCompiler() as unknown as CompilerFactory, (route) => {
     if (route.httpPart === 'headers') checkLowerCaseHeaderNames(route.schema, `${route.method} ${route.url}`);
   });
-  const buildSerializer = rememberingFactory(SerializerSelector() as unknown as CompilerFactory, () => {});
+  const buildSerializer = rememberingFactory(serializingRewritten(SerializerSelector() as unknown as CompilerFactory), () => {});
   return { buildValidator, buildSerializer } as unknown as SchemaCompilers;
+}
+
+/** A serializer factory that compiles each response schema as serializer-schema.ts rewrites it. */
+function serializingRewritten(factory: CompilerFactory): CompilerFactory {
+  return (externalSchemas, options) => {
+    const compile = factory(externalSchemas, options);
+    return (route) => compile({ ...route, schema: serializerSchema(route.schema) });
+  };
 }
 
 /** A factory that builds one compiler per set of external schemas and options, each remembering what it compiled. */
