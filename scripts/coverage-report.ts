@@ -6,16 +6,13 @@
 // blocks V8 saw unrun; its line and byte figures do not always (on a scratch file an uncalled
 // function's lines read uncovered, an untaken switch case's lines covered), so read those as
 // upper bounds. A report, not a gate: it never fails the run.
-// The servers and CLIs the tests spawn run the compiled dist/ when the build is current
-// (test/fixtures/latchkey-process.ts): their entries map back to src/ through dist's source maps,
-// so what only a spawned process runs (server.ts, cli.ts, start-up checks) counts too.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CoverageReport } from 'monocart-coverage-reports';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RAW_DIR = path.join(ROOT, '.tap', 'coverage');
-const SOURCE_PREFIXES = [`file://${path.join(ROOT, 'src')}/`, `file://${path.join(ROOT, 'dist', 'src')}/`];
+const SOURCE_PREFIX = `file://${path.join(ROOT, 'src')}/`;
 
 if (!existsSync(RAW_DIR)) {
   console.log('coverage: no data in .tap/coverage (tap ran with coverage off)');
@@ -24,7 +21,7 @@ if (!existsSync(RAW_DIR)) {
     name: 'latchkey src/',
     outputDir: path.join(ROOT, 'coverage'),
     reports: process.argv.includes('--details') ? ['console-details', 'v8-json'] : ['console-summary', 'v8-json'],
-    entryFilter: (entry) => SOURCE_PREFIXES.some((prefix) => entry.url.startsWith(prefix)),
+    entryFilter: (entry) => entry.url.startsWith(SOURCE_PREFIX),
     sourceFilter: (sourcePath) => sourcePath.includes('src/'),
     all: { dir: path.join(ROOT, 'src'), filter: (file) => file.endsWith('.ts') },
     cleanCache: true,
