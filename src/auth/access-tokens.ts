@@ -59,24 +59,27 @@ export class AccessTokenVerifier {
    * only `verify` can tell: lets a hook answer most requests without a promise.
    */
   cachedAnswer(token: string): ClientPrincipal | null | undefined {
-    const nowMs = this.now();
-    // Only well-formed tokens are ever cached, so a hit needs no shape check (its CRC is the
-    // most expensive step of a cached verification).
-    const cached = this.cache.get(token);
-    if (cached === undefined || nowMs - cached.checkedAtMs >= CACHE_TTL_MS) return undefined;
-    return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
+    return this.answerFromCache(token, this.now());
   }
 
   async verify(token: string): Promise<ClientPrincipal | null> {
-    const cached = this.cachedAnswer(token);
-    if (cached !== undefined) return cached;
     const nowMs = this.now();
+    const cached = this.answerFromCache(token, nowMs);
+    if (cached !== undefined) return cached;
     if (!hasValidTokenShape(token, TOKEN_PREFIXES.apiAccessToken)) return null;
     const pending = this.reading.get(token);
     if (pending !== undefined) return pending;
     const read = this.read(token, nowMs).finally(() => this.reading.delete(token));
     this.reading.set(token, read);
     return read;
+  }
+
+  private answerFromCache(token: string, nowMs: number): ClientPrincipal | null | undefined {
+    // Only well-formed tokens are ever cached, so a hit needs no shape check (its CRC is the
+    // most expensive step of a cached verification).
+    const cached = this.cache.get(token);
+    if (cached === undefined || nowMs - cached.checkedAtMs >= CACHE_TTL_MS) return undefined;
+    return cached.principal !== null && cached.expiresAtMs > nowMs ? cached.principal : null;
   }
 
   private async read(token: string, nowMs: number): Promise<ClientPrincipal | null> {

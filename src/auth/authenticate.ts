@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onRequest
 import type { EnvironmentName } from '../db/types.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../errors.ts';
 import { bearerOf } from '../http/bearer.ts';
+import { finishHook } from '../http/callback-hook.ts';
 import { requestEnvironment } from '../http/environment.ts';
 import type { AccessTokenVerifier, ClientPrincipal } from './access-tokens.ts';
 import { scopeGrants } from './scopes.ts';
@@ -35,16 +36,11 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
   const adminDigest = adminToken === undefined ? undefined : sha256(adminToken);
 
   async function clientPrincipal(request: FastifyRequest): Promise<ClientPrincipal> {
-    const token = bearerOf(request);
-    if (token === undefined) throw unauthorized('missing bearer token');
-    const principal = await verifier.verify(token);
-    if (principal === null) throw unauthorized('invalid or expired bearer token');
-    return principal;
+    return livePrincipal(await verifier.verify(requiredBearer(request)));
   }
 
   const requireAdmin: onRequestAsyncHookHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerOf(request);
-    if (token === undefined) throw unauthorized('missing bearer token');
+    const token = requiredBearer(request);
     if (adminDigest === undefined || !timingSafeEqual(sha256(token), adminDigest)) {
       // A valid project client is authenticated but not an administrator. Its principal stays on
       // the request so the audit log can name who was refused.
@@ -72,8 +68,8 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
    * request of a busy client) is admitted without a promise; any other is verified first.
    */
   function requireProjectScope(scope: string): onRequestHookHandler {
-    const admit = (request: FastifyRequest, principal: ClientPrincipal | null): void => {
-      if (principal === null) throw unauthorized('invalid or expired bearer token');
+    const admit = (request: FastifyRequest, verified: ClientPrincipal | null): void => {
+      const principal = livePrincipal(verified);
       const projectId = (request.params as { project_id?: string }).project_id;
       if (projectId === undefined || projectId !== principal.projectId) throw notFound('project');
       if (!scopeGrants(principal.scopes, scope)) throw new ApiError('forbidden', `the token lacks scope ${scope}`);
@@ -82,35 +78,39 @@ export function createAuthenticator(verifier: AccessTokenVerifier, adminToken: s
       refuseOtherEnvironment(principal, request.environment);
     };
     return (request, _reply, done) => {
-      const token = bearerOf(request);
-      if (token === undefined) {
-        done(unauthorized('missing bearer token'));
+      let token: string;
+      try {
+        token = requiredBearer(request);
+      } catch (err) {
+        done(err as Error);
         return;
       }
       const cached = verifier.cachedAnswer(token);
-      if (cached === undefined) {
-        verifier.verify(token).then(
-          (principal) => admitThen(done, () => admit(request, principal)),
-          (err: unknown) => done(err as Error),
-        );
+      if (cached !== undefined) {
+        finishHook(done, () => admit(request, cached));
         return;
       }
-      admitThen(done, () => admit(request, cached));
+      verifier.verify(token).then(
+        (principal) => finishHook(done, () => admit(request, principal)),
+        (err: unknown) => done(err as Error),
+      );
     };
   }
 
   return { requireAdmin, requireClient, requireProjectScope };
 }
 
-/** Runs `admit` and tells Fastify how it went (a refusal is the error it threw). */
-function admitThen(done: (err?: Error) => void, admit: () => void): void {
-  try {
-    admit();
-  } catch (err) {
-    done(err as Error);
-    return;
-  }
-  done();
+/** The request's bearer token, or the 401 every route answers without one. */
+function requiredBearer(request: FastifyRequest): string {
+  const token = bearerOf(request);
+  if (token === undefined) throw unauthorized('missing bearer token');
+  return token;
+}
+
+/** The verifier's principal, or the 401 for a token it refused. */
+function livePrincipal(principal: ClientPrincipal | null): ClientPrincipal {
+  if (principal === null) throw unauthorized('invalid or expired bearer token');
+  return principal;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { Stream } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
+import { finishHook } from './callback-hook.ts';
 
 /**
  * A NUL, a high surrogate not followed by a low one, or a low one not preceded by a high one
@@ -102,14 +103,5 @@ function checkRequestStrings(request: FastifyRequest): void {
 
 /** Registers the check for every route of `app` (call before any route is registered). */
 export function registerStringSafety(app: FastifyInstance): void {
-  // A callback hook: no promise per request.
-  app.addHook('preValidation', (request, _reply, done) => {
-    try {
-      checkRequestStrings(request);
-    } catch (err) {
-      done(err as ApiError);
-      return;
-    }
-    done();
-  });
+  app.addHook('preValidation', (request, _reply, done) => finishHook(done, () => checkRequestStrings(request)));
 }
